@@ -1,0 +1,35 @@
+# KafScale: `make run` starts one broker on 127.0.0.1:9092; `make test` passes every test.
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+LISTEN ?= 127.0.0.1:9092
+CMAKE_FLAGS ?=
+
+.PHONY: all deps test-deps build run test unit-test integration-test clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+test-deps:
+	@bash scripts/install-deps.sh --test
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+run: build
+	$(BUILD)/kafscale broker --listen $(LISTEN)
+
+unit-test: build
+	cd $(BUILD) && ctest --output-on-failure -j2
+
+integration-test: build test-deps
+	bash tests/run-integration.sh
+
+test: test-deps build unit-test integration-test
+
+clean:
+	rm -rf $(BUILD)

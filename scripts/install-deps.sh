@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs whatever the build (and, with --test, the test suite) needs and is
+# missing. Safe to run repeatedly: it only calls apt-get/npm when something is
+# absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
+  libboost1.81-dev libcurl4-openssl-dev libssl-dev libspdlog-dev libfmt-dev
+  libyaml-cpp-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev)
+test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
+  nodejs npm etcd-server etcd-client curl)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if [[ "$p" == nodejs || "$p" == npm ]] && command -v node >/dev/null && command -v npm >/dev/null; then
+    continue  # the machine image ships its own Node.js
+  fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ "${1:-}" == "--test" && ! -d tests/integration/node/node_modules/kafkajs ]]; then
+  (cd tests/integration/node && npm install --no-audit --no-fund --loglevel=error)
+fi
