@@ -78,8 +78,8 @@ struct Op {
 
 struct OpResult {
   Op::Type type = Op::Type::put;
-  RangeResponse range;          // range ops
-  std::int64_t deleted = 0;     // delete_range ops
+  RangeResponse range;       // range ops
+  std::int64_t deleted = 0;  // delete_range ops
   std::vector<KeyValue> prev_kvs;
 };
 

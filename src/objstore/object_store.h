@@ -52,6 +52,8 @@ class ObjectStore {
 // Valid keys: non-empty, <= 1024 bytes, characters [A-Za-z0-9._/-], no "//",
 // no leading '/', no "." or ".." path segment. Backends reject others with
 // invalid_argument.
+// Also rejected: a trailing '/' (an empty last segment; it cannot be a file in
+// the local backend).
 bool valid_key(std::string_view key);
 
 }  // namespace ks::objstore

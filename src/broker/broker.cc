@@ -1,0 +1,209 @@
+// run_broker: wires the stores, the log, the Kafka server and HTTP together
+// and runs them on one loop thread until SIGTERM/SIGINT.
+#include "broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "broker/http.h"
+#include "broker/stores.h"
+#include "common/metrics.h"
+#include "dispatch/dispatcher.h"
+#include "handlers/context.h"
+#include "log/log_manager.h"
+#include "net/server.h"
+
+namespace ks::broker {
+namespace {
+
+// Blocking backend calls run here; the loop thread never blocks on I/O.
+constexpr int kWorkerThreads = 4;
+// How long shutdown waits for clients to receive their last answers.
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
+// How often old metadata revisions are compacted (bounds the store's history).
+constexpr auto kCompactInterval = std::chrono::seconds(60);
+
+spdlog::level::level_enum to_spdlog(LogLevel l) {
+  switch (l) {
+    case LogLevel::kTrace: return spdlog::level::trace;
+    case LogLevel::kDebug: return spdlog::level::debug;
+    case LogLevel::kInfo: return spdlog::level::info;
+    case LogLevel::kWarn: return spdlog::level::warn;
+    case LogLevel::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
+  nlohmann::json j = {{"kafka", kafka}};
+  if (!http.empty()) j["http"] = http;
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return false;
+    f << j.dump() << "\n";
+    if (!f.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+struct Runtime {
+  const Config& cfg;
+  asio::io_context io{1};
+  asio::thread_pool pool{kWorkerThreads};
+  std::shared_ptr<objstore::ObjectStore> objects;
+  std::shared_ptr<metastore::MetadataStore> meta;
+  std::unique_ptr<log::LogManager> log;
+  std::unique_ptr<handlers::BrokerContext> ctx;
+  std::unique_ptr<dispatch::Dispatcher> dispatcher;
+  std::unique_ptr<net::Server> server;
+  std::unique_ptr<HttpServer> http;
+  bool ready = false;
+  bool stopping = false;
+  int exit_code = 0;
+
+  explicit Runtime(const Config& c) : cfg(c) {}
+
+  awaitable<void> compactor() {
+    while (!stopping) {
+      asio::steady_timer t(io, kCompactInterval);
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping) break;
+      auto m = meta;
+      auto s = co_await offload(pool, [m]() -> Status {
+        metastore::RangeRequest rq;
+        rq.key = "/ks/cluster";
+        rq.count_only = true;
+        auto r = m->range(rq);
+        if (!r.ok()) return r.status();
+        return r->revision > 1 ? m->compact(r->revision) : Status{};
+      });
+      if (!s.ok()) spdlog::warn("metadata compaction failed: {}", s.to_string());
+    }
+  }
+
+  awaitable<void> main() {
+    log::LogOptions lo;
+    lo.node_id = cfg.node_id;
+    lo.flush_interval = cfg.flush_interval;
+    lo.flush_bytes = cfg.flush_bytes;
+    lo.cache_bytes = cfg.cache_bytes;
+    lo.checkpoint_interval = cfg.checkpoint_interval;
+    lo.max_buffered_bytes = cfg.max_buffered_bytes;
+    log = std::make_unique<log::LogManager>(io, pool, objects, meta, lo);
+    if (auto s = co_await log->start(); !s.ok()) {
+      spdlog::critical("cannot start: {}", s.to_string());
+      exit_code = 1;
+      io.stop();
+      co_return;
+    }
+    net::ServerLimits limits;
+    limits.max_request_bytes = cfg.max_request_bytes;
+    limits.max_connections = cfg.max_connections;
+    limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
+    ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, cfg.node_id});
+    ctx->auto_create_topics = cfg.auto_create_topics;
+    ctx->default_partitions = cfg.default_partitions;
+    dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
+    server = std::make_unique<net::Server>(
+        io, limits, [this](std::shared_ptr<const std::string> p, const net::ConnectionInfo& c) {
+          return dispatcher->handle(std::move(p), c);
+        });
+    if (auto s = server->listen(cfg.listen.host, cfg.listen.port); !s.ok()) {
+      spdlog::critical("{}", s.message());
+      exit_code = 1;
+      co_await log->stop();
+      io.stop();
+      co_return;
+    }
+    HostPort adv = advertised_address(cfg, server->port());
+    ctx->advertised_host = adv.host;
+    ctx->advertised_port = adv.port;
+    std::string http_addr;
+    if (cfg.http_listen) {
+      Routes routes;
+      routes["/metrics"] = [] { return HttpResponse{200, kPrometheusContentType, metrics::registry().render()}; };
+      routes["/livez"] = [] { return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; };
+      routes["/readyz"] = [this] {
+        bool ok = ready && !stopping && !log->fenced();
+        return HttpResponse{ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ready\n" : "not ready\n"};
+      };
+      auto h = HttpServer::start(io, cfg.http_listen->to_string(), std::move(routes));
+      if (!h.ok()) {
+        spdlog::critical("http-listen: {}", h.status().message());
+        exit_code = 1;
+        server->stop();
+        co_await log->stop();
+        io.stop();
+        co_return;
+      }
+      http = std::move(h).value();
+      http_addr = HostPort{cfg.http_listen->host, http->port()}.to_string();
+    }
+    std::string kafka_addr = HostPort{cfg.listen.host, server->port()}.to_string();
+    ready = true;
+    if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, kafka_addr, http_addr)) {
+      spdlog::error("cannot write ready-file {}", cfg.ready_file);
+    }
+    spdlog::info("serving Kafka on {} (advertised {}), http {}", kafka_addr, adv.to_string(),
+                 http_addr.empty() ? "off" : http_addr);
+    asio::co_spawn(io, compactor(), asio::detached);
+
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    spdlog::info("signal {}: stopping (flushing pending data first)", sig);
+    stopping = true;
+    // Stop taking requests, commit what was accepted, answer, then exit.
+    server->stop();
+    co_await log->stop();
+    co_await server->shutdown(Clock::now() + kDrainTimeout);
+    if (http) http->stop();
+    io.stop();
+  }
+};
+
+}  // namespace
+
+int run_broker(const Config& cfg) {
+  spdlog::set_level(to_spdlog(cfg.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (cfg.object_store.starts_with("file://") || cfg.metadata.starts_with("embedded://")) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.data_dir, ec);
+  }
+  auto objects = open_object_store(cfg.object_store);
+  if (!objects.ok()) {
+    spdlog::critical("object-store {}: {}", cfg.object_store, objects.status().message());
+    return objects.code() == Errc::invalid_argument ? 2 : 1;
+  }
+  auto meta = open_metadata_store(cfg.metadata);
+  if (!meta.ok()) {
+    spdlog::critical("metadata {}: {}", cfg.metadata, meta.status().message());
+    return meta.code() == Errc::invalid_argument ? 2 : 1;
+  }
+  Runtime rt(cfg);
+  rt.objects = counting(*objects);
+  rt.meta = counting(*meta);
+  asio::co_spawn(rt.io, rt.main(), [&rt](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("broker failed: {}", ex.what());
+    }
+    rt.exit_code = 1;
+    rt.io.stop();
+  });
+  rt.io.run();
+  rt.pool.join();
+  spdlog::info("stopped");
+  return rt.exit_code;
+}
+
+}  // namespace ks::broker

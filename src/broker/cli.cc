@@ -1,0 +1,85 @@
+#include "broker/cli.h"
+
+#include <CLI/CLI.hpp>
+
+namespace ks::broker {
+namespace {
+
+#ifndef KS_VERSION
+#define KS_VERSION "unknown"
+#endif
+
+constexpr const char* kUsage =
+    "Usage: kafscale COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  broker [--SETTING VALUE]...                 Run a broker ('kafscale broker --help' lists settings).\n"
+    "  inspect PATH_OR_KEY [--object-store URL]    Print an object's or checkpoint's contents.\n"
+    "  version                                     Print the version.\n";
+
+int usage_error(std::ostream& err, const std::string& msg) {
+  err << "kafscale: " << msg << "\n\n" << kUsage;
+  return 2;
+}
+
+int inspect_command(const std::vector<std::string>& args, const CliActions& actions, const EnvLookup& env,
+                    std::ostream& out, std::ostream& err) {
+  CLI::App app("Print an object's or checkpoint's contents.", "kafscale inspect");
+  InspectOptions opts;
+  app.add_option("target", opts.target, "Object key or local path of an object or checkpoint")->required();
+  CLI::Option* store = app.add_option(
+      "--object-store", opts.object_store,
+      "Object store URL (env KAFSCALE_OBJECT_STORE; default: the broker's default object store)");
+  try {
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "kafscale inspect: " << e.what() << "\n\n" << app.help();
+    return 2;
+  }
+  if (store->count() == 0) {
+    auto v = env("KAFSCALE_OBJECT_STORE");
+    opts.object_store = v ? *v : default_config().object_store;
+  }
+  if (opts.object_store.empty()) {
+    err << "kafscale inspect: --object-store must not be empty\n";
+    return 2;
+  }
+  return actions.inspect(opts);
+}
+
+}  // namespace
+
+int run_cli(const std::vector<std::string>& args, const CliActions& actions, const EnvLookup& env,
+            std::ostream& out, std::ostream& err) {
+  if (args.empty()) return usage_error(err, "missing command");
+  const std::string& cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (cmd == "-h" || cmd == "--help" || cmd == "help") {
+    out << kUsage;
+    return 0;
+  }
+  if (cmd == "version" || cmd == "--version") {
+    if (!rest.empty()) return usage_error(err, "version takes no arguments");
+    out << "kafscale " << KS_VERSION << "\n";
+    return 0;
+  }
+  if (cmd == "broker") {
+    ParseOutcome p = parse_broker_config(rest, env);
+    if (!p.config) {
+      if (p.exit_code == 0) {
+        out << p.message;
+      } else {
+        err << "kafscale broker: " << p.message << "\n";
+      }
+      return p.exit_code;
+    }
+    return actions.broker(*p.config);
+  }
+  if (cmd == "inspect") return inspect_command(rest, actions, env, out, err);
+  return usage_error(err, "unknown command '" + cmd + "'");
+}
+
+}  // namespace ks::broker

@@ -1,0 +1,34 @@
+// Command line: `kafscale broker [flags]`, `kafscale inspect PATH_OR_KEY [--object-store URL]`,
+// `kafscale version`. Bad usage exits 2.
+#pragma once
+
+#include <functional>
+#include <iostream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "broker/broker.h"
+#include "broker/config.h"
+#include "broker/inspect.h"
+
+namespace ks::broker {
+
+// What each command runs; injectable so the dispatch can be tested without a broker.
+struct CliActions {
+  std::function<int(const Config&)> broker;
+  std::function<int(const InspectOptions&)> inspect;
+};
+
+// args excludes the program name. Help goes to out, errors to err. Returns the process exit code.
+int run_cli(const std::vector<std::string>& args, const CliActions& actions, const EnvLookup& env,
+            std::ostream& out, std::ostream& err);
+
+// The real entry point. Inline so that code using run_cli (tests) does not need run_broker/run_inspect
+// at link time; only main.cc instantiates this.
+inline int cli_main(int argc, char** argv) {
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  return run_cli(args, CliActions{run_broker, run_inspect}, process_env(), std::cout, std::cerr);
+}
+
+}  // namespace ks::broker

@@ -1,0 +1,583 @@
+#include "broker/config.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <boost/asio/ip/address.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+namespace ks::broker {
+namespace {
+
+Status invalid(std::string msg) { return Status(Errc::invalid_argument, std::move(msg)); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// Unsigned decimal without sign or spaces.
+std::optional<uint64_t> parse_uint(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    uint64_t d = static_cast<uint64_t>(c - '0');
+    if (v > (std::numeric_limits<uint64_t>::max() - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+// Shortest exact spelling of a size: "4MiB", "1500".
+std::string format_size(uint64_t v) {
+  static constexpr std::pair<uint64_t, const char*> kUnits[] = {
+      {1024 * kGiB, "TiB"}, {kGiB, "GiB"}, {kMiB, "MiB"}, {kKiB, "KiB"}};
+  for (auto [unit, name] : kUnits) {
+    if (v != 0 && v % unit == 0) return fmt::format("{}{}", v / unit, name);
+  }
+  return std::to_string(v);
+}
+
+bool valid_hostname(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  return std::all_of(h.begin(), h.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+  });
+}
+
+std::optional<boost::asio::ip::address> as_ip(const std::string& host) {
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  return a;
+}
+
+}  // namespace
+
+std::string HostPort::to_string() const {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+bool HostPort::is_wildcard() const {
+  auto ip = as_ip(host);
+  return ip && ip->is_unspecified();
+}
+
+Result<HostPort> parse_host_port(std::string_view s) {
+  std::string_view host, port;
+  if (!s.empty() && s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      return invalid("expected [IPV6]:PORT");
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+    auto ip = as_ip(std::string(host));
+    if (!ip || !ip->is_v6()) return invalid("expected an IPv6 address inside [...]");
+  } else {
+    size_t colon = s.rfind(':');
+    if (colon == std::string_view::npos) return invalid("expected HOST:PORT");
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) return invalid("IPv6 addresses need brackets: [::1]:9092");
+    if (!valid_hostname(host)) return invalid("expected HOST:PORT with a hostname or IP address as HOST");
+  }
+  auto p = parse_uint(port);
+  if (!p || *p > 65535) return invalid("expected HOST:PORT with PORT in 0..65535");
+  return HostPort{std::string(host), static_cast<uint16_t>(*p)};
+}
+
+Result<uint64_t> parse_size(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  auto n = parse_uint(s.substr(0, i));
+  std::string_view suffix = s.substr(i);
+  if (!suffix.empty() && suffix.front() == ' ') suffix.remove_prefix(1);  // "4 MiB"
+  uint64_t mult = 0;
+  static constexpr std::pair<const char*, uint64_t> kSuffixes[] = {
+      {"", 1},     {"k", kKiB},   {"kib", kKiB},      {"m", kMiB},         {"mib", kMiB},
+      {"g", kGiB}, {"gib", kGiB}, {"t", 1024 * kGiB}, {"tib", 1024 * kGiB}};
+  for (auto [name, m] : kSuffixes) {
+    if (iequals(suffix, name)) mult = m;
+  }
+  if (!n || mult == 0)
+    return invalid("expected a size: an integer with optional suffix K/KiB, M/MiB or G/GiB");
+  if (*n > std::numeric_limits<uint64_t>::max() / mult) return invalid("size is too large");
+  return *n * mult;
+}
+
+Result<bool> parse_bool(std::string_view s) {
+  for (const char* t : {"true", "1", "yes"}) {
+    if (iequals(s, t)) return true;
+  }
+  for (const char* f : {"false", "0", "no"}) {
+    if (iequals(s, f)) return false;
+  }
+  return invalid("expected true/false/1/0/yes/no");
+}
+
+std::string_view log_level_name(LogLevel l) {
+  switch (l) {
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "info";
+}
+
+namespace {
+
+// One configurable setting. apply() parses a raw value into the config; its error message says what
+// the allowed form is. show() prints the current value in a form apply() accepts.
+struct Setting {
+  std::string name;
+  std::string form;          // e.g. "SIZE"
+  std::string help;          // one line
+  std::string default_text;  // for --help
+  std::function<Status(Config&, std::string_view)> apply;
+  std::function<std::string(const Config&)> show;
+  // Computes a default that depends on settings resolved earlier; nullptr keeps Config{}'s value.
+  std::function<void(Config&)> set_default;
+};
+
+std::string env_name(std::string_view name) {
+  std::string out = "KAFSCALE_";
+  for (char c : name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+template <class T>
+Setting int_setting(std::string name, std::string help, T Config::*field, T min, T max) {
+  std::string def = std::to_string(Config{}.*field);
+  return Setting{name,
+                 "INT",
+                 help,
+                 def,
+                 [=](Config& c, std::string_view raw) -> Status {
+                   auto v = parse_uint(raw);
+                   if (!v || *v < static_cast<uint64_t>(min) || *v > static_cast<uint64_t>(max)) {
+                     return invalid(fmt::format("expected an integer in {}..{}", min, max));
+                   }
+                   c.*field = static_cast<T>(*v);
+                   return {};
+                 },
+                 [=](const Config& c) { return std::to_string(c.*field); },
+                 nullptr};
+}
+
+Setting ms_setting(std::string name, std::string help, std::chrono::milliseconds Config::*field, int64_t min,
+                   int64_t max, std::string def = "") {
+  if (def.empty()) def = std::to_string((Config{}.*field).count());
+  return Setting{name,
+                 "MS",
+                 help,
+                 def,
+                 [=](Config& c, std::string_view raw) -> Status {
+                   auto v = parse_uint(raw);
+                   if (!v || *v < static_cast<uint64_t>(min) || *v > static_cast<uint64_t>(max)) {
+                     return invalid(fmt::format("expected milliseconds as an integer in {}..{}", min, max));
+                   }
+                   c.*field = std::chrono::milliseconds(*v);
+                   return {};
+                 },
+                 [=](const Config& c) { return std::to_string((c.*field).count()); },
+                 nullptr};
+}
+
+Setting size_setting(std::string name, std::string help, uint64_t Config::*field, uint64_t min,
+                     uint64_t max) {
+  return Setting{name,
+                 "SIZE",
+                 help,
+                 format_size(Config{}.*field),
+                 [=](Config& c, std::string_view raw) -> Status {
+                   auto v = parse_size(raw);
+                   if (!v.ok() || *v < min || *v > max) {
+                     return invalid(fmt::format(
+                         "expected a size in {}..{}: an integer with optional suffix K/KiB, M/MiB or G/GiB",
+                         format_size(min), format_size(max)));
+                   }
+                   c.*field = *v;
+                   return {};
+                 },
+                 [=](const Config& c) { return format_size(c.*field); },
+                 nullptr};
+}
+
+Status check_url(std::string_view raw) {
+  size_t sep = raw.find("://");
+  bool ok = sep != std::string_view::npos && sep > 0 && sep + 3 < raw.size() &&
+            std::isalpha(static_cast<unsigned char>(raw[0]));
+  for (size_t i = 0; ok && i < sep; ++i) {
+    char c = raw[i];
+    ok = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '.' || c == '-';
+  }
+  if (!ok) return invalid("expected a URL like scheme://location (file:///path, s3://bucket/prefix)");
+  return {};
+}
+
+Setting url_setting(std::string name, std::string help, std::string Config::*field, std::string def,
+                    std::function<void(Config&)> set_default) {
+  return Setting{name,
+                 "URL",
+                 help,
+                 def,
+                 [=](Config& c, std::string_view raw) -> Status {
+                   if (Status st = check_url(raw); !st.ok()) return st;
+                   c.*field = std::string(raw);
+                   return {};
+                 },
+                 [=](const Config& c) { return c.*field; },
+                 set_default};
+}
+
+// HOST:PORT setting stored in an optional; the empty string means unset.
+Setting optional_address_setting(std::string name, std::string help, std::optional<HostPort> Config::*field,
+                                 std::string def, bool advertised) {
+  return Setting{
+      name,
+      "HOST:PORT",
+      help,
+      def,
+      [=](Config& c, std::string_view raw) -> Status {
+        if (raw.empty()) {
+          c.*field = std::nullopt;
+          return {};
+        }
+        auto hp = parse_host_port(raw);
+        if (!hp.ok()) return hp.status();
+        if (advertised && hp->is_wildcard()) {
+          return invalid("expected the address clients connect to, not a wildcard like 0.0.0.0 or ::");
+        }
+        if (advertised && hp->port == 0) return invalid("expected HOST:PORT with PORT in 1..65535");
+        c.*field = *hp;
+        return {};
+      },
+      [=](const Config& c) { return c.*field ? (c.*field)->to_string() : std::string(); },
+      nullptr};
+}
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> kSettings = [] {
+    std::vector<Setting> s;
+    s.push_back(Setting{"listen", "HOST:PORT", "Address for Kafka clients; port 0 picks a free port.",
+                        "127.0.0.1:9092",
+                        [](Config& c, std::string_view raw) -> Status {
+                          auto hp = parse_host_port(raw);
+                          if (!hp.ok()) return hp.status();
+                          c.listen = *hp;
+                          return {};
+                        },
+                        [](const Config& c) { return c.listen.to_string(); }, nullptr});
+    s.push_back(optional_address_setting(
+        "advertise",
+        "Address given to clients in metadata; required when listen is a wildcard (0.0.0.0, ::).",
+        &Config::advertise, "listen host + bound port", /*advertised=*/true));
+    s.push_back(Setting{"data-dir", "PATH", "Directory for local state (default stores live here).",
+                        "./kafscale-data",
+                        [](Config& c, std::string_view raw) -> Status {
+                          if (raw.empty()) return invalid("expected a non-empty directory path");
+                          c.data_dir = std::string(raw);
+                          return {};
+                        },
+                        [](const Config& c) { return c.data_dir; }, nullptr});
+    s.push_back(url_setting("object-store", "Object store for log segments (file:///path, ...).",
+                            &Config::object_store, "file://<data-dir>/objects",
+                            [](Config& c) { c.object_store = "file://" + c.data_dir + "/objects"; }));
+    s.push_back(url_setting("metadata", "Metadata store (embedded://path, etcd://host:port,...).",
+                            &Config::metadata, "embedded://<data-dir>/meta",
+                            [](Config& c) { c.metadata = "embedded://" + c.data_dir + "/meta"; }));
+    s.push_back(int_setting<int32_t>("node-id", "Broker id.", &Config::node_id, 0,
+                                     std::numeric_limits<int32_t>::max()));
+    s.push_back(Setting{"cluster-id", "STRING", "Cluster id; empty lets the broker derive or load one.",
+                        "(empty)",
+                        [](Config& c, std::string_view raw) -> Status {
+                          bool ok = raw.size() <= 255 && std::all_of(raw.begin(), raw.end(), [](char ch) {
+                                      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ||
+                                             ch == '_' || ch == '.';
+                                    });
+                          if (!ok) return invalid("expected up to 255 characters from [A-Za-z0-9._-]");
+                          c.cluster_id = std::string(raw);
+                          return {};
+                        },
+                        [](const Config& c) { return c.cluster_id; }, nullptr});
+    Setting flush = ms_setting("flush-interval-ms", "Longest time produced data waits before a flush.",
+                               &Config::flush_interval, 1, 60000, "10 for file:// object stores, else 250");
+    flush.set_default = [](Config& c) {
+      c.flush_interval = std::chrono::milliseconds(c.object_store.starts_with("file://") ? 10 : 250);
+    };
+    s.push_back(flush);
+    s.push_back(size_setting("flush-bytes", "Buffered bytes per partition that trigger a flush.",
+                             &Config::flush_bytes, kKiB, 256 * kMiB));
+    s.push_back(size_setting("cache-bytes", "Read cache size.", &Config::cache_bytes, kMiB, 1024 * kGiB));
+    s.push_back(Setting{
+        "auto-create-topics", "BOOL", "Create unknown topics on metadata/produce requests.", "true",
+        [](Config& c, std::string_view raw) -> Status {
+          auto b = parse_bool(raw);
+          if (!b.ok()) return b.status();
+          c.auto_create_topics = *b;
+          return {};
+        },
+        [](const Config& c) { return std::string(c.auto_create_topics ? "true" : "false"); }, nullptr});
+    s.push_back(int_setting<int32_t>("default-partitions", "Partitions of auto-created topics.",
+                                     &Config::default_partitions, 1, 100000));
+    s.push_back(ms_setting("checkpoint-interval-ms", "Time between partition checkpoints.",
+                           &Config::checkpoint_interval, 100, 86400000));
+    s.push_back(optional_address_setting("http-listen", "Address for /metrics, /livez, /readyz; empty: off.",
+                                         &Config::http_listen, "(empty)", /*advertised=*/false));
+    s.push_back(Setting{"ready-file", "PATH", "File created once the broker serves requests; empty: none.",
+                        "(empty)",
+                        [](Config& c, std::string_view raw) -> Status {
+                          c.ready_file = std::string(raw);
+                          return {};
+                        },
+                        [](const Config& c) { return c.ready_file; }, nullptr});
+    s.push_back(size_setting("max-request-bytes", "Largest request accepted (socket.request.max.bytes).",
+                             &Config::max_request_bytes, kKiB, kGiB));
+    s.push_back(int_setting<uint32_t>("max-connections", "Concurrent client connections.",
+                                      &Config::max_connections, 1, 1000000));
+    s.push_back(size_setting("max-buffered-bytes", "Produce bytes accepted but not yet durable, all clients.",
+                             &Config::max_buffered_bytes, kMiB, 64 * kGiB));
+    s.push_back(int_setting<uint32_t>("max-inflight-requests-per-connection",
+                                      "Requests read from one connection before its responses are sent.",
+                                      &Config::max_inflight_requests_per_connection, 1, 100000));
+    s.push_back(Setting{"log-level", "LEVEL", "trace, debug, info, warn or error.", "info",
+                        [](Config& c, std::string_view raw) -> Status {
+                          for (LogLevel l : {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo,
+                                             LogLevel::kWarn, LogLevel::kError}) {
+                            if (iequals(raw, log_level_name(l))) {
+                              c.log_level = l;
+                              return {};
+                            }
+                          }
+                          return invalid("expected one of trace, debug, info, warn, error");
+                        },
+                        [](const Config& c) { return std::string(log_level_name(c.log_level)); }, nullptr});
+    s.push_back(ms_setting("request-timeout-ms", "Timeout of object store and metadata store calls.",
+                           &Config::request_timeout, 1, 3600000));
+    return s;
+  }();
+  return kSettings;
+}
+
+const Setting* find_setting(std::string_view name) {
+  for (const Setting& s : settings()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+using SourceOf = std::function<std::string(std::string_view name)>;
+
+Status validate_impl(const Config& cfg, const SourceOf& source_of) {
+  auto from = [&](std::string_view name) {
+    std::string src = source_of(name);
+    return src.empty() ? std::string() : " (" + src + ")";
+  };
+  // Every value must be one its setting accepts (catches hand-built configs).
+  for (const Setting& s : settings()) {
+    Config scratch = cfg;
+    if (Status st = s.apply(scratch, s.show(cfg)); !st.ok()) {
+      return invalid(fmt::format("invalid {}{}: {}", s.name, from(s.name), st.message()));
+    }
+  }
+  if (cfg.listen.is_wildcard() && !cfg.advertise) {
+    return invalid(fmt::format(
+        "listen{} is the wildcard address {}; set advertise to the HOST:PORT clients should connect to",
+        from("listen"), cfg.listen.host));
+  }
+  if (cfg.max_buffered_bytes < cfg.max_request_bytes) {
+    return invalid(fmt::format("max-buffered-bytes{} ({}) must be at least max-request-bytes{} ({})",
+                               from("max-buffered-bytes"), format_size(cfg.max_buffered_bytes),
+                               from("max-request-bytes"), format_size(cfg.max_request_bytes)));
+  }
+  if (cfg.http_listen && cfg.http_listen->port != 0 && *cfg.http_listen == cfg.listen) {
+    return invalid(
+        fmt::format("http-listen{} must differ from listen{}", from("http-listen"), from("listen")));
+  }
+  return {};
+}
+
+// Reads a YAML mapping of setting names to scalar values.
+Result<std::map<std::string, std::string>> load_yaml(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return invalid(fmt::format("cannot read config file {}: {}", path, std::strerror(errno)));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  YAML::Node root;
+  try {
+    root = YAML::Load(ss.str());
+  } catch (const YAML::Exception& e) {
+    return invalid(fmt::format("config file {} is not valid YAML: {}", path, e.what()));
+  }
+  std::map<std::string, std::string> out;
+  if (root.IsNull()) return out;  // empty file
+  if (!root.IsMap())
+    return invalid(fmt::format("config file {}: expected a mapping of setting: value", path));
+  for (const auto& kv : root) {
+    if (!kv.first.IsScalar()) return invalid(fmt::format("config file {}: keys must be setting names", path));
+    std::string key = kv.first.Scalar();
+    if (!find_setting(key)) {
+      return invalid(
+          fmt::format("config file {}: unknown setting '{}' (line {})", path, key, kv.first.Mark().line + 1));
+    }
+    if (out.count(key)) return invalid(fmt::format("config file {}: setting '{}' appears twice", path, key));
+    if (kv.second.IsNull()) {
+      out[key] = "";
+    } else if (kv.second.IsScalar()) {
+      out[key] = kv.second.Scalar();
+    } else {
+      return invalid(fmt::format("config file {}: value of '{}' must be a single value", path, key));
+    }
+  }
+  return out;
+}
+
+ParseOutcome usage_error(std::string msg) {
+  return ParseOutcome{std::nullopt, 2, msg + "\nRun 'kafscale broker --help' to list the settings."};
+}
+
+}  // namespace
+
+Config default_config() {
+  Config c;
+  for (const Setting& s : settings()) {
+    if (s.set_default) s.set_default(c);
+  }
+  return c;
+}
+
+Status validate(const Config& cfg) {
+  return validate_impl(cfg, [](std::string_view) { return std::string(); });
+}
+
+HostPort advertised_address(const Config& cfg, uint16_t bound_port) {
+  if (cfg.advertise) return *cfg.advertise;
+  return HostPort{cfg.listen.host, bound_port};
+}
+
+std::string describe(const Config& cfg) {
+  std::string out;
+  for (const Setting& s : settings()) out += fmt::format("{} = {}\n", s.name, s.show(cfg));
+  return out;
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+std::string broker_help() {
+  std::string out =
+      "Usage: kafscale broker [--SETTING VALUE]...\n"
+      "\n"
+      "Runs a broker. Each setting can also come from the environment variable shown or from a YAML\n"
+      "file of 'setting: value' lines given with --config FILE (env KAFSCALE_CONFIG).\n"
+      "Precedence: flag > environment > file > default. Sizes take K/KiB, M/MiB, G/GiB suffixes.\n"
+      "\n"
+      "Settings:\n";
+  for (const Setting& s : settings()) {
+    out += fmt::format("  --{} {}\n      {}\n      default: {}   env: {}\n", s.name, s.form, s.help,
+                       s.default_text, env_name(s.name));
+  }
+  out += "  --config FILE\n      YAML file with settings.\n      env: KAFSCALE_CONFIG\n";
+  out += "  -h, --help\n      Show this help.\n";
+  return out;
+}
+
+ParseOutcome parse_broker_config(const std::vector<std::string>& args, const EnvLookup& env) {
+  // Flags: CLI11 only collects the raw strings; validation is shared with env and file values.
+  CLI::App app("kafscale broker", "kafscale broker");
+  app.set_help_flag();
+  bool help = false;
+  app.add_flag("-h,--help", help);
+  std::string config_path;
+  CLI::Option* config_opt = app.add_option("--config", config_path);
+  const auto& all = settings();
+  std::vector<std::string> flag_values(all.size());
+  std::vector<CLI::Option*> flag_opts(all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    flag_opts[i] = app.add_option("--" + all[i].name, flag_values[i]);
+    // A bare boolean flag means true; "--auto-create-topics=false" also works.
+    if (all[i].form == "BOOL") flag_opts[i]->expected(0, 1);
+  }
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(std::move(reversed));
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
+  if (help) return ParseOutcome{std::nullopt, 0, broker_help()};
+
+  std::string config_source;
+  if (config_opt->count() > 0) {
+    config_source = "flag --config";
+  } else if (auto v = env("KAFSCALE_CONFIG")) {
+    config_path = *v;
+    config_source = "environment variable KAFSCALE_CONFIG";
+  }
+  std::map<std::string, std::string> file_values;
+  if (!config_source.empty()) {
+    if (config_path.empty()) return usage_error(fmt::format("empty config file path from {}", config_source));
+    auto loaded = load_yaml(config_path);
+    if (!loaded.ok()) return usage_error(loaded.status().message());
+    file_values = std::move(*loaded);
+  }
+
+  Config cfg;
+  std::map<std::string, std::string, std::less<>> sources;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Setting& s = all[i];
+    std::optional<std::string> raw;
+    std::string source;
+    if (flag_opts[i]->count() > 0) {
+      raw = flag_values[i];
+      if (s.form == "BOOL" && raw->empty()) raw = "true";  // bare --auto-create-topics
+      source = "flag --" + s.name;
+    } else if (auto v = env(env_name(s.name))) {
+      raw = *v;
+      source = "environment variable " + env_name(s.name);
+    } else if (auto it = file_values.find(s.name); it != file_values.end()) {
+      raw = it->second;
+      source = "config file " + config_path;
+    }
+    if (!raw) {
+      if (s.set_default) s.set_default(cfg);
+      continue;
+    }
+    sources[s.name] = source;
+    if (Status st = s.apply(cfg, *raw); !st.ok()) {
+      return usage_error(fmt::format("invalid {} '{}' from {}: {}", s.name, *raw, source, st.message()));
+    }
+  }
+  Status st = validate_impl(cfg, [&](std::string_view name) {
+    auto it = sources.find(name);
+    return it == sources.end() ? std::string("default") : it->second;
+  });
+  if (!st.ok()) return usage_error(st.message());
+  return ParseOutcome{std::move(cfg), 0, ""};
+}
+
+}  // namespace ks::broker

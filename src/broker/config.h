@@ -1,0 +1,104 @@
+// Broker configuration: settings, their defaults, and resolution from flags, environment and a YAML file.
+//
+// Every setting has one name used as the YAML key, the flag (--name) and the environment variable
+// (KAFSCALE_<NAME_IN_UPPER_SNAKE>). Precedence: flag > environment > file (--config) > default.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ks::broker {
+
+struct HostPort {
+  std::string host;  // hostname or IP literal, IPv6 without brackets
+  uint16_t port = 0;
+
+  // "host:port", with brackets around IPv6 literals.
+  std::string to_string() const;
+  // 0.0.0.0 or :: (any spelling of the unspecified address).
+  bool is_wildcard() const;
+  bool operator==(const HostPort&) const = default;
+};
+
+// Parses HOST:PORT ("127.0.0.1:9092", "[::1]:9092", "kafka.local:0"). Port 0 is accepted here; callers
+// that need a real port check it.
+Result<HostPort> parse_host_port(std::string_view s);
+// Plain integer or integer with suffix K/KiB, M/MiB, G/GiB, T/TiB (powers of 1024, case-insensitive).
+Result<uint64_t> parse_size(std::string_view s);
+// true/false/1/0/yes/no (case-insensitive).
+Result<bool> parse_bool(std::string_view s);
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
+std::string_view log_level_name(LogLevel l);  // "trace", "debug", ...
+
+inline constexpr uint64_t kKiB = 1024;
+inline constexpr uint64_t kMiB = 1024 * kKiB;
+inline constexpr uint64_t kGiB = 1024 * kMiB;
+
+struct Config {
+  HostPort listen{"127.0.0.1", 9092};  // port 0: pick a free port
+  // Address given to clients in Metadata. Unset: the listen host with the bound port (see
+  // advertised_address). Never a wildcard, never port 0.
+  std::optional<HostPort> advertise;
+  std::string data_dir = "./kafscale-data";
+  // URLs. After parsing they are never empty: the defaults are file://<data-dir>/objects and
+  // embedded://<data-dir>/meta; everything after "scheme://" is backend-specific (a path for file://).
+  std::string object_store;
+  std::string metadata;
+  int32_t node_id = 0;
+  std::string cluster_id;                        // empty: the broker chooses (derives or loads a stored one)
+  std::chrono::milliseconds flush_interval{10};  // default 10 for file://, 250 otherwise
+  uint64_t flush_bytes = 4 * kMiB;
+  uint64_t cache_bytes = 256 * kMiB;
+  bool auto_create_topics = true;
+  int32_t default_partitions = 1;
+  std::chrono::milliseconds checkpoint_interval{60000};
+  std::optional<HostPort> http_listen;      // unset: no HTTP endpoint
+  std::string ready_file;                   // empty: none; written once the broker serves requests
+  uint64_t max_request_bytes = 100 * kMiB;  // Kafka's socket.request.max.bytes
+  uint32_t max_connections = 10000;
+  // Produce bytes accepted but not yet durable, across all connections.
+  uint64_t max_buffered_bytes = 512 * kMiB;
+  uint32_t max_inflight_requests_per_connection = 100;
+  LogLevel log_level = LogLevel::kInfo;
+  std::chrono::milliseconds request_timeout{30000};  // for object/metadata store calls
+};
+
+// The fully resolved defaults (what parsing an empty command line with no environment gives).
+Config default_config();
+
+// Cross-setting checks (e.g. a wildcard listen needs an explicit advertise). parse_broker_config runs
+// this; call it when building a Config by hand.
+Status validate(const Config& cfg);
+
+// The address clients should use once the listener is bound to bound_port.
+HostPort advertised_address(const Config& cfg, uint16_t bound_port);
+
+// One "name = value" line per setting, for the startup log.
+std::string describe(const Config& cfg);
+
+// Returns the value of an environment variable, or nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+EnvLookup process_env();
+
+struct ParseOutcome {
+  std::optional<Config> config;  // set: run the broker with it
+  int exit_code = 0;             // when config is unset: 0 for --help, 2 for bad usage or a bad value
+  std::string message;           // help text or the error (no trailing newline needed)
+};
+
+// Parses the arguments after "kafscale broker" (flags only) plus the environment and, when --config or
+// KAFSCALE_CONFIG names one, a YAML file. Never exits or throws.
+ParseOutcome parse_broker_config(const std::vector<std::string>& args, const EnvLookup& env);
+
+// The --help text for "kafscale broker": every setting with its form, default and environment variable.
+std::string broker_help();
+
+}  // namespace ks::broker

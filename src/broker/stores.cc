@@ -1,0 +1,157 @@
+#include "broker/stores.h"
+
+#include "common/metrics.h"
+#include "metastore/embedded_store.h"
+#include "objstore/local_store.h"
+
+namespace ks::broker {
+namespace {
+
+bool strip(std::string& s, std::string_view prefix) {
+  if (s.rfind(prefix, 0) != 0) return false;
+  s.erase(0, prefix.size());
+  return true;
+}
+
+metrics::Counter& obj_counter(const char* name, const char* help, const char* op) {
+  return metrics::registry().counter(name, help, {{"op", op}});
+}
+
+class CountingObjectStore final : public objstore::ObjectStore {
+ public:
+  explicit CountingObjectStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+
+  Status put(std::string_view key, std::string_view data) override {
+    req("put").inc();
+    bytes("put").add(data.size());
+    return check("put", inner_->put(key, data));
+  }
+  Result<std::string> get(std::string_view key, std::optional<objstore::ByteRange> range) override {
+    req("get").inc();
+    auto r = inner_->get(key, range);
+    if (r.ok()) bytes("get").add(r->size());
+    else err("get").inc();
+    return r;
+  }
+  Result<std::vector<objstore::ObjectInfo>> list(std::string_view prefix) override {
+    req("list").inc();
+    auto r = inner_->list(prefix);
+    if (!r.ok()) err("list").inc();
+    return r;
+  }
+  Status remove(std::string_view key) override {
+    req("delete").inc();
+    return check("delete", inner_->remove(key));
+  }
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  static metrics::Counter& req(const char* op) {
+    return obj_counter("kafscale_objstore_requests_total", "Object store requests", op);
+  }
+  static metrics::Counter& bytes(const char* op) {
+    return obj_counter("kafscale_objstore_bytes_total", "Object store bytes transferred", op);
+  }
+  static metrics::Counter& err(const char* op) {
+    return obj_counter("kafscale_objstore_errors_total", "Object store requests that failed", op);
+  }
+  Status check(const char* op, Status s) {
+    if (!s.ok()) err(op).inc();
+    return s;
+  }
+  std::shared_ptr<ObjectStore> inner_;
+};
+
+class CountingMetadataStore final : public metastore::MetadataStore {
+ public:
+  explicit CountingMetadataStore(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
+
+  Result<metastore::RangeResponse> range(const metastore::RangeRequest& req) override {
+    reqs("range").inc();
+    return inner_->range(req);
+  }
+  Result<std::int64_t> put(const std::string& key, const std::string& value, metastore::LeaseId lease) override {
+    reqs("put").inc();
+    txns().inc();
+    auto r = inner_->put(key, value, lease);
+    if (r.ok()) keys().inc();
+    return r;
+  }
+  Result<std::int64_t> delete_range(const std::string& key, const std::string& range_end) override {
+    reqs("delete").inc();
+    txns().inc();
+    auto r = inner_->delete_range(key, range_end);
+    if (r.ok()) keys().inc();
+    return r;
+  }
+  Result<metastore::TxnResponse> txn(const metastore::TxnRequest& req) override {
+    reqs("txn").inc();
+    txns().inc();
+    auto r = inner_->txn(req);
+    if (r.ok()) {
+      // Keys written = write operations of the branch that ran (a range
+      // delete counts once: it is one operation, whatever it removes).
+      for (const auto& op : r->succeeded ? req.success : req.failure) {
+        if (op.type != metastore::Op::Type::range) keys().inc();
+      }
+    }
+    return r;
+  }
+  Result<metastore::LeaseId> lease_grant(std::int64_t ttl) override { return inner_->lease_grant(ttl); }
+  Status lease_keepalive(metastore::LeaseId id) override { return inner_->lease_keepalive(id); }
+  Status lease_revoke(metastore::LeaseId id) override { return inner_->lease_revoke(id); }
+  Result<std::unique_ptr<metastore::Watch>> watch(const std::string& key, const std::string& range_end,
+                                                  std::int64_t start, metastore::WatchCallback cb) override {
+    return inner_->watch(key, range_end, start, std::move(cb));
+  }
+  Status compact(std::int64_t revision) override { return inner_->compact(revision); }
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  static metrics::Counter& reqs(const char* op) {
+    return metrics::registry().counter("kafscale_metastore_requests_total", "Metadata store requests", {{"op", op}});
+  }
+  static metrics::Counter& txns() {
+    return metrics::registry().counter("kafscale_metastore_txns_total", "Metadata store write transactions");
+  }
+  static metrics::Counter& keys() {
+    return metrics::registry().counter("kafscale_metastore_keys_written_total",
+                                       "Keys written (put or deleted) in the metadata store");
+  }
+  std::shared_ptr<MetadataStore> inner_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::string& url) {
+  std::string path = url;
+  if (strip(path, "file://")) {
+    if (path.empty()) return Status(Errc::invalid_argument, "object-store: file:// needs a path");
+    auto s = objstore::LocalObjectStore::open(path);
+    if (!s.ok()) return s.status();
+    return std::shared_ptr<objstore::ObjectStore>(std::move(s).value());
+  }
+  return Status(Errc::invalid_argument,
+                "object-store: unsupported URL '" + url + "' (this build supports file:///path)");
+}
+
+Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std::string& url) {
+  std::string path = url;
+  if (strip(path, "embedded://")) {
+    if (path.empty()) return Status(Errc::invalid_argument, "metadata: embedded:// needs a path");
+    auto s = metastore::EmbeddedMetadataStore::open(path);
+    if (!s.ok()) return s.status();
+    return std::shared_ptr<metastore::MetadataStore>(std::move(s).value());
+  }
+  return Status(Errc::invalid_argument,
+                "metadata: unsupported URL '" + url + "' (this build supports embedded:///path)");
+}
+
+std::shared_ptr<objstore::ObjectStore> counting(std::shared_ptr<objstore::ObjectStore> inner) {
+  return std::make_shared<CountingObjectStore>(std::move(inner));
+}
+std::shared_ptr<metastore::MetadataStore> counting(std::shared_ptr<metastore::MetadataStore> inner) {
+  return std::make_shared<CountingMetadataStore>(std::move(inner));
+}
+
+}  // namespace ks::broker

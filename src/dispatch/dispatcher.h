@@ -1,0 +1,29 @@
+// Dispatcher: one request frame in, one response frame out.
+//
+// It parses the request header, looks the API up in the generated API table
+// (the only place version ranges are declared), decodes the request type the
+// table names, calls the matching handler and encodes the response with the
+// right header version. Malformed input and unknown APIs close the connection
+// (as Kafka does); ApiVersions at an unsupported version is answered with
+// UNSUPPORTED_VERSION in a v0 body.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "handlers/context.h"
+#include "net/server.h"
+
+namespace ks::dispatch {
+
+class Dispatcher {
+ public:
+  explicit Dispatcher(handlers::BrokerContext& broker) : broker_(broker) {}
+
+  awaitable<net::Response> handle(std::shared_ptr<const std::string> payload, const net::ConnectionInfo& conn);
+
+ private:
+  handlers::BrokerContext& broker_;
+};
+
+}  // namespace ks::dispatch

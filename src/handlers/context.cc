@@ -1,0 +1,56 @@
+#include "handlers/context.h"
+
+namespace ks::handlers {
+
+using protocol::ErrorCode;
+
+ErrorCode to_kafka_error(Errc e) {
+  switch (e) {
+    case Errc::ok: return ErrorCode::kNone;
+    case Errc::timeout: return ErrorCode::kRequestTimedOut;
+    case Errc::fenced: return ErrorCode::kNotLeaderOrFollower;
+    case Errc::not_found: return ErrorCode::kUnknownTopicOrPartition;
+    case Errc::already_exists: return ErrorCode::kTopicAlreadyExists;
+    case Errc::invalid_argument: return ErrorCode::kInvalidRequest;
+    case Errc::limit_exceeded: return ErrorCode::kPolicyViolation;
+    case Errc::io_error:
+    case Errc::unavailable:
+    case Errc::corrupt:
+    case Errc::compacted:
+    case Errc::nospace:
+    case Errc::cancelled:
+      return ErrorCode::kKafkaStorageError;
+  }
+  return ErrorCode::kUnknownServerError;
+}
+
+bool valid_topic_name(const std::string& name) {
+  if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+awaitable<const log::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name, bool allowed,
+                                                     ErrorCode& error) {
+  auto& log = ctx.broker.log;
+  if (const auto* t = log.topic(name)) co_return t;
+  if (!valid_topic_name(name)) {
+    error = ErrorCode::kInvalidTopicException;
+    co_return nullptr;
+  }
+  if (!allowed || !ctx.broker.auto_create_topics) {
+    error = ErrorCode::kUnknownTopicOrPartition;
+    co_return nullptr;
+  }
+  auto r = co_await log.create_topic(name, ctx.broker.default_partitions, {});
+  if (r.ok()) co_return *r;
+  if (const auto* t = log.topic(name)) co_return t;  // created concurrently
+  error = to_kafka_error(r.code());
+  co_return nullptr;
+}
+
+}  // namespace ks::handlers

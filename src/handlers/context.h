@@ -1,0 +1,45 @@
+// What every handler gets: the broker's log, its identity and settings.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/metrics.h"
+#include "log/log_manager.h"
+#include "net/server.h"
+#include "protocol/errors.h"
+#include "protocol/header.h"
+
+namespace ks::handlers {
+
+struct BrokerContext {
+  log::LogManager& log;
+  std::int32_t node_id = 0;
+  std::string advertised_host;
+  std::int32_t advertised_port = 0;
+  bool auto_create_topics = true;
+  std::int32_t default_partitions = 1;
+  // Partitions one topic may have (bounds the state a single request can create).
+  std::int32_t max_partitions_per_topic = 100'000;
+};
+
+struct RequestContext {
+  BrokerContext& broker;
+  const protocol::RequestHeader& header;
+  const net::ConnectionInfo& connection;
+  std::int16_t version = 0;
+};
+
+// Maps a storage/log error to the Kafka error code a client should see.
+protocol::ErrorCode to_kafka_error(Errc e);
+inline std::int16_t code(protocol::ErrorCode e) { return static_cast<std::int16_t>(e); }
+
+// Kafka's legal topic names: [a-zA-Z0-9._-], 1..249 characters, not "." or "..".
+bool valid_topic_name(const std::string& name);
+
+// Creates `name` with the broker defaults when auto-creation is on; returns
+// the topic or nullptr (with `error` set) otherwise.
+awaitable<const log::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name, bool allowed,
+                                                     protocol::ErrorCode& error);
+
+}  // namespace ks::handlers

@@ -1,0 +1,89 @@
+#include <set>
+
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+namespace {
+
+using Result_ = CreateTopicsResponse::CreatableTopicResult;
+
+// Config source values of DescribeConfigs/CreateTopics (Kafka's ConfigSource).
+constexpr std::int8_t kSourceTopic = 1;
+constexpr std::int8_t kSourceDefault = 5;
+
+void fill_configs(Result_& out, const std::map<std::string, std::string>& explicit_configs) {
+  std::vector<CreateTopicsResponse::CreatableTopicResult::CreatableTopicConfigs> list;
+  for (const auto& spec : log::topic_config_specs()) {
+    CreateTopicsResponse::CreatableTopicResult::CreatableTopicConfigs c;
+    c.name = spec.name;
+    auto it = explicit_configs.find(spec.name);
+    c.value = it != explicit_configs.end() ? it->second : std::string(spec.default_value);
+    c.config_source = it != explicit_configs.end() ? kSourceTopic : kSourceDefault;
+    list.push_back(std::move(c));
+  }
+  out.configs = std::move(list);
+}
+
+}  // namespace
+
+awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest& req) {
+  CreateTopicsResponse resp;
+  auto& b = ctx.broker;
+  std::set<std::string> seen, duplicated;
+  for (const auto& t : req.topics) {
+    if (!seen.insert(t.name).second) duplicated.insert(t.name);
+  }
+  for (const auto& t : req.topics) {
+    Result_ out;
+    out.name = t.name;
+    auto fail = [&](ErrorCode e, std::string msg) {
+      out.error_code = code(e);
+      out.error_message = std::move(msg);
+    };
+    std::int32_t partitions = t.num_partitions == -1 ? b.default_partitions : t.num_partitions;
+    if (!t.assignments.empty()) partitions = static_cast<std::int32_t>(t.assignments.size());
+    std::map<std::string, std::string> configs;
+    std::optional<std::string> config_error;
+    for (const auto& c : t.configs) {
+      if (!c.value.has_value()) continue;  // null: use the default
+      if (auto e = log::validate_topic_config(c.name, *c.value)) {
+        config_error = std::move(e);
+        break;
+      }
+      configs[c.name] = *c.value;
+    }
+    if (duplicated.count(t.name)) {
+      fail(ErrorCode::kInvalidRequest, "Create topics request from client contains multiple entries for topic " + t.name);
+    } else if (!valid_topic_name(t.name)) {
+      fail(ErrorCode::kInvalidTopicException, "Topic name '" + t.name + "' is illegal: use [a-zA-Z0-9._-], at most 249 characters");
+    } else if (partitions <= 0 || partitions > b.max_partitions_per_topic) {
+      fail(ErrorCode::kInvalidPartitions,
+           "Number of partitions must be between 1 and " + std::to_string(b.max_partitions_per_topic));
+    } else if (t.replication_factor == 0 || t.replication_factor < -1) {
+      fail(ErrorCode::kInvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.");
+    } else if (config_error) {
+      fail(ErrorCode::kInvalidConfig, *config_error);
+    } else if (b.log.topic(t.name) != nullptr) {
+      fail(ErrorCode::kTopicAlreadyExists, "Topic '" + t.name + "' already exists.");
+    } else if (req.validate_only) {
+      out.num_partitions = partitions;
+      out.replication_factor = 1;
+      fill_configs(out, configs);
+    } else {
+      auto r = co_await b.log.create_topic(t.name, partitions, configs);
+      if (!r.ok()) {
+        fail(to_kafka_error(r.code()), r.status().message());
+      } else {
+        out.topic_id.bytes = (*r)->record.id;
+        out.num_partitions = partitions;
+        out.replication_factor = 1;
+        fill_configs(out, configs);
+      }
+    }
+    if (out.error_code != 0) out.configs = std::nullopt;
+    resp.topics.push_back(std::move(out));
+  }
+  co_return resp;
+}
+
+}  // namespace ks::handlers

@@ -1,0 +1,75 @@
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+namespace {
+
+void describe_topic(RequestContext& ctx, const log::TopicInfo& t, MetadataResponse::MetadataResponseTopic& out) {
+  out.error_code = 0;
+  out.name = t.record.name;
+  out.topic_id.bytes = t.record.id;
+  out.partitions.reserve(static_cast<std::size_t>(t.record.partitions));
+  for (std::int32_t i = 0; i < t.record.partitions; ++i) {
+    MetadataResponse::MetadataResponseTopic::MetadataResponsePartition p;
+    p.partition_index = i;
+    p.leader_id = ctx.broker.node_id;
+    const auto* st = ctx.broker.log.partition(log::PartitionKey{t.record.id, i});
+    p.leader_epoch = st ? st->leader_epoch : 0;
+    // Any replication factor is accepted; the object store holds the copies.
+    p.replica_nodes = {ctx.broker.node_id};
+    p.isr_nodes = {ctx.broker.node_id};
+    out.partitions.push_back(std::move(p));
+  }
+}
+
+}  // namespace
+
+awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
+  MetadataResponse resp;
+  auto& b = ctx.broker;
+  MetadataResponse::MetadataResponseBroker me;
+  me.node_id = b.node_id;
+  me.host = b.advertised_host;
+  me.port = b.advertised_port;
+  resp.brokers.push_back(me);
+  resp.cluster_id = b.log.cluster_id();
+  resp.controller_id = b.node_id;
+
+  // v0: an empty list means all topics; v1+: null means all, empty means none.
+  const bool all = !req.topics.has_value() || (ctx.version == 0 && req.topics->empty());
+  if (all) {
+    for (const auto* t : b.log.topics()) {
+      resp.topics.emplace_back();
+      describe_topic(ctx, *t, resp.topics.back());
+    }
+    co_return resp;
+  }
+  // Versions 0-3 have no allow_auto_topic_creation field; Kafka treats it as true.
+  const bool allow_create = ctx.version < 4 || req.allow_auto_topic_creation;
+  for (const auto& rt : *req.topics) {
+    MetadataResponse::MetadataResponseTopic out;
+    if (!rt.name.has_value()) {
+      // By topic id (v10+).
+      out.topic_id = rt.topic_id;
+      const auto* t = b.log.topic_by_id(rt.topic_id.bytes);
+      if (t == nullptr) {
+        out.error_code = code(ErrorCode::kUnknownTopicId);
+      } else {
+        describe_topic(ctx, *t, out);
+      }
+      resp.topics.push_back(std::move(out));
+      continue;
+    }
+    ErrorCode err = ErrorCode::kNone;
+    const auto* t = co_await find_or_auto_create(ctx, *rt.name, allow_create, err);
+    if (t == nullptr) {
+      out.name = *rt.name;
+      out.error_code = code(err);
+    } else {
+      describe_topic(ctx, *t, out);
+    }
+    resp.topics.push_back(std::move(out));
+  }
+  co_return resp;
+}
+
+}  // namespace ks::handlers

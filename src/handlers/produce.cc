@@ -1,0 +1,135 @@
+#include <chrono>
+
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+namespace {
+
+using PartitionResponse = ProduceResponse::TopicProduceResponse::PartitionProduceResponse;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+metrics::Counter& produce_requests() {
+  static auto& c = metrics::registry().counter("kafscale_produce_requests_total", "Produce requests handled");
+  return c;
+}
+metrics::Counter& produce_bytes() {
+  static auto& c = metrics::registry().counter("kafscale_produce_bytes_total", "Record bytes accepted by Produce");
+  return c;
+}
+
+// Waits at most this long for durability even when a client asks for more:
+// the answer then says REQUEST_TIMED_OUT and the client retries.
+constexpr std::int32_t kMaxProduceTimeoutMs = 300'000;
+// Never wait less than this, so a tiny client timeout does not turn every
+// produce into REQUEST_TIMED_OUT.
+constexpr std::int32_t kMinProduceTimeoutMs = 1'000;
+
+}  // namespace
+
+awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceRequest& req) {
+  produce_requests().inc();
+  auto& log = ctx.broker.log;
+  const ApiSpec* spec = find_api(ProduceRequest::kApiKey);
+  ProduceResponse resp;
+  // Error for every partition, decided before touching the log.
+  ErrorCode whole = ErrorCode::kNone;
+  if (!spec->accepted(ctx.version)) {
+    whole = ErrorCode::kUnsupportedVersion;  // message format v2 needs Produce v3+
+  } else if (req.transactional_id.has_value()) {
+    whole = ErrorCode::kTransactionalIdAuthorizationFailed;  // transactions are not supported
+  } else if (req.acks != 0 && req.acks != 1 && req.acks != -1) {
+    whole = ErrorCode::kInvalidRequiredAcks;
+  }
+  const auto timeout = std::chrono::milliseconds(std::clamp(req.timeout_ms, kMinProduceTimeoutMs, kMaxProduceTimeoutMs));
+  const auto deadline = Clock::now() + timeout;
+  if (whole == ErrorCode::kNone && !co_await log.wait_buffer_space(deadline)) whole = ErrorCode::kRequestTimedOut;
+
+  struct Pending {
+    PartitionResponse* out;
+    log::LogManager::Ticket ticket;
+  };
+  std::vector<Pending> pending;
+  // Reserved up front: `pending` keeps pointers into these vectors.
+  resp.responses.reserve(req.topic_data.size());
+  for (auto& td : req.topic_data) {
+    resp.responses.emplace_back();
+    auto& tr = resp.responses.back();
+    tr.name = td.name;
+    tr.partition_responses.reserve(td.partition_data.size());
+    const log::TopicInfo* topic = whole == ErrorCode::kNone ? log.topic(td.name) : nullptr;
+    for (auto& pd : td.partition_data) {
+      tr.partition_responses.emplace_back();
+      PartitionResponse& pr = tr.partition_responses.back();
+      pr.index = pd.index;
+      pr.base_offset = -1;
+      auto fail = [&](ErrorCode e, std::string msg = {}) {
+        pr.error_code = code(e);
+        if (!msg.empty()) pr.error_message = std::move(msg);
+      };
+      if (whole != ErrorCode::kNone) {
+        fail(whole);
+        continue;
+      }
+      if (topic == nullptr) {
+        fail(ErrorCode::kUnknownTopicOrPartition);
+        continue;
+      }
+      log::PartitionKey key{topic->record.id, pd.index};
+      const auto* st = log.partition(key);
+      if (st == nullptr) {
+        fail(ErrorCode::kUnknownTopicOrPartition);
+        continue;
+      }
+      std::string_view records = pd.records.slices.empty() ? std::string_view{} : pd.records.slices.front();
+      auto validated = validate_record_set(records);
+      if (auto* err = std::get_if<BatchError>(&validated)) {
+        fail(static_cast<ErrorCode>(err->error_code), err->message);
+        continue;
+      }
+      auto& batches = std::get<std::vector<BatchInfo>>(validated);
+      bool too_large = false;
+      for (const auto& b : batches) {
+        too_large = too_large || static_cast<std::int64_t>(b.size) > topic->settings.max_message_bytes;
+      }
+      if (too_large) {
+        fail(ErrorCode::kMessageTooLarge, "batch larger than max.message.bytes (" +
+                                              std::to_string(topic->settings.max_message_bytes) + ")");
+        continue;
+      }
+      const std::int64_t append_time = topic->settings.log_append_time ? wall_ms() : -1;
+      auto ticket = log.append(key, records, batches, append_time);
+      if (!ticket.ok()) {
+        fail(to_kafka_error(ticket.code()), ticket.status().message());
+        continue;
+      }
+      produce_bytes().add(records.size());
+      pr.log_append_time_ms = append_time;
+      pending.push_back(Pending{&pr, *ticket});
+    }
+  }
+  if (req.acks == 0) co_return std::nullopt;
+  // Acknowledge only once the data is in the object store and committed.
+  for (auto& p : pending) {
+    Status s = co_await log.wait_durable(p.ticket, deadline);
+    if (s.ok()) {
+      p.out->base_offset = p.ticket.base_offset;
+    } else {
+      p.out->error_code = code(to_kafka_error(s.code()));
+      p.out->error_message = s.message();
+    }
+  }
+  for (auto& tr : resp.responses) {
+    const log::TopicInfo* topic = log.topic(tr.name);
+    for (auto& pr : tr.partition_responses) {
+      const auto* st = topic ? log.partition(log::PartitionKey{topic->record.id, pr.index}) : nullptr;
+      if (st != nullptr) pr.log_start_offset = st->log_start;
+    }
+  }
+  co_return resp;
+}
+
+}  // namespace ks::handlers

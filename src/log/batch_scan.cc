@@ -1,0 +1,86 @@
+#include "log/batch_scan.h"
+
+#include "protocol/record_batch.h"
+
+namespace ks::log {
+namespace {
+
+// Zig-zag varint as used inside records; false on malformed input.
+bool read_varlong(std::string_view d, std::size_t& pos, std::int64_t& out) {
+  std::uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos >= d.size()) return false;
+    auto b = static_cast<std::uint8_t>(d[pos++]);
+    v |= std::uint64_t{b & 0x7fu} << shift;
+    if ((b & 0x80) == 0) {
+      out = static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+bool opaque(const protocol::BatchHeader& h) {
+  return h.compression() != 0 || (h.attributes & protocol::kAttrLogAppendTime) != 0;
+}
+
+// Calls f(offset, timestamp) for each record of an uncompressed batch until f returns true.
+template <class F>
+bool for_each_record(std::string_view batch, const protocol::BatchHeader& h, F f) {
+  std::string_view recs = batch.substr(protocol::kBatchHeaderSize);
+  std::size_t rp = 0;
+  for (std::int32_t i = 0; i < h.records_count; ++i) {
+    std::int64_t len = 0, ts_delta = 0, off_delta = 0;
+    if (!read_varlong(recs, rp, len) || len < 0 || static_cast<std::size_t>(len) > recs.size() - rp) return false;
+    std::size_t next = rp + static_cast<std::size_t>(len);
+    std::size_t q = rp + 1;  // skip attributes
+    if (!read_varlong(recs, q, ts_delta) || !read_varlong(recs, q, off_delta)) return false;
+    if (f(h.base_offset + off_delta, h.base_timestamp + ts_delta)) return true;
+    rp = next;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view chunk, std::int64_t ts) {
+  for (const auto& b : protocol::scan_batches(chunk)) {
+    const auto& h = b.header;
+    if (h.max_timestamp < ts) continue;
+    if (opaque(h)) return OffsetAndTimestamp{h.base_offset, h.max_timestamp};
+    OffsetAndTimestamp found;
+    if (for_each_record(chunk.substr(b.position, b.size), h, [&](std::int64_t o, std::int64_t t) {
+          if (t < ts) return false;
+          found = {o, t};
+          return true;
+        })) {
+      return found;
+    }
+    return OffsetAndTimestamp{h.base_offset, h.max_timestamp};  // max timestamp says one qualifies
+  }
+  return std::nullopt;
+}
+
+std::optional<OffsetAndTimestamp> max_timestamp_record(std::string_view chunk) {
+  std::optional<OffsetAndTimestamp> best;
+  for (const auto& b : protocol::scan_batches(chunk)) {
+    const auto& h = b.header;
+    if (best && h.max_timestamp <= best->timestamp) continue;
+    if (opaque(h)) {
+      best = OffsetAndTimestamp{h.last_offset(), h.max_timestamp};
+      continue;
+    }
+    OffsetAndTimestamp m{h.last_offset(), h.max_timestamp};
+    for_each_record(chunk.substr(b.position, b.size), h, [&](std::int64_t o, std::int64_t t) {
+      if (t == h.max_timestamp) {
+        m = {o, t};
+        return true;
+      }
+      return false;
+    });
+    best = m;
+  }
+  return best;
+}
+
+}  // namespace ks::log

@@ -1,0 +1,828 @@
+#include "log/log_manager.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "common/crc32c.h"
+#include "log/batch_scan.h"
+#include "log/checkpoint.h"
+
+namespace ks::log {
+
+using metastore::Compare;
+using metastore::Op;
+using metastore::TxnRequest;
+
+struct LogManager::Flush {
+  std::uint64_t seq = 0;  // assigned when sealed
+  std::map<PartitionKey, PendingChunk> chunks;
+  std::size_t bytes = 0;
+  // Set when the object PUT finished (put_status says how).
+  Event put_done;
+  Status put_status;
+  std::shared_ptr<const std::string> object_bytes;
+  std::string object_key;
+  std::vector<ObjectEntry> entries;
+  FooterLocation footer;
+  std::uint32_t footer_crc = 0;
+  // Set when committed or failed (result says how).
+  Event done;
+  Status result;
+};
+
+namespace {
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+auto log_exception(const char* what) {
+  return [what](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::critical("{} failed: {}", what, ex.what());
+    }
+  };
+}
+
+// Marks a batch as LogAppendTime with max timestamp `ts` (Kafka's layout:
+// attributes at byte 21, maxTimestamp at 35, both big-endian, both CRC-covered).
+void set_log_append_time(char* batch, std::size_t size, std::int64_t ts) {
+  auto attrs = static_cast<std::uint16_t>((std::uint8_t(batch[21]) << 8) | std::uint8_t(batch[22]));
+  attrs |= static_cast<std::uint16_t>(protocol::kAttrLogAppendTime);
+  batch[21] = static_cast<char>(attrs >> 8);
+  batch[22] = static_cast<char>(attrs & 0xff);
+  for (int i = 0; i < 8; ++i) batch[35 + i] = static_cast<char>(static_cast<std::uint64_t>(ts) >> (56 - 8 * i));
+  protocol::update_batch_crc(batch, size);
+}
+
+metastore::TxnRequest cluster_txn(const std::string& cid) {
+  TxnRequest t;
+  t.compare.push_back(Compare{keys::cluster(), Compare::Target::create_revision, Compare::Result::equal, 0, {}});
+  nlohmann::json j;
+  j["v"] = 1;
+  j["cluster_id"] = cid;
+  t.success.push_back(Op::put(keys::cluster(), j.dump()));
+  t.failure.push_back(Op::get(keys::cluster()));
+  return t;
+}
+
+Result<std::string> cluster_id_from(const metastore::TxnResponse& r, const std::string& proposed) {
+  if (r.succeeded) return proposed;
+  const auto& kvs = r.results.at(0).range.kvs;
+  if (kvs.empty()) return Status(Errc::corrupt, "cluster record vanished");
+  auto j = nlohmann::json::parse(kvs[0].value, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("cluster_id") || !j["cluster_id"].is_string()) {
+    return Status(Errc::corrupt, "cluster record unreadable");
+  }
+  return j["cluster_id"].get<std::string>();
+}
+
+std::string owner_value(std::int32_t node, std::uint64_t ms) {
+  nlohmann::json j;
+  j["v"] = 1;
+  j["node"] = node;
+  j["started_ms"] = ms;
+  return j.dump();
+}
+
+metastore::TxnRequest create_if_absent_txn(const std::string& key, const std::string& value) {
+  TxnRequest t;
+  t.compare.push_back(Compare{key, Compare::Target::create_revision, Compare::Result::equal, 0, {}});
+  t.success.push_back(Op::put(key, value));
+  return t;
+}
+
+std::optional<objstore::ByteRange> footer_range(const CommitRecord& c) {
+  return objstore::ByteRange{c.footer.position, c.footer.length};
+}
+
+std::optional<objstore::ByteRange> chunk_range(const IndexEntry& e) { return objstore::ByteRange{e.position, e.length}; }
+
+std::shared_ptr<const ObjectRef> make_object_ref(const std::string& key, std::uint64_t size) {
+  auto o = std::make_shared<ObjectRef>();
+  o->key = key;
+  o->size = size;
+  return o;
+}
+
+TopicRecord new_topic(const std::string& name, std::int32_t partitions, std::map<std::string, std::string> configs,
+                      std::uint64_t ms) {
+  TopicRecord rec;
+  rec.name = name;
+  rec.id = random_topic_id();
+  rec.partitions = partitions;
+  rec.configs = std::move(configs);
+  rec.created_ms = static_cast<std::int64_t>(ms);
+  return rec;
+}
+
+// Delay before re-sending a metadata transaction whose outcome is unknown.
+constexpr auto kCommitRetryMin = std::chrono::milliseconds(20);
+constexpr auto kCommitRetryMax = std::chrono::milliseconds(2000);
+
+}  // namespace
+
+LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
+                       std::shared_ptr<metastore::MetadataStore> meta, LogOptions options)
+    : io_(io),
+      pool_(pool),
+      objects_(std::move(objects)),
+      meta_(std::move(meta)),
+      opt_(options),
+      cache_(options.cache_bytes) {}
+
+LogManager::~LogManager() = default;
+
+// ---------------------------------------------------------------- backend calls
+
+awaitable<Result<metastore::TxnResponse>> LogManager::meta_txn(TxnRequest t) {
+  return offload(pool_, [m = meta_, t = std::move(t)] { return m->txn(t); });
+}
+awaitable<Result<std::int64_t>> LogManager::meta_put(std::string key, std::string value) {
+  return offload(pool_, [m = meta_, key = std::move(key), value = std::move(value)] { return m->put(key, value); });
+}
+awaitable<Result<std::int64_t>> LogManager::meta_delete(std::string key) {
+  return offload(pool_, [m = meta_, key = std::move(key)] { return m->delete_range(key); });
+}
+awaitable<Result<metastore::RangeResponse>> LogManager::meta_range(metastore::RangeRequest rq) {
+  return offload(pool_, [m = meta_, rq = std::move(rq)] { return m->range(rq); });
+}
+awaitable<Result<std::string>> LogManager::object_get(std::string key, std::optional<objstore::ByteRange> range) {
+  return offload(pool_, [o = objects_, key = std::move(key), range] { return o->get(key, range); });
+}
+awaitable<Status> LogManager::object_put(std::string key, std::shared_ptr<const std::string> bytes) {
+  return offload(pool_, [o = objects_, key = std::move(key), bytes = std::move(bytes)] { return o->put(key, *bytes); });
+}
+
+std::function<BuiltObject()> LogManager::build_fn(std::shared_ptr<Flush> f) {
+  ObjectHeader h;
+  h.broker_epoch = epoch_;
+  h.flush_seq = f->seq;
+  h.created_ms = now_ms();
+  return [f = std::move(f), h] {
+    std::vector<ChunkRef> refs;
+    refs.reserve(f->chunks.size());
+    for (const auto& [k, c] : f->chunks) {
+      ChunkRef r;
+      r.entry.topic = k.topic;
+      r.entry.partition = k.partition;
+      r.entry.base_offset = c.base_offset;
+      r.entry.last_offset = c.last_offset;
+      r.entry.max_timestamp = c.max_timestamp;
+      r.entry.leader_epoch = c.leader_epoch;
+      r.entry.batch_count = c.batch_count;
+      r.data = c.data;
+      refs.push_back(r);
+    }
+    return build_object(h, refs);
+  };
+}
+
+std::function<Status()> LogManager::checkpoint_fn(std::string key) {
+  // Snapshot now, on the loop (consistent with last_committed_seq_);
+  // encode and PUT on the pool.
+  auto c = std::make_shared<Checkpoint>();
+  c->broker_epoch = epoch_;
+  c->covers_seq = last_committed_seq_;
+  c->created_ms = now_ms();
+  c->partitions.reserve(partitions_.size());
+  for (const auto& [k, p] : partitions_) {
+    PartitionSnapshot s;
+    s.key = k;
+    s.log_start = p.log_start;
+    s.hwm = p.hwm;
+    s.leader_epoch = p.leader_epoch;
+    s.epochs = p.epochs;
+    s.index.assign(p.index.begin(), p.index.end());
+    c->partitions.push_back(std::move(s));
+  }
+  return [o = objects_, key = std::move(key), c] { return o->put(key, encode_checkpoint(*c)); };
+}
+
+CommitRecord LogManager::commit_record(const Flush& f) const {
+  CommitRecord rec;
+  rec.seq = f.seq;
+  rec.broker_epoch = epoch_;
+  rec.object = f.object_key;
+  rec.object_size = f.object_bytes->size();
+  rec.footer = f.footer;
+  rec.footer_crc = f.footer_crc;
+  return rec;
+}
+
+metastore::TxnRequest LogManager::commit_txn(std::uint64_t seq, const std::string& value) const {
+  const std::string key = keys::commit(opt_.node_id, seq);
+  TxnRequest t;
+  // Fenced by one per-broker key, whatever the number of partitions.
+  t.compare.push_back(Compare{keys::owner(opt_.node_id), Compare::Target::mod_revision, Compare::Result::equal,
+                              static_cast<std::int64_t>(epoch_), {}});
+  // Create-if-absent: a re-sent commit never applies twice.
+  t.compare.push_back(Compare{key, Compare::Target::create_revision, Compare::Result::equal, 0, {}});
+  t.success.push_back(Op::put(key, value));
+  t.failure.push_back(Op::get(key));
+  t.failure.push_back(Op::get(keys::owner(opt_.node_id)));
+  return t;
+}
+
+metastore::TxnRequest LogManager::checkpoint_txn(const std::string& object, std::uint64_t covers) const {
+  CheckpointPointer ptr;
+  ptr.object = object;
+  ptr.covers_seq = covers;
+  ptr.broker_epoch = epoch_;
+  TxnRequest t;
+  t.compare.push_back(Compare{keys::owner(opt_.node_id), Compare::Target::mod_revision, Compare::Result::equal,
+                              static_cast<std::int64_t>(epoch_), {}});
+  t.success.push_back(Op::put(keys::checkpoint(opt_.node_id), encode_checkpoint_pointer(ptr)));
+  // One range delete removes every commit record the checkpoint covers.
+  t.success.push_back(Op::del(keys::commit(opt_.node_id, 0), keys::commit(opt_.node_id, covers + 1)));
+  return t;
+}
+
+Status LogManager::fenced_status(std::int64_t new_revision) const {
+  return Status(Errc::fenced, fmt::format("ownership key of node {} changed (epoch {} -> {})", opt_.node_id, epoch_,
+                                          new_revision));
+}
+
+TopicInfo& LogManager::install_topic(TopicRecord rec) {
+  TopicInfo& info = topics_[rec.name];
+  info.settings = effective_settings(rec.configs);
+  info.record = std::move(rec);
+  add_partitions(info);
+  for (std::int32_t i = 0; i < info.record.partitions; ++i) {
+    auto& p = partitions_.at(PartitionKey{info.record.id, i});
+    p.leader_epoch = 0;
+    p.epochs.assign(1, EpochStart{0, 0});
+  }
+  return info;
+}
+
+void LogManager::remove_topic(std::map<std::string, TopicInfo>::iterator it) {
+  for (std::int32_t i = 0; i < it->second.record.partitions; ++i) {
+    partitions_.erase(PartitionKey{it->second.record.id, i});
+  }
+  topics_.erase(it);
+}
+
+// ---------------------------------------------------------------- start-up
+
+awaitable<Status> LogManager::acquire_ownership() {
+  // Cluster id: created once, create-if-absent.
+  std::string cid = to_hex(random_topic_id());
+  auto r = co_await meta_txn(cluster_txn(cid));
+  if (!r.ok()) co_return Status(r.code(), "creating cluster id: " + r.status().message());
+  auto id = cluster_id_from(*r, cid);
+  if (!id.ok()) co_return id.status();
+  cluster_id_ = *id;
+  // Ownership: writing the key fences every older process of this node id;
+  // the revision of our write is our epoch.
+  auto p = co_await meta_put(keys::owner(opt_.node_id), owner_value(opt_.node_id, now_ms()));
+  if (!p.ok()) co_return Status(p.code(), "taking ownership: " + p.status().message());
+  epoch_ = static_cast<std::uint64_t>(*p);
+  co_return Status{};
+}
+
+awaitable<Status> LogManager::load_topics() {
+  metastore::RangeRequest rq;
+  rq.key = keys::topics_prefix();
+  rq.range_end = metastore::prefix_end(rq.key);
+  auto r = co_await meta_range(rq);
+  if (!r.ok()) co_return Status(r.code(), "loading topics: " + r.status().message());
+  for (const auto& kv : r->kvs) {
+    auto t = decode_topic(kv.value);
+    if (!t.ok()) co_return Status(Errc::corrupt, kv.key + ": " + t.status().message());
+    TopicInfo info{*t, effective_settings(t->configs)};
+    topics_[t->name] = info;
+  }
+  co_return Status{};
+}
+
+void LogManager::add_partitions(const TopicInfo& t) {
+  for (std::int32_t i = 0; i < t.record.partitions; ++i) {
+    PartitionKey k{t.record.id, i};
+    auto [it, inserted] = partitions_.try_emplace(k);
+    if (inserted) it->second.key = k;
+  }
+}
+
+Status LogManager::apply_entries(const std::shared_ptr<const ObjectRef>& obj, const std::vector<ObjectEntry>& entries) {
+  for (const auto& e : entries) {
+    auto it = partitions_.find(PartitionKey{e.topic, e.partition});
+    if (it == partitions_.end()) continue;  // topic deleted since
+    PartitionState& p = it->second;
+    if (e.base_offset != p.hwm || e.last_offset < e.base_offset) {
+      return Status(Errc::corrupt, fmt::format("{}: partition {}-{} continues at {} but the log ends at {}", obj->key,
+                                               to_hex(e.topic), e.partition, e.base_offset, p.hwm));
+    }
+    p.index.push_back(IndexEntry{e.base_offset, e.last_offset, e.max_timestamp, obj, e.position, e.length,
+                                 e.leader_epoch, e.batch_count});
+    if (p.epochs.empty() || p.epochs.back().epoch != e.leader_epoch) {
+      p.epochs.push_back(EpochStart{e.leader_epoch, e.base_offset});
+    }
+    p.leader_epoch = std::max(p.leader_epoch, e.leader_epoch);
+    p.hwm = e.last_offset + 1;
+    p.leo = p.hwm;
+  }
+  return Status{};
+}
+
+awaitable<Status> LogManager::recover() {
+  // 1. Checkpoint.
+  metastore::RangeRequest cq;
+  cq.key = keys::checkpoint(opt_.node_id);
+  auto cp = co_await meta_range(cq);
+  if (!cp.ok()) co_return Status(cp.code(), "reading checkpoint pointer: " + cp.status().message());
+  if (!cp->kvs.empty()) {
+    auto ptr = decode_checkpoint_pointer(cp->kvs[0].value);
+    if (!ptr.ok()) co_return ptr.status();
+    auto bytes = co_await object_get(ptr->object, std::nullopt);
+    if (!bytes.ok()) co_return Status(bytes.code(), "reading checkpoint " + ptr->object + ": " + bytes.status().message());
+    auto c = decode_checkpoint(*bytes);
+    if (!c.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + c.status().message());
+    for (auto& ps : c->partitions) {
+      auto it = partitions_.find(ps.key);
+      if (it == partitions_.end()) continue;  // topic deleted
+      PartitionState& p = it->second;
+      p.log_start = ps.log_start;
+      p.hwm = p.leo = ps.hwm;
+      p.leader_epoch = ps.leader_epoch;
+      p.epochs = std::move(ps.epochs);
+      p.index.assign(std::make_move_iterator(ps.index.begin()), std::make_move_iterator(ps.index.end()));
+    }
+    checkpoint_seq_ = ptr->covers_seq;
+    last_committed_seq_ = checkpoint_seq_;
+  }
+  // 2. Commit records after it, in sequence order, a page at a time.
+  std::string from = keys::commit(opt_.node_id, checkpoint_seq_ + 1);
+  const std::string end = metastore::prefix_end(keys::commits_prefix(opt_.node_id));
+  std::size_t replayed = 0;
+  for (;;) {
+    metastore::RangeRequest rq;
+    rq.key = from;
+    rq.range_end = end;
+    rq.limit = 500;
+    auto r = co_await meta_range(rq);
+    if (!r.ok()) co_return Status(r.code(), "reading commit records: " + r.status().message());
+    for (const auto& kv : r->kvs) {
+      auto c = decode_commit(kv.value);
+      if (!c.ok()) co_return Status(Errc::corrupt, kv.key + ": " + c.status().message());
+      auto footer = co_await object_get(c->object, footer_range(*c));
+      if (!footer.ok()) {
+        co_return Status(footer.code(), "reading footer of committed object " + c->object + ": " + footer.status().message());
+      }
+      auto entries = decode_footer(*footer, c->footer_crc);
+      if (!entries.ok()) co_return Status(Errc::corrupt, c->object + ": " + entries.status().message());
+      auto obj = make_object_ref(c->object, c->object_size);
+      if (auto s = apply_entries(obj, *entries); !s.ok()) co_return s;
+      last_committed_seq_ = std::max(last_committed_seq_, c->seq);
+      ++replayed;
+    }
+    if (!r->more || r->kvs.empty()) break;
+    from = r->kvs.back().key + '\0';
+  }
+  commits_since_checkpoint_ = replayed;
+  next_seq_ = last_committed_seq_ + 1;
+  // A new leadership term for every partition.
+  for (auto& [k, p] : partitions_) {
+    ++p.leader_epoch;
+    p.epochs.push_back(EpochStart{p.leader_epoch, p.hwm});
+  }
+  spdlog::info("recovered {} partitions of {} topics (checkpoint covers seq {}, {} commit records replayed)",
+               partitions_.size(), topics_.size(), checkpoint_seq_, replayed);
+  co_return Status{};
+}
+
+awaitable<Status> LogManager::start() {
+  if (auto s = co_await acquire_ownership(); !s.ok()) co_return s;
+  if (auto s = co_await load_topics(); !s.ok()) co_return s;
+  for (const auto& [name, t] : topics_) add_partitions(t);
+  if (auto s = co_await recover(); !s.ok()) co_return s;
+  started_ = true;
+  asio::co_spawn(io_, committer(), log_exception("committer"));
+  asio::co_spawn(io_, checkpointer(), log_exception("checkpointer"));
+  spdlog::info("log ready: node {} epoch {} cluster {}", opt_.node_id, epoch_, cluster_id_);
+  co_return Status{};
+}
+
+awaitable<void> LogManager::stop() {
+  if (!started_) co_return;
+  if (pending_) seal();
+  stopping_ = true;
+  sealed_notifier_.notify_all();
+  checkpoint_wakeup_.notify_all();
+  co_await committer_done_.wait_until(Clock::time_point::max());
+  co_await checkpointer_done_.wait_until(Clock::time_point::max());
+  if (!fenced_ && commits_since_checkpoint_ > 0) {
+    if (auto s = co_await write_checkpoint(); !s.ok()) spdlog::warn("final checkpoint failed: {}", s.to_string());
+  }
+  started_ = false;
+}
+
+// ---------------------------------------------------------------- topics
+
+const TopicInfo* LogManager::topic(const std::string& name) const {
+  auto it = topics_.find(name);
+  return it == topics_.end() ? nullptr : &it->second;
+}
+
+const TopicInfo* LogManager::topic_by_id(const TopicId& id) const {
+  for (const auto& [n, t] : topics_) {
+    if (t.record.id == id) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<const TopicInfo*> LogManager::topics() const {
+  std::vector<const TopicInfo*> out;
+  out.reserve(topics_.size());
+  for (const auto& [n, t] : topics_) out.push_back(&t);
+  return out;
+}
+
+awaitable<Result<const TopicInfo*>> LogManager::create_topic(std::string name, std::int32_t partitions,
+                                                             std::map<std::string, std::string> configs) {
+  TopicRecord rec = new_topic(name, partitions, std::move(configs), now_ms());
+  auto r = co_await meta_txn(create_if_absent_txn(keys::topic(name), encode_topic(rec)));
+  if (!r.ok()) co_return r.status();
+  if (!r->succeeded) co_return Status(Errc::already_exists, "Topic '" + name + "' already exists.");
+  auto& info = install_topic(std::move(rec));
+  spdlog::info("created topic {} ({} partitions, id {})", name, partitions, to_hex(info.record.id));
+  co_return &info;
+}
+
+awaitable<Status> LogManager::delete_topic(const std::string& name) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
+  TopicId id = it->second.record.id;
+  auto r = co_await meta_delete(keys::topic(name));
+  if (!r.ok()) co_return r.status();
+  it = topics_.find(name);
+  if (it != topics_.end() && it->second.record.id == id) remove_topic(it);
+  spdlog::info("deleted topic {}", name);
+  co_return Status{};
+}
+
+PartitionState* LogManager::partition(const PartitionKey& key) {
+  auto it = partitions_.find(key);
+  return it == partitions_.end() ? nullptr : &it->second;
+}
+
+// ---------------------------------------------------------------- write path
+
+Result<LogManager::Ticket> LogManager::append(const PartitionKey& key, std::string_view records,
+                                              std::span<const protocol::BatchInfo> batches,
+                                              std::int64_t log_append_time_ms) {
+  assert(!batches.empty());
+  if (fenced_) return Status(Errc::fenced, "this broker no longer owns its partitions");
+  if (!started_ || stopping_) return Status(Errc::unavailable, "broker is shutting down");
+  PartitionState* p = partition(key);
+  if (p == nullptr) return Status(Errc::not_found, "unknown partition");
+  if (!pending_) {
+    pending_ = std::make_shared<Flush>();
+    asio::co_spawn(io_, flush_timer(pending_), log_exception("flush timer"));
+  }
+  Flush& f = *pending_;
+  auto [it, fresh] = f.chunks.try_emplace(key);
+  PendingChunk& c = it->second;
+  if (fresh) {
+    c.base_offset = p->leo;
+    c.leader_epoch = p->leader_epoch;
+  }
+  const std::int64_t base = p->leo;
+  for (const auto& b : batches) {
+    std::size_t at = c.data.size();
+    c.data.append(records.substr(b.position, b.size));
+    char* batch = c.data.data() + at;
+    protocol::stamp_batch(batch, p->leo, p->leader_epoch);
+    std::int64_t max_ts = b.header.max_timestamp;
+    if (log_append_time_ms >= 0) {
+      set_log_append_time(batch, b.size, log_append_time_ms);
+      max_ts = log_append_time_ms;
+    }
+    p->leo += std::int64_t{b.header.last_offset_delta} + 1;
+    c.max_timestamp = std::max(c.max_timestamp, max_ts);
+    ++c.batch_count;
+  }
+  c.last_offset = p->leo - 1;
+  std::size_t added = 0;
+  for (const auto& b : batches) added += b.size;
+  f.bytes += added;
+  buffered_bytes_ += added;
+  stats_.bytes_appended += added;
+  Ticket t{base, pending_};
+  if (f.bytes >= opt_.flush_bytes) seal();
+  return t;
+}
+
+awaitable<Status> LogManager::wait_durable(Ticket t, Clock::time_point deadline) {
+  if (!co_await t.flush->done.wait_until(deadline)) {
+    co_return Status(Errc::timeout, "timed out waiting for the flush to commit");
+  }
+  co_return t.flush->result;
+}
+
+awaitable<bool> LogManager::wait_buffer_space(Clock::time_point deadline) {
+  while (buffered_bytes_ >= opt_.max_buffered_bytes) {
+    if (Clock::now() >= deadline) co_return false;
+    co_await space_notifier_.wait_until(deadline);
+  }
+  co_return true;
+}
+
+awaitable<void> LogManager::flush_timer(std::shared_ptr<Flush> flush) {
+  asio::steady_timer t(io_, opt_.flush_interval);
+  boost::system::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (pending_ == flush) seal();
+}
+
+void LogManager::seal() {
+  assert(pending_);
+  auto f = std::move(pending_);
+  pending_.reset();
+  f->seq = next_seq_++;
+  sealed_.push_back(f);
+  asio::co_spawn(io_, put_object(f), log_exception("object put"));
+  sealed_notifier_.notify_all();
+}
+
+awaitable<void> LogManager::put_object(std::shared_ptr<Flush> f) {
+  while (puts_in_flight_ >= opt_.max_inflight_puts) co_await space_notifier_.wait_until(Clock::now() + std::chrono::seconds(1));
+  ++puts_in_flight_;
+  f->object_key = keys::object(opt_.node_id, epoch_, f->seq);
+  // Build on the pool: the sealed flush is no longer touched by the loop.
+  auto built = co_await offload(pool_, build_fn(f));
+  for (auto& [k, c] : f->chunks) std::string().swap(c.data);  // the object holds the bytes now
+  f->entries = std::move(built.entries);
+  f->footer = built.footer;
+  auto bytes = std::make_shared<const std::string>(std::move(built.bytes));
+  f->footer_crc = crc32c(std::string_view(*bytes).substr(f->footer.position, f->footer.length));
+  f->object_bytes = bytes;
+  f->put_status = co_await object_put(f->object_key, f->object_bytes);
+  --puts_in_flight_;
+  space_notifier_.notify_all();
+  f->put_done.set();
+  sealed_notifier_.notify_all();
+}
+
+awaitable<LogManager::CommitOutcome> LogManager::commit(Flush& f, Status& error) {
+  const std::string value = encode_commit(commit_record(f));
+  const TxnRequest t = commit_txn(f.seq, value);
+  bool outcome_unknown = false;
+  auto backoff = kCommitRetryMin;
+  for (;;) {
+    auto r = co_await meta_txn(t);
+    if (r.ok()) {
+      if (r->succeeded) co_return CommitOutcome::applied;
+      const auto& mine = r->results.at(0).range.kvs;
+      // An earlier attempt that timed out had in fact applied.
+      if (!mine.empty() && mine[0].value == value) co_return CommitOutcome::applied;
+      const auto& owner = r->results.at(1).range.kvs;
+      error = fenced_status(owner.empty() ? 0 : owner[0].mod_revision);
+      co_return CommitOutcome::fenced;
+    }
+    if (r.code() == Errc::timeout) outcome_unknown = true;
+    if (!outcome_unknown) {
+      // Known not applied: fail this flush (the producer retries).
+      error = Status(r.code(), "metadata commit failed: " + r.status().message());
+      co_return CommitOutcome::rejected;
+    }
+    // Outcome unknown: re-send the identical transaction until it resolves;
+    // nothing else commits meanwhile, so commits stay in flush order.
+    if (stopping_ && fenced_) co_return CommitOutcome::unknown_then_stopped;
+    spdlog::warn("commit of flush {} outcome unknown ({}); re-sending", f.seq, r.status().to_string());
+    asio::steady_timer timer(io_, backoff);
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    backoff = std::min(backoff * 2, kCommitRetryMax);
+  }
+}
+
+void LogManager::apply_commit(Flush& f) {
+  auto obj = std::make_shared<ObjectRef>(ObjectRef{f.object_key, f.object_bytes->size()});
+  for (const auto& e : f.entries) {
+    auto it = partitions_.find(PartitionKey{e.topic, e.partition});
+    if (it == partitions_.end()) continue;  // topic deleted meanwhile
+    PartitionState& p = it->second;
+    assert(e.base_offset == p.hwm);
+    p.index.push_back(IndexEntry{e.base_offset, e.last_offset, e.max_timestamp, obj, e.position, e.length,
+                                 e.leader_epoch, e.batch_count});
+    p.hwm = e.last_offset + 1;
+    assert(p.hwm <= p.leo);
+    cache_.insert(f.object_key, e.position,
+                  Slice{f.object_bytes, std::string_view(*f.object_bytes).substr(e.position, e.length)});
+  }
+  last_committed_seq_ = f.seq;
+  ++commits_since_checkpoint_;
+  ++stats_.commits;
+  ++stats_.flushes;
+  buffered_bytes_ -= f.bytes;
+  f.result = Status{};
+  f.object_bytes.reset();  // the cache keeps what it wants
+  f.done.set();
+}
+
+void LogManager::fail_all(const Status& status) {
+  auto fail = [&](Flush& f) {
+    buffered_bytes_ -= f.bytes;
+    f.result = status;
+    f.done.set();
+    ++stats_.flush_failures;
+  };
+  for (auto& f : sealed_) fail(*f);
+  sealed_.clear();
+  if (pending_) {
+    fail(*pending_);
+    pending_.reset();
+  }
+  // Offsets handed out for uncommitted data are reused by the next appends.
+  for (auto& [k, p] : partitions_) p.leo = p.hwm;
+  space_notifier_.notify_all();
+}
+
+awaitable<void> LogManager::committer() {
+  for (;;) {
+    if (sealed_.empty()) {
+      if (stopping_) break;
+      co_await sealed_notifier_.wait_until(Clock::now() + std::chrono::seconds(1));
+      continue;
+    }
+    std::shared_ptr<Flush> f = sealed_.front();
+    co_await f->put_done.wait_until(Clock::time_point::max());
+    if (sealed_.empty() || sealed_.front() != f) continue;  // failed meanwhile
+    if (!f->put_status.ok()) {
+      spdlog::error("flush {}: object PUT failed: {}", f->seq, f->put_status.to_string());
+      fail_all(Status(f->put_status.code() == Errc::timeout ? Errc::io_error : f->put_status.code(),
+                      "object store: " + f->put_status.message()));
+      continue;
+    }
+    Status error;
+    CommitOutcome outcome = co_await commit(*f, error);
+    if (sealed_.empty() || sealed_.front() != f) continue;
+    switch (outcome) {
+      case CommitOutcome::applied:
+        sealed_.pop_front();
+        apply_commit(*f);
+        commit_notifier_.notify_all();
+        space_notifier_.notify_all();
+        if (commits_since_checkpoint_ >= opt_.checkpoint_max_commits) checkpoint_wakeup_.notify_all();
+        break;
+      case CommitOutcome::rejected:
+        spdlog::error("flush {}: {}", f->seq, error.to_string());
+        fail_all(error);
+        break;
+      case CommitOutcome::fenced:
+      case CommitOutcome::unknown_then_stopped:
+        spdlog::error("flush {}: fenced: {}; this broker stops accepting writes", f->seq, error.to_string());
+        fenced_ = true;
+        fail_all(Status(Errc::fenced, error.message()));
+        break;
+    }
+  }
+  committer_done_.set();
+}
+
+// ---------------------------------------------------------------- checkpoints
+
+awaitable<Status> LogManager::write_checkpoint() {
+  if (checkpoint_running_) co_return Status{};
+  checkpoint_running_ = true;
+  const std::size_t covered = commits_since_checkpoint_;
+  const std::uint64_t covers = last_committed_seq_;
+  const std::string key = keys::checkpoint_object(opt_.node_id, epoch_, covers);
+  auto put = co_await offload(pool_, checkpoint_fn(key));
+  Status result;
+  if (!put.ok()) {
+    result = Status(put.code(), "checkpoint PUT: " + put.message());
+  } else {
+    auto r = co_await meta_txn(checkpoint_txn(key, covers));
+    if (!r.ok()) {
+      result = Status(r.code(), "checkpoint commit: " + r.status().message());
+    } else if (!r->succeeded) {
+      result = Status(Errc::fenced, "checkpoint: ownership lost");
+    } else {
+      checkpoint_seq_ = covers;
+      commits_since_checkpoint_ -= std::min(commits_since_checkpoint_, covered);
+      ++stats_.checkpoints;
+    }
+  }
+  checkpoint_running_ = false;
+  co_return result;
+}
+
+awaitable<void> LogManager::checkpointer() {
+  auto next = Clock::now() + opt_.checkpoint_interval;
+  while (!stopping_) {
+    co_await checkpoint_wakeup_.wait_until(next);
+    if (stopping_ || fenced_) break;
+    if (Clock::now() < next && commits_since_checkpoint_ < opt_.checkpoint_max_commits) continue;
+    next = Clock::now() + opt_.checkpoint_interval;
+    if (commits_since_checkpoint_ == 0) continue;
+    if (auto s = co_await write_checkpoint(); !s.ok()) spdlog::warn("checkpoint failed: {}", s.to_string());
+  }
+  checkpointer_done_.set();
+}
+
+// ---------------------------------------------------------------- read path
+
+awaitable<Result<Slice>> LogManager::chunk_data(const IndexEntry& e) {
+  Slice s = cache_.find(e.object->key, e.position);
+  if (s.owner) co_return s;
+  auto key = e.object->key;
+  auto r = co_await object_get(key, chunk_range(e));
+  if (!r.ok()) co_return r.status();
+  if (r->size() != e.length) co_return Status(Errc::corrupt, fmt::format("{}: short read of chunk at {}", key, e.position));
+  auto owner = std::make_shared<const std::string>(std::move(r).value());
+  Slice out{owner, std::string_view(*owner)};
+  cache_.insert(key, e.position, out);
+  co_return out;
+}
+
+awaitable<Result<LogManager::ReadResult>> LogManager::read(const PartitionKey& key, std::int64_t offset,
+                                                           std::size_t max_bytes) {
+  ReadResult out;
+  // Copy the entries we need: the partition may change while we await GETs.
+  std::vector<IndexEntry> entries;
+  {
+    PartitionState* p = partition(key);
+    if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
+    auto it = std::lower_bound(p->index.begin(), p->index.end(), offset,
+                               [](const IndexEntry& e, std::int64_t o) { return e.last_offset < o; });
+    std::size_t planned = 0;
+    for (; it != p->index.end() && (entries.empty() || planned < max_bytes); ++it) {
+      entries.push_back(*it);
+      planned += it->length;
+    }
+  }
+  for (const auto& e : entries) {
+    auto chunk = co_await chunk_data(e);
+    if (!chunk.ok()) {
+      if (!out.slices.empty()) break;  // serve what we have
+      co_return chunk.status();
+    }
+    std::string_view d = chunk->data;
+    // Walk batch headers: skip batches wholly below `offset`, stop at max_bytes.
+    std::size_t pos = 0, start = std::string_view::npos, stop = 0;
+    while (pos + protocol::kBatchHeaderSize <= d.size()) {
+      auto h = protocol::parse_batch_header(d.substr(pos));
+      std::size_t size = h.total_size();
+      if (size > d.size() - pos) break;
+      if (h.last_offset() >= offset) {
+        if (start == std::string_view::npos) start = pos;
+        if (out.bytes + (pos + size - start) > max_bytes && (out.bytes > 0 || pos > start)) break;
+        stop = pos + size;
+      }
+      pos += size;
+    }
+    if (start == std::string_view::npos || stop <= start) break;
+    out.slices.push_back(Slice{chunk->owner, d.substr(start, stop - start)});
+    out.bytes += stop - start;
+    if (stop < d.size() || out.bytes >= max_bytes) break;
+  }
+  co_return out;
+}
+
+awaitable<Result<OffsetAndTimestamp>> LogManager::offset_for_timestamp(const PartitionKey& key, std::int64_t ts) {
+  std::optional<IndexEntry> candidate;
+  {
+    PartitionState* p = partition(key);
+    if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
+    for (const auto& e : p->index) {
+      if (e.last_offset >= p->log_start && e.max_timestamp >= ts) {
+        candidate = e;
+        break;
+      }
+    }
+  }
+  if (!candidate) co_return OffsetAndTimestamp{};
+  auto chunk = co_await chunk_data(*candidate);
+  if (!chunk.ok()) co_return chunk.status();
+  auto found = first_offset_with_timestamp(chunk->data, ts);
+  co_return found ? *found : OffsetAndTimestamp{};
+}
+
+awaitable<Result<OffsetAndTimestamp>> LogManager::max_timestamp(const PartitionKey& key) {
+  std::optional<IndexEntry> best;
+  {
+    PartitionState* p = partition(key);
+    if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
+    for (const auto& e : p->index) {
+      if (e.last_offset >= p->log_start && (!best || e.max_timestamp > best->max_timestamp)) best = e;
+    }
+  }
+  if (!best) co_return OffsetAndTimestamp{};
+  auto chunk = co_await chunk_data(*best);
+  if (!chunk.ok()) co_return chunk.status();
+  auto found = max_timestamp_record(chunk->data);
+  co_return found ? *found : OffsetAndTimestamp{};
+}
+
+}  // namespace ks::log

@@ -1,0 +1,220 @@
+// LogManager: the partition log of every partition this broker leads.
+//
+// Write path: append() assigns offsets at once (so a connection can pipeline),
+// copies the batches into the pending flush, and returns a ticket. A flush
+// (timer from its first byte, or flush_bytes) becomes ONE object holding every
+// partition's new data; after the object PUT succeeds, ONE metadata
+// transaction (a commit record, fenced by this broker's ownership key) makes
+// it visible. Commits apply strictly in flush order; only then do the high
+// watermarks move and the tickets complete. A failed flush rolls every log end
+// offset back to its high watermark and fails all later flushes too.
+//
+// Read path: read() serves committed data from the cache or by ranged GETs of
+// the objects. Checkpoints snapshot all partition state into an object and
+// remove the commit records they cover, so metadata does not grow.
+//
+// Everything here runs on the loop thread; backend calls are offloaded.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/async.h"
+#include "common/status.h"
+#include "log/batch_scan.h"
+#include "log/meta_keys.h"
+#include "log/object_format.h"
+#include "log/partition.h"
+#include "log/read_cache.h"
+#include "log/topic_config.h"
+#include "metastore/metadata_store.h"
+#include "objstore/object_store.h"
+#include "protocol/record_batch.h"
+
+namespace ks::log {
+
+struct LogOptions {
+  std::int32_t node_id = 0;
+  std::chrono::milliseconds flush_interval{10};
+  std::size_t flush_bytes = 4 << 20;
+  std::size_t cache_bytes = 256 << 20;
+  std::chrono::milliseconds checkpoint_interval{60'000};
+  // Checkpoint early once this many commit records exist, which bounds the
+  // number of keys a broker keeps in the metadata store.
+  std::size_t checkpoint_max_commits = 1000;
+  // Produce data accepted but not yet durable, across all connections.
+  std::size_t max_buffered_bytes = std::size_t{512} << 20;
+  // Object PUTs in flight at once (commits still apply in order).
+  std::size_t max_inflight_puts = 4;
+};
+
+struct TopicInfo {
+  TopicRecord record;
+  TopicSettings settings;
+};
+
+struct LogStats {
+  std::uint64_t flushes = 0;
+  std::uint64_t flush_failures = 0;
+  std::uint64_t commits = 0;
+  std::uint64_t checkpoints = 0;
+  std::uint64_t bytes_appended = 0;
+};
+
+class LogManager {
+ public:
+  LogManager(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
+             std::shared_ptr<metastore::MetadataStore> meta, LogOptions options);
+  ~LogManager();
+
+  // Takes ownership (fencing older owners of this node id), loads topics and
+  // recovers every partition from the checkpoint plus later commit records.
+  awaitable<Status> start();
+  // Flushes and commits what is pending, writes a checkpoint, stops timers.
+  awaitable<void> stop();
+
+  const std::string& cluster_id() const { return cluster_id_; }
+  std::uint64_t broker_epoch() const { return epoch_; }
+  bool fenced() const { return fenced_; }
+  const LogStats& stats() const { return stats_; }
+  const ReadCache& cache() const { return cache_; }
+  std::size_t buffered_bytes() const { return buffered_bytes_; }
+
+  // ---- topics ----
+  const TopicInfo* topic(const std::string& name) const;
+  const TopicInfo* topic_by_id(const TopicId& id) const;
+  std::vector<const TopicInfo*> topics() const;
+  // Creates a topic (the caller has validated name, count and configs).
+  // already_exists if the name is taken.
+  awaitable<Result<const TopicInfo*>> create_topic(std::string name, std::int32_t partitions,
+                                                   std::map<std::string, std::string> configs);
+  awaitable<Status> delete_topic(const std::string& name);
+
+  // ---- partitions ----
+  PartitionState* partition(const PartitionKey& key);
+
+  // ---- write path ----
+  struct Flush;
+  struct Ticket {
+    std::int64_t base_offset = -1;
+    std::shared_ptr<Flush> flush;
+  };
+  // Appends validated batches (`batches` index into `records`). Fails with
+  // fenced when another owner took over.
+  // With log_append_time_ms >= 0 (message.timestamp.type=LogAppendTime) each
+  // batch's max timestamp and timestamp type are rewritten (and its CRC).
+  Result<Ticket> append(const PartitionKey& key, std::string_view records,
+                        std::span<const protocol::BatchInfo> batches, std::int64_t log_append_time_ms = -1);
+  // Waits until the ticket's flush is committed (ok) or failed. timeout when
+  // the deadline passes first (the outcome is then unknown to the caller).
+  awaitable<Status> wait_durable(Ticket ticket, Clock::time_point deadline);
+  // Back-pressure: waits while buffered bytes exceed the limit.
+  awaitable<bool> wait_buffer_space(Clock::time_point deadline);
+
+  // ---- read path ----
+  struct ReadResult {
+    std::vector<Slice> slices;
+    std::size_t bytes = 0;
+  };
+  // Committed batches from `offset` (which must be in [log_start, hwm)), at
+  // most max_bytes except that the first batch is always whole (KIP-74).
+  awaitable<Result<ReadResult>> read(const PartitionKey& key, std::int64_t offset, std::size_t max_bytes);
+  // Earliest record whose timestamp is >= ts (offset -1 when none).
+  awaitable<Result<OffsetAndTimestamp>> offset_for_timestamp(const PartitionKey& key, std::int64_t ts);
+  // The record with the largest timestamp (offset -1 when the log is empty).
+  awaitable<Result<OffsetAndTimestamp>> max_timestamp(const PartitionKey& key);
+  // Notified after every commit (wakes long-polling fetches).
+  Notifier& commit_notifier() { return commit_notifier_; }
+
+ private:
+  struct PendingChunk {
+    std::int64_t base_offset = 0;
+    std::int64_t last_offset = 0;
+    std::int64_t max_timestamp = -1;
+    std::int32_t leader_epoch = 0;
+    std::uint32_t batch_count = 0;
+    std::string data;
+  };
+
+  awaitable<Status> acquire_ownership();
+  awaitable<Status> load_topics();
+  awaitable<Status> recover();
+  Status apply_entries(const std::shared_ptr<const ObjectRef>& obj, const std::vector<ObjectEntry>& entries);
+  void add_partitions(const TopicInfo& t);
+
+  void seal();
+  awaitable<void> flush_timer(std::shared_ptr<Flush> flush);
+  awaitable<void> put_object(std::shared_ptr<Flush> flush);
+  awaitable<void> committer();
+  enum class CommitOutcome { applied, rejected, fenced, unknown_then_stopped };
+  awaitable<CommitOutcome> commit(Flush& f, Status& error);
+  void apply_commit(Flush& f);
+  void fail_all(const Status& status);
+
+  awaitable<void> checkpointer();
+  awaitable<Status> write_checkpoint();
+
+  awaitable<Result<Slice>> chunk_data(const IndexEntry& e);
+
+  // Backend calls on the worker pool. Plain functions returning awaitables
+  // (not coroutines), and requests are built by plain functions too: g++ 12
+  // mishandles some temporaries that live across a co_await.
+  awaitable<Result<metastore::TxnResponse>> meta_txn(metastore::TxnRequest t);
+  awaitable<Result<std::int64_t>> meta_put(std::string key, std::string value);
+  awaitable<Result<std::int64_t>> meta_delete(std::string key);
+  awaitable<Result<metastore::RangeResponse>> meta_range(metastore::RangeRequest rq);
+  awaitable<Result<std::string>> object_get(std::string key, std::optional<objstore::ByteRange> range);
+  awaitable<Status> object_put(std::string key, std::shared_ptr<const std::string> bytes);
+  std::function<BuiltObject()> build_fn(std::shared_ptr<Flush> f);
+  std::function<Status()> checkpoint_fn(std::string key);
+  CommitRecord commit_record(const Flush& f) const;
+  metastore::TxnRequest commit_txn(std::uint64_t seq, const std::string& value) const;
+  metastore::TxnRequest checkpoint_txn(const std::string& object, std::uint64_t covers) const;
+  Status fenced_status(std::int64_t new_revision) const;
+  TopicInfo& install_topic(TopicRecord rec);
+  void remove_topic(std::map<std::string, TopicInfo>::iterator it);
+
+  asio::io_context& io_;
+  asio::thread_pool& pool_;
+  std::shared_ptr<objstore::ObjectStore> objects_;
+  std::shared_ptr<metastore::MetadataStore> meta_;
+  LogOptions opt_;
+
+  std::string cluster_id_;
+  std::uint64_t epoch_ = 0;         // mod_revision of our ownership key
+  std::uint64_t next_seq_ = 1;      // next flush sequence (never reused)
+  std::uint64_t last_committed_seq_ = 0;
+  std::uint64_t checkpoint_seq_ = 0;  // commits <= this are covered by the checkpoint
+  std::size_t commits_since_checkpoint_ = 0;
+  bool fenced_ = false;
+  bool stopping_ = false;
+  bool started_ = false;
+
+  std::map<std::string, TopicInfo> topics_;
+  std::unordered_map<PartitionKey, PartitionState, PartitionKeyHash> partitions_;
+
+  std::shared_ptr<Flush> pending_;
+  std::deque<std::shared_ptr<Flush>> sealed_;  // in flush order
+  std::size_t buffered_bytes_ = 0;
+  std::size_t puts_in_flight_ = 0;
+  Notifier sealed_notifier_;   // a flush was sealed / a put finished
+  Notifier space_notifier_;    // buffered bytes went down / put slot freed
+  Notifier commit_notifier_;
+  Notifier checkpoint_wakeup_;
+  Event committer_done_;
+  Event checkpointer_done_;
+  bool checkpoint_running_ = false;
+
+  ReadCache cache_;
+  LogStats stats_;
+};
+
+}  // namespace ks::log

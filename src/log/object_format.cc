@@ -1,0 +1,134 @@
+#include "log/object_format.h"
+
+#include <fmt/format.h>
+
+#include "common/binary.h"
+#include "common/crc32c.h"
+
+namespace ks::log {
+namespace {
+
+constexpr char kHeaderMagic[4] = {'K', 'S', 'O', 'B'};
+constexpr char kTrailerMagic[4] = {'K', 'S', 'O', 'F'};
+
+void put_entry(BinWriter& w, const ObjectEntry& e) {
+  w.bytes(std::string_view(reinterpret_cast<const char*>(e.topic.data()), e.topic.size()));
+  w.put<std::int32_t>(e.partition);
+  w.put<std::int64_t>(e.base_offset);
+  w.put<std::int64_t>(e.last_offset);
+  w.put<std::int64_t>(e.max_timestamp);
+  w.put<std::int32_t>(e.leader_epoch);
+  w.put<std::uint32_t>(e.batch_count);
+  w.put<std::uint64_t>(e.position);
+  w.put<std::uint32_t>(e.length);
+}
+
+ObjectEntry get_entry(BinReader& r) {
+  ObjectEntry e;
+  auto id = r.bytes(16);
+  if (id.size() == 16) std::memcpy(e.topic.data(), id.data(), 16);
+  e.partition = r.get<std::int32_t>();
+  e.base_offset = r.get<std::int64_t>();
+  e.last_offset = r.get<std::int64_t>();
+  e.max_timestamp = r.get<std::int64_t>();
+  e.leader_epoch = r.get<std::int32_t>();
+  e.batch_count = r.get<std::uint32_t>();
+  e.position = r.get<std::uint64_t>();
+  e.length = r.get<std::uint32_t>();
+  return e;
+}
+
+}  // namespace
+
+BuiltObject build_object(const ObjectHeader& header, const std::vector<ChunkRef>& chunks) {
+  BuiltObject out;
+  std::size_t data_bytes = 0;
+  for (const auto& c : chunks) data_bytes += c.data.size();
+  out.bytes.reserve(kObjectHeaderSize + data_bytes + 4 + chunks.size() * kObjectEntrySize + kObjectTrailerSize);
+  BinWriter w(out.bytes);
+  w.bytes(std::string_view(kHeaderMagic, 4));
+  w.put<std::uint16_t>(header.version);
+  w.put<std::uint16_t>(0);  // flags
+  w.put<std::uint64_t>(header.broker_epoch);
+  w.put<std::uint64_t>(header.flush_seq);
+  w.put<std::uint64_t>(header.created_ms);
+  assert(out.bytes.size() == kObjectHeaderSize);
+  out.entries.reserve(chunks.size());
+  for (const auto& c : chunks) {
+    ObjectEntry e = c.entry;
+    e.position = out.bytes.size();
+    e.length = static_cast<std::uint32_t>(c.data.size());
+    w.bytes(c.data);
+    out.entries.push_back(e);
+  }
+  out.footer.position = out.bytes.size();
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(out.entries.size()));
+  for (const auto& e : out.entries) put_entry(w, e);
+  out.footer.length = static_cast<std::uint32_t>(out.bytes.size() - out.footer.position);
+  std::uint32_t crc = crc32c(std::string_view(out.bytes).substr(out.footer.position));
+  w.put<std::uint64_t>(out.footer.position);
+  w.put<std::uint32_t>(out.footer.length);
+  w.put<std::uint32_t>(crc);
+  w.put<std::uint32_t>(0);
+  w.bytes(std::string_view(kTrailerMagic, 4));
+  return out;
+}
+
+Result<std::vector<ObjectEntry>> decode_footer(std::string_view footer, std::uint32_t expected_crc) {
+  if (crc32c(footer) != expected_crc) return Status(Errc::corrupt, "object footer checksum mismatch");
+  BinReader r(footer);
+  std::uint32_t n = r.get<std::uint32_t>();
+  if (!r.ok() || n > kMaxObjectEntries || r.remaining() != std::size_t{n} * kObjectEntrySize) {
+    return Status(Errc::corrupt, fmt::format("object footer: bad entry count {}", n));
+  }
+  std::vector<ObjectEntry> entries;
+  entries.reserve(n);
+  for (std::uint32_t i = 0; i < n; ++i) entries.push_back(get_entry(r));
+  if (!r.ok()) return Status(Errc::corrupt, "object footer truncated");
+  return entries;
+}
+
+Result<ParsedObject> parse_trailer(std::string_view t) {
+  if (t.size() != kObjectTrailerSize || t.substr(20) != std::string_view(kTrailerMagic, 4)) {
+    return Status(Errc::corrupt, "not a KafScale object (bad trailer)");
+  }
+  BinReader r(t);
+  ParsedObject p;
+  p.footer.position = r.get<std::uint64_t>();
+  p.footer.length = r.get<std::uint32_t>();
+  p.footer_crc = r.get<std::uint32_t>();
+  return p;
+}
+
+Result<ParsedObject> parse_object(std::string_view bytes) {
+  if (bytes.size() < kObjectHeaderSize + kObjectTrailerSize ||
+      bytes.substr(0, 4) != std::string_view(kHeaderMagic, 4)) {
+    return Status(Errc::corrupt, "not a KafScale object (bad header)");
+  }
+  auto p = parse_trailer(bytes.substr(bytes.size() - kObjectTrailerSize));
+  if (!p.ok()) return p;
+  BinReader r(bytes.substr(4));
+  p->header.version = r.get<std::uint16_t>();
+  r.get<std::uint16_t>();
+  p->header.broker_epoch = r.get<std::uint64_t>();
+  p->header.flush_seq = r.get<std::uint64_t>();
+  p->header.created_ms = r.get<std::uint64_t>();
+  if (p->header.version != kObjectFormatVersion) {
+    return Status(Errc::corrupt, fmt::format("unsupported object format version {}", p->header.version));
+  }
+  const auto& f = p->footer;
+  if (f.position < kObjectHeaderSize || f.position + f.length + kObjectTrailerSize != bytes.size()) {
+    return Status(Errc::corrupt, "object footer location out of bounds");
+  }
+  auto entries = decode_footer(bytes.substr(f.position, f.length), p->footer_crc);
+  if (!entries.ok()) return entries.status();
+  for (const auto& e : *entries) {
+    if (e.position < kObjectHeaderSize || e.position + e.length > f.position) {
+      return Status(Errc::corrupt, "object entry out of bounds");
+    }
+  }
+  p->entries = std::move(entries).value();
+  return p;
+}
+
+}  // namespace ks::log

@@ -1,0 +1,56 @@
+// In-memory state of one partition led by this broker (loop thread only).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "log/types.h"
+
+namespace ks::log {
+
+struct ObjectRef {
+  std::string key;
+  std::uint64_t size = 0;
+};
+
+// Where a committed range of offsets lives: one partition's chunk in one object.
+struct IndexEntry {
+  std::int64_t base_offset = 0;
+  std::int64_t last_offset = 0;
+  std::int64_t max_timestamp = -1;
+  std::shared_ptr<const ObjectRef> object;
+  std::uint64_t position = 0;
+  std::uint32_t length = 0;
+  std::int32_t leader_epoch = 0;
+  std::uint32_t batch_count = 0;
+};
+
+// First offset written under each leader epoch (for OffsetForLeaderEpoch).
+struct EpochStart {
+  std::int32_t epoch = 0;
+  std::int64_t start_offset = 0;
+};
+
+// Committed bytes held in memory; `data` points into `owner`.
+struct CachedChunk {
+  std::int64_t base_offset = 0;
+  std::int64_t last_offset = 0;
+  std::shared_ptr<const std::string> owner;
+  std::string_view data;
+};
+
+struct PartitionState {
+  PartitionKey key;
+  std::int64_t log_start = 0;  // first offset still readable
+  std::int64_t hwm = 0;        // high watermark: next offset after the last committed one
+  std::int64_t leo = 0;        // log end: next offset to assign (>= hwm)
+  std::int32_t leader_epoch = 0;
+  std::vector<EpochStart> epochs;
+  std::deque<IndexEntry> index;   // committed ranges, ascending, contiguous
+  std::deque<CachedChunk> cache;  // a subset of `index` held in memory, ascending
+};
+
+}  // namespace ks::log

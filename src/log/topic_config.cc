@@ -1,0 +1,116 @@
+#include "log/topic_config.h"
+
+#include <charconv>
+
+namespace ks::log {
+
+const std::vector<TopicConfigSpec>& topic_config_specs() {
+  using T = TopicConfigSpec::Type;
+  static const std::vector<TopicConfigSpec> specs = {
+      {"cleanup.policy", "delete", T::kList},
+      {"compression.type", "producer", T::kString},
+      {"delete.retention.ms", "86400000", T::kLong},
+      {"file.delete.delay.ms", "60000", T::kLong},
+      {"flush.messages", "9223372036854775807", T::kLong},
+      {"flush.ms", "9223372036854775807", T::kLong},
+      {"index.interval.bytes", "4096", T::kInt},
+      {"max.compaction.lag.ms", "9223372036854775807", T::kLong},
+      {"max.message.bytes", "1048588", T::kInt},
+      {"message.timestamp.after.max.ms", "9223372036854775807", T::kLong},
+      {"message.timestamp.before.max.ms", "9223372036854775807", T::kLong},
+      {"message.timestamp.difference.max.ms", "9223372036854775807", T::kLong},
+      {"message.timestamp.type", "CreateTime", T::kString},
+      {"min.cleanable.dirty.ratio", "0.5", T::kDouble},
+      {"min.compaction.lag.ms", "0", T::kLong},
+      {"min.insync.replicas", "1", T::kInt},
+      {"preallocate", "false", T::kBool},
+      {"retention.bytes", "-1", T::kLong},
+      {"retention.ms", "604800000", T::kLong},
+      {"segment.bytes", "1073741824", T::kInt},
+      {"segment.index.bytes", "10485760", T::kInt},
+      {"segment.jitter.ms", "0", T::kLong},
+      {"segment.ms", "604800000", T::kLong},
+      {"unclean.leader.election.enable", "false", T::kBool},
+      {"message.downconversion.enable", "true", T::kBool},
+  };
+  return specs;
+}
+
+const TopicConfigSpec* find_topic_config(const std::string& name) {
+  for (const auto& s : topic_config_specs()) {
+    if (name == s.name) return &s;
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool parse_i64(const std::string& v, std::int64_t& out) {
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+  return ec == std::errc() && p == v.data() + v.size() && !v.empty();
+}
+
+}  // namespace
+
+std::optional<std::string> validate_topic_config(const std::string& name, const std::string& value) {
+  const TopicConfigSpec* spec = find_topic_config(name);
+  if (spec == nullptr) return "Unknown topic config name: " + name;
+  using T = TopicConfigSpec::Type;
+  std::int64_t n = 0;
+  switch (spec->type) {
+    case T::kLong:
+      if (!parse_i64(value, n)) return "Invalid value " + value + " for configuration " + name + ": Not a number of type LONG";
+      break;
+    case T::kInt:
+      if (!parse_i64(value, n) || n < INT32_MIN || n > INT32_MAX) {
+        return "Invalid value " + value + " for configuration " + name + ": Not a number of type INT";
+      }
+      break;
+    case T::kBool:
+      if (value != "true" && value != "false") return "Invalid value " + value + " for configuration " + name + ": Expected value to be either true or false";
+      break;
+    case T::kDouble: {
+      char* end = nullptr;
+      std::strtod(value.c_str(), &end);
+      if (value.empty() || end != value.c_str() + value.size()) return "Invalid value " + value + " for configuration " + name + ": Not a number of type DOUBLE";
+      break;
+    }
+    case T::kString:
+    case T::kList:
+      break;
+  }
+  if (name == "cleanup.policy") {
+    // Compaction is not supported: keeping a compacted topic under delete
+    // retention would silently lose a user's latest values.
+    if (value.find("compact") != std::string::npos) {
+      return "cleanup.policy=compact is not supported by KafScale (only delete)";
+    }
+    if (value != "delete") return "Invalid value " + value + " for configuration cleanup.policy";
+  }
+  if (name == "message.timestamp.type" && value != "CreateTime" && value != "LogAppendTime") {
+    return "Invalid value " + value + " for configuration message.timestamp.type: String must be one of: CreateTime, LogAppendTime";
+  }
+  if (name == "compression.type" && value != "producer") {
+    // Batches are stored as the producer sent them; we never recompress.
+    return "compression.type=" + value + " is not supported by KafScale (only producer)";
+  }
+  if (name == "max.message.bytes" && n < 0) return "Invalid value " + value + " for configuration max.message.bytes: Value must be at least 0";
+  if (name == "retention.ms" && n < -1) return "Invalid value " + value + " for configuration retention.ms: Value must be at least -1";
+  return std::nullopt;
+}
+
+TopicSettings effective_settings(const std::map<std::string, std::string>& configs) {
+  TopicSettings s;
+  auto get = [&](const char* name, std::int64_t& out) {
+    auto it = configs.find(name);
+    if (it != configs.end()) parse_i64(it->second, out);
+  };
+  get("max.message.bytes", s.max_message_bytes);
+  get("retention.ms", s.retention_ms);
+  get("retention.bytes", s.retention_bytes);
+  auto ts = configs.find("message.timestamp.type");
+  s.log_append_time = ts != configs.end() && ts->second == "LogAppendTime";
+  return s;
+}
+
+}  // namespace ks::log

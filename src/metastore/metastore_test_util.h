@@ -1,0 +1,80 @@
+// Test helpers shared by the metastore test files (temp dirs, watch recorder).
+#pragma once
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metastore/metadata_store.h"
+
+namespace ks::metastore::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ks-meta-XXXXXX";
+    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Collects watch callbacks; tests wait on it with a deadline. Must outlive the
+// Watch it records (declare it first).
+class WatchRecorder {
+ public:
+  WatchCallback callback() {
+    return [this](const std::vector<WatchEvent>& events, const Status& status) {
+      std::lock_guard l(mu_);
+      ++calls_;
+      events_.insert(events_.end(), events.begin(), events.end());
+      if (!status.ok()) end_ = status;
+      cv_.notify_all();
+    };
+  }
+
+  // True once at least `n` events arrived (false at the deadline).
+  bool wait_events(std::size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock l(mu_);
+    return cv_.wait_for(l, timeout, [&] { return events_.size() >= n; });
+  }
+  // The final status, once the watch ended (nullopt at the deadline).
+  std::optional<Status> wait_end(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock l(mu_);
+    cv_.wait_for(l, timeout, [&] { return end_.has_value(); });
+    return end_;
+  }
+  std::vector<WatchEvent> events() const {
+    std::lock_guard l(mu_);
+    return events_;
+  }
+  std::size_t calls() const {
+    std::lock_guard l(mu_);
+    return calls_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<WatchEvent> events_;
+  std::optional<Status> end_;
+  std::size_t calls_ = 0;
+};
+
+}  // namespace ks::metastore::testing

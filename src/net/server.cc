@@ -1,0 +1,212 @@
+#include "net/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+namespace ks::net {
+
+using asio::ip::tcp;
+
+// One client connection. Lives until both its reader and writer are done.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Server& server, tcp::socket socket, ConnectionInfo info)
+      : server_(server), socket_(std::move(socket)), info_(std::move(info)) {}
+
+  void start() {
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), reader(), [self](std::exception_ptr e) { self->finish(e, "reader"); });
+    asio::co_spawn(socket_.get_executor(), writer(), [self](std::exception_ptr e) { self->finish(e, "writer"); });
+  }
+
+  // Stop reading; the writer closes the socket after the queued responses.
+  void stop_reading() {
+    stop_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_receive, ec);
+    wake_.notify_all();
+  }
+
+  const ConnectionInfo& info() const { return info_; }
+
+ private:
+  struct Slot {
+    bool ready = false;
+    Response response;
+  };
+
+  awaitable<void> reader() {
+    const auto& limits = server_.limits_;
+    while (!stop_ && !closed_) {
+      while (slots_.size() >= limits.max_inflight_per_connection && !closed_) {
+        co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
+      }
+      if (closed_) break;
+      char size_buf[4];
+      boost::system::error_code ec;
+      co_await asio::async_read(socket_, asio::buffer(size_buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      std::uint32_t raw = (std::uint32_t(std::uint8_t(size_buf[0])) << 24) |
+                          (std::uint32_t(std::uint8_t(size_buf[1])) << 16) |
+                          (std::uint32_t(std::uint8_t(size_buf[2])) << 8) | std::uint32_t(std::uint8_t(size_buf[3]));
+      auto size = static_cast<std::int32_t>(raw);
+      if (size < 0 || static_cast<std::size_t>(size) > limits.max_request_bytes) {
+        spdlog::warn("connection {} ({}): request of {} bytes exceeds the limit of {} (max-request-bytes); closing",
+                     info_.id, info_.peer, size, limits.max_request_bytes);
+        break;
+      }
+      auto payload = std::make_shared<std::string>(static_cast<std::size_t>(size), '\0');
+      co_await asio::async_read(socket_, asio::buffer(*payload), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      slots_.push_back(std::make_shared<Slot>());
+      auto slot = slots_.back();
+      auto self = shared_from_this();
+      asio::co_spawn(
+          socket_.get_executor(),
+          [self, slot, payload = std::shared_ptr<const std::string>(std::move(payload))]() -> awaitable<void> {
+            slot->response = co_await self->server_.handler_(payload, self->info_);
+            slot->ready = true;
+            self->wake_.notify_all();
+          },
+          [self, slot](std::exception_ptr e) {
+            if (e) {
+              try {
+                std::rethrow_exception(e);
+              } catch (const std::exception& ex) {
+                spdlog::error("connection {}: handler failed: {}", self->info_.id, ex.what());
+              }
+              slot->response = Response::close();
+              slot->ready = true;
+              self->wake_.notify_all();
+            }
+          });
+    }
+    reading_done_ = true;
+    wake_.notify_all();
+  }
+
+  awaitable<void> writer() {
+    for (;;) {
+      if (slots_.empty()) {
+        if (reading_done_ || closed_) break;
+        co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
+        continue;
+      }
+      auto slot = slots_.front();
+      if (!slot->ready) {
+        co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
+        continue;
+      }
+      Response r = std::move(slot->response);
+      slots_.pop_front();
+      wake_.notify_all();  // a slot freed: the reader may continue
+      if (r.kind == Response::Kind::none) continue;
+      if (r.kind == Response::Kind::close) break;
+      std::vector<asio::const_buffer> bufs;
+      for (auto s : r.frame->segments()) bufs.emplace_back(s.data(), s.size());
+      boost::system::error_code ec;
+      co_await asio::async_write(socket_, bufs, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
+    close();
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    wake_.notify_all();
+  }
+
+  void finish(std::exception_ptr e, const char* who) {
+    if (e) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("connection {} {} failed: {}", info_.id, who, ex.what());
+      }
+    }
+    close();
+    if (++finished_ == 2) server_.remove(this);
+  }
+
+  Server& server_;
+  tcp::socket socket_;
+  ConnectionInfo info_;
+  std::deque<std::shared_ptr<Slot>> slots_;
+  Notifier wake_;
+  bool stop_ = false;
+  bool reading_done_ = false;
+  bool closed_ = false;
+  int finished_ = 0;
+};
+
+Server::Server(asio::io_context& io, ServerLimits limits, Handler handler)
+    : io_(io), limits_(limits), handler_(std::move(handler)), acceptor_(io) {}
+
+Server::~Server() = default;
+
+Status Server::listen(const std::string& host, std::uint16_t port) {
+  boost::system::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return Status(Errc::invalid_argument, "bad listen address '" + host + "': " + ec.message());
+  tcp::endpoint ep(addr, port);
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status(Errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  port_ = acceptor_.local_endpoint().port();
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+  return Status{};
+}
+
+awaitable<void> Server::accept_loop() {
+  while (!stopping_) {
+    boost::system::error_code ec;
+    tcp::socket s = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      spdlog::warn("accept failed: {}", ec.message());
+      // e.g. EMFILE: back off briefly instead of spinning.
+      asio::steady_timer t(io_, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (connections_.size() >= limits_.max_connections) {
+      spdlog::warn("refusing connection: max-connections ({}) reached", limits_.max_connections);
+      s.close(ec);
+      continue;
+    }
+    s.set_option(tcp::no_delay(true), ec);
+    ConnectionInfo info;
+    info.id = next_id_++;
+    auto rep = s.remote_endpoint(ec);
+    if (!ec) info.peer = rep.address().to_string() + ":" + std::to_string(rep.port());
+    auto c = std::make_shared<Connection>(*this, std::move(s), std::move(info));
+    connections_.push_back(c);
+    c->start();
+  }
+}
+
+void Server::remove(Connection* c) {
+  connections_.remove_if([c](const auto& p) { return p.get() == c; });
+  gone_.notify_all();
+}
+
+void Server::stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  for (auto& c : connections_) c->stop_reading();
+}
+
+awaitable<void> Server::shutdown(Clock::time_point deadline) {
+  stop();
+  while (!connections_.empty() && Clock::now() < deadline) co_await gone_.wait_until(deadline);
+}
+
+}  // namespace ks::net

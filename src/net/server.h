@@ -1,0 +1,83 @@
+// Kafka TCP server: framing, connection limits, pipelining.
+//
+// Each connection reads frames ([int32 size][payload]) as fast as the limits
+// allow and hands each one to the handler in its own coroutine, so a request
+// waiting for durability does not stop the next one from being read. A writer
+// coroutine sends responses strictly in request order.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+
+#include "common/async.h"
+#include "common/status.h"
+#include "protocol/wire.h"
+
+namespace ks::net {
+
+struct ServerLimits {
+  // Largest request frame accepted (Kafka's socket.request.max.bytes); a
+  // larger size prefix closes the connection before reading the payload.
+  std::size_t max_request_bytes = 100 << 20;
+  std::size_t max_connections = 10'000;
+  // Requests read but not yet answered on one connection; beyond it the
+  // connection stops reading (TCP back-pressure).
+  std::size_t max_inflight_per_connection = 100;
+};
+
+struct ConnectionInfo {
+  std::uint64_t id = 0;
+  std::string peer;  // "ip:port"
+};
+
+struct Response {
+  enum class Kind { send, none, close };
+  Kind kind = Kind::send;
+  // The whole frame, size prefix included (see protocol::Writer).
+  std::unique_ptr<protocol::Writer> frame;
+
+  static Response none() { return Response{Kind::none, nullptr}; }
+  static Response close() { return Response{Kind::close, nullptr}; }
+};
+
+// Handles one request frame (payload without the size prefix).
+using Handler = std::function<awaitable<Response>(std::shared_ptr<const std::string> payload, const ConnectionInfo&)>;
+
+class Connection;
+
+class Server {
+ public:
+  Server(asio::io_context& io, ServerLimits limits, Handler handler);
+  ~Server();
+
+  // Binds and starts accepting. host:port, port 0 picks a free port.
+  Status listen(const std::string& host, std::uint16_t port);
+  std::uint16_t port() const { return port_; }
+  // Stops accepting and stops reading requests; queued responses are still
+  // written, then each connection closes.
+  void stop();
+  // stop(), then waits until all connections are gone or `deadline`.
+  awaitable<void> shutdown(Clock::time_point deadline);
+
+  std::size_t connections() const { return connections_.size(); }
+
+ private:
+  friend class Connection;
+  awaitable<void> accept_loop();
+  void remove(Connection* c);
+
+  asio::io_context& io_;
+  ServerLimits limits_;
+  Handler handler_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
+  std::uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::list<std::shared_ptr<Connection>> connections_;
+  Notifier gone_;
+};
+
+}  // namespace ks::net
