@@ -58,15 +58,7 @@ awaitable<std::invoke_result_t<F>> offload(asio::thread_pool& pool, F f) {
 class Notifier {
  public:
   // Returns when notified or at `deadline`, whichever comes first.
-  awaitable<void> wait_until(Clock::time_point deadline) {
-    // time_point::max() overflows inside the timer (it would fire at once).
-    const auto cap = Clock::now() + std::chrono::hours(24);
-    asio::steady_timer t(co_await asio::this_coro::executor, std::min(deadline, cap));
-    waiters_.push_back(&t);
-    boost::system::error_code ec;
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    std::erase(waiters_, &t);
-  }
+  awaitable<void> wait_until(Clock::time_point deadline);
   void notify_all() {
     for (auto* t : waiters_) t->cancel();
   }
@@ -85,14 +77,9 @@ class Event {
   }
   bool is_set() const { return set_; }
   // True when set, false at the deadline.
-  awaitable<bool> wait_until(Clock::time_point deadline) {
-    while (!set_ && Clock::now() < deadline) co_await n_.wait_until(deadline);
-    co_return set_;
-  }
+  awaitable<bool> wait_until(Clock::time_point deadline);
   // Waits until set, however long that takes.
-  awaitable<void> wait() {
-    while (!set_) co_await n_.wait_until(Clock::now() + std::chrono::hours(24));
-  }
+  awaitable<void> wait();
 
  private:
   bool set_ = false;

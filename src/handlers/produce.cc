@@ -1,8 +1,10 @@
 #include <chrono>
 
 #include "handlers/handlers.h"
+#include <spdlog/spdlog.h>
 
 namespace ks::handlers {
+using log::LogManager;
 namespace {
 
 using PartitionResponse = ProduceResponse::TopicProduceResponse::PartitionProduceResponse;
@@ -113,8 +115,11 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
   }
   if (req.acks == 0) co_return std::nullopt;
   // Acknowledge only once the data is in the object store and committed.
-  for (auto& p : pending) {
-    Status s = co_await log.wait_durable(p.ticket, deadline);
+  // (An index loop: g++ 12 miscompiles co_await inside some range-for loops.)
+  for (std::size_t i = 0; i < pending.size(); ++i) {
+    Pending& p = pending[i];
+    Status s = LogManager::timed_out();
+    if (co_await p.ticket.done->event.wait_until(deadline)) s = p.ticket.done->result;
     if (s.ok()) {
       p.out->base_offset = p.ticket.base_offset;
     } else {

@@ -82,7 +82,8 @@ Result<Checkpoint> decode_checkpoint(std::string_view bytes) {
   BinReader r(body.substr(4));
   Checkpoint c;
   std::uint16_t version = r.get<std::uint16_t>();
-  if (version != kVersion) return Status(Errc::corrupt, fmt::format("unsupported checkpoint version {}", version));
+  if (version != kVersion)
+    return Status(Errc::corrupt, fmt::format("unsupported checkpoint version {}", version));
   r.get<std::uint16_t>();
   c.broker_epoch = r.get<std::uint64_t>();
   c.covers_seq = r.get<std::uint64_t>();
@@ -116,7 +117,8 @@ Result<Checkpoint> decode_checkpoint(std::string_view bytes) {
       p.epochs.push_back(e);
     }
     std::uint32_t nent = r.get<std::uint32_t>();
-    if (nent > r.remaining() / 52) return Status(Errc::corrupt, "checkpoint: entry count too large");
+    if (nent > r.remaining() / 48)  // 48 = encoded size of one entry
+      return Status(Errc::corrupt, "checkpoint: entry count too large");
     p.index.reserve(nent);
     for (std::uint32_t k = 0; k < nent; ++k) {
       IndexEntry e;
@@ -135,7 +137,8 @@ Result<Checkpoint> decode_checkpoint(std::string_view bytes) {
     c.partitions.push_back(std::move(p));
   }
   c.producer_state = r.str();
-  if (!r.ok() || r.remaining() != 0) return Status(Errc::corrupt, "checkpoint truncated or has trailing bytes");
+  if (!r.ok() || r.remaining() != 0)
+    return Status(Errc::corrupt, "checkpoint truncated or has trailing bytes");
   return c;
 }
 

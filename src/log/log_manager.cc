@@ -8,6 +8,7 @@
 #include <random>
 
 #include "common/crc32c.h"
+#include "common/metrics.h"
 #include "log/batch_scan.h"
 #include "log/checkpoint.h"
 
@@ -30,8 +31,7 @@ struct LogManager::Flush {
   FooterLocation footer;
   std::uint32_t footer_crc = 0;
   // Set when committed or failed (result says how).
-  Event done;
-  Status result;
+  std::shared_ptr<Completion> done = std::make_shared<Completion>();
 };
 
 namespace {
@@ -125,6 +125,15 @@ TopicRecord new_topic(const std::string& name, std::int32_t partitions, std::map
   return rec;
 }
 
+metrics::Counter& flushes_counter() {
+  static auto& c = metrics::registry().counter("kafscale_flushes_total", "Flushes committed (one object each)");
+  return c;
+}
+metrics::Counter& flush_failures_counter() {
+  static auto& c = metrics::registry().counter("kafscale_flush_failures_total", "Flushes failed and rolled back");
+  return c;
+}
+
 // Delay before re-sending a metadata transaction whose outcome is unknown.
 constexpr auto kCommitRetryMin = std::chrono::milliseconds(20);
 constexpr auto kCommitRetryMax = std::chrono::milliseconds(2000);
@@ -141,6 +150,15 @@ LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool, std::share
       cache_(options.cache_bytes) {}
 
 LogManager::~LogManager() = default;
+
+// Starts a background coroutine from the loop's queue, never inline inside the
+// coroutine that asks for it.
+template <class F>
+void LogManager::spawn(F make, const char* what) {
+  asio::post(io_, [this, make = std::move(make), what]() mutable {
+    asio::co_spawn(io_, make(), log_exception(what));
+  });
+}
 
 // ---------------------------------------------------------------- backend calls
 
@@ -406,8 +424,8 @@ awaitable<Status> LogManager::start() {
   for (const auto& [name, t] : topics_) add_partitions(t);
   if (auto s = co_await recover(); !s.ok()) co_return s;
   started_ = true;
-  asio::co_spawn(io_, committer(), log_exception("committer"));
-  asio::co_spawn(io_, checkpointer(), log_exception("checkpointer"));
+  spawn([this] { return committer(); }, "committer");
+  spawn([this] { return checkpointer(); }, "checkpointer");
   spdlog::info("log ready: node {} epoch {} cluster {}", opt_.node_id, epoch_, cluster_id_);
   co_return Status{};
 }
@@ -487,7 +505,7 @@ Result<LogManager::Ticket> LogManager::append(const PartitionKey& key, std::stri
   if (p == nullptr) return Status(Errc::not_found, "unknown partition");
   if (!pending_) {
     pending_ = std::make_shared<Flush>();
-    asio::co_spawn(io_, flush_timer(pending_), log_exception("flush timer"));
+    spawn([this, f = pending_] { return flush_timer(f); }, "flush timer");
   }
   Flush& f = *pending_;
   auto [it, fresh] = f.chunks.try_emplace(key);
@@ -517,16 +535,9 @@ Result<LogManager::Ticket> LogManager::append(const PartitionKey& key, std::stri
   f.bytes += added;
   buffered_bytes_ += added;
   stats_.bytes_appended += added;
-  Ticket t{base, pending_};
+  Ticket t{base, pending_->done};
   if (f.bytes >= opt_.flush_bytes) seal();
   return t;
-}
-
-awaitable<Status> LogManager::wait_durable(Ticket t, Clock::time_point deadline) {
-  if (!co_await t.flush->done.wait_until(deadline)) {
-    co_return Status(Errc::timeout, "timed out waiting for the flush to commit");
-  }
-  co_return t.flush->result;
 }
 
 awaitable<bool> LogManager::wait_buffer_space(Clock::time_point deadline) {
@@ -550,7 +561,7 @@ void LogManager::seal() {
   pending_.reset();
   f->seq = next_seq_++;
   sealed_.push_back(f);
-  asio::co_spawn(io_, put_object(f), log_exception("object put"));
+  spawn([this, f] { return put_object(f); }, "object put");
   sealed_notifier_.notify_all();
 }
 
@@ -624,18 +635,20 @@ void LogManager::apply_commit(Flush& f) {
   ++commits_since_checkpoint_;
   ++stats_.commits;
   ++stats_.flushes;
+  flushes_counter().inc();
   buffered_bytes_ -= f.bytes;
-  f.result = Status{};
+  f.done->result = Status{};
   f.object_bytes.reset();  // the cache keeps what it wants
-  f.done.set();
+  f.done->event.set();
 }
 
 void LogManager::fail_all(const Status& status) {
   auto fail = [&](Flush& f) {
     buffered_bytes_ -= f.bytes;
-    f.result = status;
-    f.done.set();
+    f.done->result = status;
+    f.done->event.set();
     ++stats_.flush_failures;
+    flush_failures_counter().inc();
   };
   for (auto& f : sealed_) fail(*f);
   sealed_.clear();
@@ -712,6 +725,7 @@ awaitable<Status> LogManager::write_checkpoint() {
       checkpoint_seq_ = covers;
       commits_since_checkpoint_ -= std::min(commits_since_checkpoint_, covered);
       ++stats_.checkpoints;
+      metrics::registry().counter("kafscale_checkpoints_total", "Checkpoints written").inc();
     }
   }
   checkpoint_running_ = false;

@@ -103,9 +103,14 @@ class LogManager {
 
   // ---- write path ----
   struct Flush;
+  // Completion of one flush: set once it is committed (ok) or failed.
+  struct Completion {
+    Event event;
+    Status result;
+  };
   struct Ticket {
     std::int64_t base_offset = -1;
-    std::shared_ptr<Flush> flush;
+    std::shared_ptr<Completion> done;
   };
   // Appends validated batches (`batches` index into `records`). Fails with
   // fenced when another owner took over.
@@ -113,9 +118,10 @@ class LogManager {
   // batch's max timestamp and timestamp type are rewritten (and its CRC).
   Result<Ticket> append(const PartitionKey& key, std::string_view records,
                         std::span<const protocol::BatchInfo> batches, std::int64_t log_append_time_ms = -1);
-  // Waits until the ticket's flush is committed (ok) or failed. timeout when
-  // the deadline passes first (the outcome is then unknown to the caller).
-  awaitable<Status> wait_durable(Ticket ticket, Clock::time_point deadline);
+  // To wait until the ticket's flush is committed (ok) or failed:
+  //   if (co_await t.done->event.wait_until(deadline)) status = t.done->result;
+  //   else status = timeout (the outcome is then unknown to the caller).
+  static Status timed_out() { return Status(Errc::timeout, "timed out waiting for the flush to commit"); }
   // Back-pressure: waits while buffered bytes exceed the limit.
   awaitable<bool> wait_buffer_space(Clock::time_point deadline);
 
@@ -150,6 +156,8 @@ class LogManager {
   Status apply_entries(const std::shared_ptr<const ObjectRef>& obj, const std::vector<ObjectEntry>& entries);
   void add_partitions(const TopicInfo& t);
 
+  template <class F>
+  void spawn(F make, const char* what);
   void seal();
   awaitable<void> flush_timer(std::shared_ptr<Flush> flush);
   awaitable<void> put_object(std::shared_ptr<Flush> flush);

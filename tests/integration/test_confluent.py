@@ -8,7 +8,7 @@ from confluent_kafka.admin import NewTopic
 from kafka_helpers import (admin, create_topic, list_topics, produce, produce_ok, read, read_all,
                            wait_for)
 
-DEFAULT_PARTITIONS = 4
+DEFAULT_PARTITIONS = 2
 BROKER_ARGS = ['--auto-create-topics=true', '--default-partitions', str(DEFAULT_PARTITIONS)]
 
 MIB = 1 << 20
