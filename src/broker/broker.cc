@@ -107,7 +107,8 @@ struct Runtime {
     limits.max_request_bytes = cfg.max_request_bytes;
     limits.max_connections = cfg.max_connections;
     limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
-    ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, cfg.node_id});
+    handlers::register_metrics();
+    ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, cfg.node_id, {}, 0});
     ctx->auto_create_topics = cfg.auto_create_topics;
     ctx->default_partitions = cfg.default_partitions;
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);

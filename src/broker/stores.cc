@@ -19,7 +19,14 @@ metrics::Counter& obj_counter(const char* name, const char* help, const char* op
 
 class CountingObjectStore final : public objstore::ObjectStore {
  public:
-  explicit CountingObjectStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+  explicit CountingObjectStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {
+    for (const char* op : {"put", "get", "list", "delete"}) {
+      req(op);
+      err(op);
+    }
+    bytes("put");
+    bytes("get");
+  }
 
   Status put(std::string_view key, std::string_view data) override {
     req("put").inc();
@@ -64,7 +71,10 @@ class CountingObjectStore final : public objstore::ObjectStore {
 
 class CountingMetadataStore final : public metastore::MetadataStore {
  public:
-  explicit CountingMetadataStore(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
+  explicit CountingMetadataStore(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {
+    txns();
+    keys();
+  }
 
   Result<metastore::RangeResponse> range(const metastore::RangeRequest& req) override {
     reqs("range").inc();

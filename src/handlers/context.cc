@@ -4,6 +4,29 @@ namespace ks::handlers {
 
 using protocol::ErrorCode;
 
+metrics::Counter& produce_requests() {
+  static auto& c = metrics::registry().counter("kafscale_produce_requests_total", "Produce requests handled");
+  return c;
+}
+metrics::Counter& produce_bytes() {
+  static auto& c = metrics::registry().counter("kafscale_produce_bytes_total", "Record bytes accepted by Produce");
+  return c;
+}
+metrics::Counter& fetch_requests() {
+  static auto& c = metrics::registry().counter("kafscale_fetch_requests_total", "Fetch requests handled");
+  return c;
+}
+metrics::Counter& fetch_bytes() {
+  static auto& c = metrics::registry().counter("kafscale_fetch_bytes_total", "Record bytes returned by Fetch");
+  return c;
+}
+void register_metrics() {
+  produce_requests();
+  produce_bytes();
+  fetch_requests();
+  fetch_bytes();
+}
+
 ErrorCode to_kafka_error(Errc e) {
   switch (e) {
     case Errc::ok: return ErrorCode::kNone;

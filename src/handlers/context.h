@@ -30,6 +30,14 @@ struct RequestContext {
   std::int16_t version = 0;
 };
 
+// Request counters shared by the handlers (registered at start-up so that
+// /metrics lists them from the first scrape).
+metrics::Counter& produce_requests();
+metrics::Counter& produce_bytes();
+metrics::Counter& fetch_requests();
+metrics::Counter& fetch_bytes();
+void register_metrics();
+
 // Maps a storage/log error to the Kafka error code a client should see.
 protocol::ErrorCode to_kafka_error(Errc e);
 inline std::int16_t code(protocol::ErrorCode e) { return static_cast<std::int16_t>(e); }

@@ -6,14 +6,6 @@ namespace {
 using TopicResponse = FetchResponse::FetchableTopicResponse;
 using PartitionData = TopicResponse::PartitionData;
 
-metrics::Counter& fetch_requests() {
-  static auto& c = metrics::registry().counter("kafscale_fetch_requests_total", "Fetch requests handled");
-  return c;
-}
-metrics::Counter& fetch_bytes() {
-  static auto& c = metrics::registry().counter("kafscale_fetch_bytes_total", "Record bytes returned by Fetch");
-  return c;
-}
 
 // Longest long-poll we honour, whatever max_wait_ms says.
 constexpr std::int32_t kMaxWaitMs = 60'000;

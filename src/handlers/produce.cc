@@ -14,14 +14,6 @@ std::int64_t wall_ms() {
       .count();
 }
 
-metrics::Counter& produce_requests() {
-  static auto& c = metrics::registry().counter("kafscale_produce_requests_total", "Produce requests handled");
-  return c;
-}
-metrics::Counter& produce_bytes() {
-  static auto& c = metrics::registry().counter("kafscale_produce_bytes_total", "Record bytes accepted by Produce");
-  return c;
-}
 
 // Waits at most this long for durability even when a client asks for more:
 // the answer then says REQUEST_TIMED_OUT and the client retries.

@@ -424,6 +424,8 @@ awaitable<Status> LogManager::start() {
   for (const auto& [name, t] : topics_) add_partitions(t);
   if (auto s = co_await recover(); !s.ok()) co_return s;
   started_ = true;
+  flushes_counter();
+  flush_failures_counter();
   spawn([this] { return committer(); }, "committer");
   spawn([this] { return checkpointer(); }, "checkpointer");
   spdlog::info("log ready: node {} epoch {} cluster {}", opt_.node_id, epoch_, cluster_id_);

@@ -52,7 +52,6 @@ ApiVersionsResponse make_api_versions_response(int16_t request_version) {
   ApiVersionsResponse resp;
   const bool supported = api_versions_response_version(request_version) == request_version;
   for (const ApiSpec& a : kApis) {
-    if (!supported && a.key != ApiVersionsRequest::kApiKey) continue;
     ApiVersionsResponse::ApiVersion v;
     v.api_key = a.key;
     v.min_version = a.min_version;
