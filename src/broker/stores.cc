@@ -2,7 +2,9 @@
 
 #include "common/metrics.h"
 #include "metastore/embedded_store.h"
+#include "metastore/etcd_store.h"
 #include "objstore/local_store.h"
+#include "objstore/s3_store.h"
 
 namespace ks::broker {
 namespace {
@@ -141,8 +143,20 @@ Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::stri
     if (!s.ok()) return s.status();
     return std::shared_ptr<objstore::ObjectStore>(std::move(s).value());
   }
-  return Status(Errc::invalid_argument,
-                "object-store: unsupported URL '" + url + "' (this build supports file:///path)");
+  if (url.rfind("s3://", 0) == 0) {
+    // Credentials come from the environment (keys, shared file, or web
+    // identity), never from the URL or the command line.
+    auto creds = objstore::default_credentials_provider();
+    if (!creds.ok()) return Status(creds.code(), "object-store: " + creds.status().message());
+    objstore::S3Options options;
+    options.credentials = std::move(*creds);
+    auto s = objstore::S3ObjectStore::open(url, std::move(options));
+    if (!s.ok()) return Status(s.code(), "object-store: " + s.status().message());
+    return std::shared_ptr<objstore::ObjectStore>(std::move(s).value());
+  }
+  return Status(Errc::invalid_argument, "object-store: unsupported URL '" + url +
+                                            "' (this build supports file:///path and "
+                                            "s3://bucket/prefix?endpoint=...&region=...&path_style=...)");
 }
 
 Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std::string& url) {
@@ -153,8 +167,13 @@ Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std:
     if (!s.ok()) return s.status();
     return std::shared_ptr<metastore::MetadataStore>(std::move(s).value());
   }
-  return Status(Errc::invalid_argument,
-                "metadata: unsupported URL '" + url + "' (this build supports embedded:///path)");
+  if (url.rfind("etcd://", 0) == 0 || url.rfind("etcds://", 0) == 0) {
+    auto s = metastore::EtcdMetadataStore::open(url);
+    if (!s.ok()) return s.status();
+    return std::shared_ptr<metastore::MetadataStore>(std::move(s).value());
+  }
+  return Status(Errc::invalid_argument, "metadata: unsupported URL '" + url +
+                                            "' (this build supports embedded:///path, etcd://HOST:PORT[,...]/PREFIX)");
 }
 
 std::shared_ptr<objstore::ObjectStore> counting(std::shared_ptr<objstore::ObjectStore> inner) {

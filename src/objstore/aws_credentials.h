@@ -1,0 +1,101 @@
+// AWS credentials for the S3 backend, and the small AWS text helpers
+// (percent-encoding, minimal XML reading) shared with it.
+//
+// Credentials never come from the command line. The default chain, first
+// match wins:
+//   1. AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
+//   2. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
+//      ~/.aws/credentials), profile AWS_PROFILE or "default";
+//   3. web identity: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN exchanged via
+//      STS AssumeRoleWithWebIdentity at AWS_STS_ENDPOINT (else the regional
+//      STS URL for AWS_REGION, else https://sts.amazonaws.com), refreshed
+//      before the temporary credentials expire.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ks::objstore {
+
+struct AwsCredentials {
+  std::string access_key_id;
+  std::string secret_access_key;
+  std::string session_token;  // empty unless temporary credentials
+  // Set for temporary credentials; the provider refreshes ahead of it.
+  std::optional<std::chrono::system_clock::time_point> expiration;
+};
+
+// Thread-safe source of the current credentials.
+class CredentialsProvider {
+ public:
+  virtual ~CredentialsProvider() = default;
+  // Current credentials, refreshed first when they are about to expire.
+  virtual Result<AwsCredentials> get() = 0;
+  // Where they come from, without secrets ("environment", "file ~/.aws/credentials [default]").
+  virtual std::string describe() const = 0;
+};
+
+// Environment lookup, injectable for tests. nullopt when unset; an empty
+// value counts as unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
+std::optional<std::string> process_env(const std::string& name);
+
+std::shared_ptr<CredentialsProvider> static_credentials(AwsCredentials creds,
+                                                        std::string description = "static");
+
+// The chain above. unavailable when nothing is configured; invalid_argument
+// for half-configured sources (a key id without its secret, a missing
+// profile, an unreadable token file).
+Result<std::shared_ptr<CredentialsProvider>> default_credentials_provider(const EnvLookup& env = process_env);
+
+// Parses the INI-style shared credentials file text and returns `profile`
+// (aws_access_key_id, aws_secret_access_key, optional aws_session_token).
+// not_found when the profile is absent, invalid_argument when incomplete.
+Result<AwsCredentials> parse_shared_credentials(std::string_view text, std::string_view profile);
+
+struct WebIdentityConfig {
+  std::string token_file;  // re-read on every refresh (it is rotated)
+  std::string role_arn;
+  std::string session_name;  // default: "kafscale-<pid>"
+  std::string sts_endpoint;  // full URL, e.g. https://sts.amazonaws.com
+  std::chrono::seconds duration{3600};
+  // Refresh this long before expiry.
+  std::chrono::seconds refresh_margin{300};
+  std::chrono::milliseconds timeout{10000};  // per STS request
+};
+std::shared_ptr<CredentialsProvider> web_identity_credentials(WebIdentityConfig config);
+
+// Parses an AssumeRoleWithWebIdentity response body (or its ErrorResponse).
+Result<AwsCredentials> parse_assume_role_response(std::string_view xml);
+
+namespace aws {
+
+// RFC 3986 percent-encoding of everything but unreserved characters
+// (A-Za-z0-9-._~); '/' too unless keep_slash.
+std::string uri_encode(std::string_view s, bool keep_slash = false);
+// Inverse of uri_encode; nullopt on a malformed escape.
+std::optional<std::string> uri_decode(std::string_view s);
+
+// Minimal XML reading for S3/STS responses: no namespaces prefixes, DTDs or
+// CDATA, which these responses do not use.
+// Raw contents of every <tag>...</tag> (also <tag attr="..">) in document
+// order, nested elements included verbatim.
+std::vector<std::string_view> xml_elements(std::string_view xml, std::string_view tag);
+// Unescaped text of the first <tag> element; nullopt when absent.
+std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
+// Replaces the five predefined entities and numeric character references.
+std::string xml_unescape(std::string_view s);
+std::string xml_escape(std::string_view s);
+
+// Parses "2019-11-09T13:34:41Z" (fractional seconds allowed).
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s);
+
+}  // namespace aws
+}  // namespace ks::objstore
