@@ -9,7 +9,7 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
   libboost1.81-dev libcurl4-openssl-dev libssl-dev libspdlog-dev libfmt-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
-  nodejs npm etcd-server etcd-client curl)
+  nodejs npm etcd-server etcd-client curl swift-proxy swift-account swift-container swift-object memcached)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
