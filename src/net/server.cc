@@ -129,7 +129,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
         spdlog::error("connection {} {} failed: {}", info_.id, who, ex.what());
       }
     }
-    close();
+    // The writer closes the socket once every queued response is written; the
+    // reader ending (EOF, or stop_reading at shutdown) must not cut them off.
+    if (e || std::string_view(who) == "writer") close();
+    wake_.notify_all();
     if (++finished_ == 2) server_.remove(this);
   }
 

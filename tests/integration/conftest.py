@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import kafka_helpers
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BROKER_BIN = os.path.abspath(os.environ.get('KAFSCALE_BIN', REPO_ROOT / 'build' / 'kafscale'))
 NODE_DIR = Path(__file__).resolve().parent / 'node'
@@ -81,13 +83,14 @@ class Metrics:
 class Broker:
     """One broker process on a data directory that survives restarts."""
 
-    def __init__(self, workdir, args=()):
+    def __init__(self, workdir, args=(), env=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data_dir = self.workdir / 'data'
         self.data_dir.mkdir(exist_ok=True)
         self.ready_file = self.workdir / 'ready.json'
         self.args = [str(a) for a in args]
+        self.env = {**os.environ, **(env or {})}  # e.g. KAFSCALE_<SETTING> variables
         self.proc = None
         self.kafka = None  # "127.0.0.1:PORT", kept across restarts
         self.http = None
@@ -153,7 +156,8 @@ class Broker:
             log.flush()
             try:
                 self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                             stderr=subprocess.STDOUT, cwd=self.workdir)
+                                             stderr=subprocess.STDOUT, cwd=self.workdir,
+                                             env=self.env)
             except OSError as e:
                 raise BrokerError(f'cannot run {BROKER_BIN}: {e}')
         while True:
@@ -232,9 +236,9 @@ def broker_factory(tmp_path_factory, request):
     """Makes (unstarted) brokers in fresh directories; stops them all at module end."""
     brokers = []
 
-    def make(args=(), name='broker'):
+    def make(args=(), name='broker', env=None):
         workdir = tmp_path_factory.mktemp(f'{request.module.__name__}-{name}')
-        b = Broker(workdir, args)
+        b = Broker(workdir, args, env)
         brokers.append(b)
         return b
 
@@ -274,9 +278,24 @@ def broker(module_broker):
             error = b.start_error = str(e)
     if error:  # failed outside the except block, so the report shows no exception chain
         pytest.fail(error, pytrace=False)
-    yield b
+
+    reported = []
+
+    def check():
+        if b.running and not b.alive:
+            reported.append(True)  # the test fails with this; teardown need not say it again
+            raise AssertionError(f'broker process died ({describe_exit(b.proc.returncode)}):\n'
+                                 f'{b.log_tail()}')
+
+    kafka_helpers.liveness_checks.append(check)
+    try:
+        yield b
+    finally:
+        kafka_helpers.liveness_checks.remove(check)
     if b.running and not b.alive:
         b.running = False
+        if reported:
+            return
         pytest.fail(f'broker process died ({describe_exit(b.proc.returncode)}):\n{b.log_tail()}',
                     pytrace=False)
 

@@ -12,6 +12,16 @@ NODE_DIR = Path(__file__).resolve().parent / 'node'
 DEFAULT_TIMEOUT_S = 30
 
 
+# Functions that raise when a broker a test relies on has died (registered by conftest), so a
+# crash fails the test at once instead of after a client timeout.
+liveness_checks = []
+
+
+def check_brokers():
+    for check in liveness_checks:
+        check()
+
+
 def wait_for(condition, timeout, what, interval=0.05):
     """Polls `condition` until it returns a truthy value; fails after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -19,6 +29,7 @@ def wait_for(condition, timeout, what, interval=0.05):
         value = condition()
         if value:
             return value
+        check_brokers()
         if time.monotonic() > deadline:
             raise AssertionError(f'timed out after {timeout}s waiting for {what}')
         time.sleep(interval)
@@ -73,17 +84,27 @@ def produce(bootstrap, topic, records, conf=None, timeout=DEFAULT_TIMEOUT_S, flu
 
         return cb
 
-    for i, r in enumerate(records):
-        kwargs = {'value': r.get('value'), 'on_delivery': on_delivery(i)}
-        for field in ('key', 'headers', 'partition', 'timestamp'):
-            if r.get(field) is not None:
-                kwargs[field] = r[field]
-        p.produce(topic, **kwargs)
+    try:
+        for i, r in enumerate(records):
+            kwargs = {'value': r.get('value'), 'on_delivery': on_delivery(i)}
+            for field in ('key', 'headers', 'partition', 'timestamp'):
+                if r.get(field) is not None:
+                    kwargs[field] = r[field]
+            p.produce(topic, **kwargs)
+            p.poll(0)
+            if flush_every and (i + 1) % flush_every == 0:
+                p.flush(timeout)
+        deadline = time.monotonic() + timeout
+        while p.flush(0.2) > 0 and time.monotonic() < deadline:
+            check_brokers()
+        left = len(p)
+        assert left == 0, f'{left} records still undelivered after {timeout}s'
+    finally:
+        # Drop what is left and the handle itself now: a failed test's traceback keeps this
+        # frame, and a live producer would go on retrying (and logging) until exit.
+        p.purge()
         p.poll(0)
-        if flush_every and (i + 1) % flush_every == 0:
-            p.flush(timeout)
-    left = p.flush(timeout)
-    assert left == 0, f'{left} records still undelivered after {timeout}s'
+        p = None
     return results
 
 
@@ -139,6 +160,7 @@ def read(bootstrap, topic, starts, timeout=DEFAULT_TIMEOUT_S, conf=None):
                                      f'read; other consumer errors: {other_errors[:5]})')
             msg = c.poll(0.2)
             if msg is None:
+                check_brokers()
                 continue
             err = msg.error()
             if err:

@@ -6,7 +6,7 @@ metadata keys per second.
 """
 import time
 
-from kafka_helpers import create_topic, producer
+from kafka_helpers import check_brokers, create_topic, producer
 
 FLUSH_INTERVAL_MS = 50
 # Checkpoints are pushed past the run so that only flushes are measured.
@@ -17,13 +17,15 @@ BROKER_ARGS = [
 
 BYTES_PER_S = 2_000_000
 RECORD_BYTES = 1000
-WARMUP_S = 2  # connections and metadata settle before the measurement starts
-MEASURE_S = 10
+WARMUP_S = 1  # per topic: connections and metadata settle before measuring
+# The two topics take turns in short phases, so that load from other work on this small
+# machine hits both alike; each gets PHASES / 2 * PHASE_S seconds of measurement.
+PHASES = 10
+PHASE_S = 2
 TOLERANCE = 0.10
 
-PUTS = ('kafscale_objstore_requests_total', {'op': 'put'})
 COUNTERS = {
-    'puts': PUTS,
+    'puts': ('kafscale_objstore_requests_total', {'op': 'put'}),
     'put_bytes': ('kafscale_objstore_bytes_total', {'op': 'put'}),
     'meta_keys': ('kafscale_metastore_keys_written_total', {}),
     'meta_txns': ('kafscale_metastore_txns_total', {}),
@@ -38,42 +40,59 @@ def scrape(broker):
     return time.monotonic(), {k: m.get(name, **labels) for k, (name, labels) in COUNTERS.items()}
 
 
-def measure(broker, topic, partitions):
-    """Produces BYTES_PER_S for WARMUP_S + MEASURE_S; returns per-second rates over MEASURE_S."""
+def measure(broker, topics):
+    """Produces BYTES_PER_S to each (topic, partitions) in turn; returns per-second rates."""
     p = producer(broker.kafka, **{'compression.type': 'none', 'linger.ms': 5})
     payload = bytes(range(256)) * (RECORD_BYTES // 256) + b'x' * (RECORD_BYTES % 256)
     records_per_s = BYTES_PER_S / RECORD_BYTES
     failures = []
+    totals = {t: {'seconds': 0.0, **{k: 0.0 for k in COUNTERS}} for t, _ in topics}
 
     def on_delivery(err, _msg):
         if err is not None:
             failures.append(err)
 
-    sent = 0
-    first = last = None
-    start = time.monotonic()
-    while last is None:
-        elapsed = time.monotonic() - start
-        if first is None and elapsed >= WARMUP_S:
-            first = scrape(broker)
-        if elapsed >= WARMUP_S + MEASURE_S:
-            last = scrape(broker)
-            break
-        while sent < int(elapsed * records_per_s):
-            p.produce(topic, payload, partition=sent % partitions, on_delivery=on_delivery)
-            sent += 1
-        p.poll(0.005)  # rate limiting: a bounded wait for delivery reports
-    assert p.flush(60) == 0, 'records left undelivered'
-    assert not failures, f'{len(failures)} deliveries failed, e.g. {failures[:3]}'
-    seconds = last[0] - first[0]
-    return {k: (last[1][k] - first[1][k]) / seconds for k in COUNTERS}
+    def run_for(topic, partitions, seconds):
+        sent = 0
+        start = time.monotonic()
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= seconds:
+                return
+            while sent < int(elapsed * records_per_s):
+                p.produce(topic, payload, partition=sent % partitions, on_delivery=on_delivery)
+                sent += 1
+            p.poll(0.005)  # rate limiting: a bounded wait for delivery reports
+            check_brokers()
+
+    try:
+        for topic, partitions in topics:
+            run_for(topic, partitions, WARMUP_S)
+        assert p.flush(30) == 0, 'records left undelivered'
+        for phase in range(PHASES):
+            topic, partitions = topics[phase % len(topics)]
+            t0, before = scrape(broker)
+            run_for(topic, partitions, PHASE_S)
+            # Wait out this phase's tail so none of its data is counted in the next one.
+            assert p.flush(30) == 0, 'records left undelivered'
+            t1, after = scrape(broker)
+            totals[topic]['seconds'] += t1 - t0
+            for k in COUNTERS:
+                totals[topic][k] += after[k] - before[k]
+        assert p.flush(60) == 0, 'records left undelivered'
+        assert not failures, f'{len(failures)} deliveries failed, e.g. {failures[:3]}'
+    finally:
+        p.purge()
+        p = None  # a failed test's traceback must not keep it retrying
+    return {t: {k: v[k] / v['seconds'] for k in COUNTERS} for t, v in totals.items()}
 
 
 def test_flush_cost_independent_of_partition_count(broker, topic_name, capsys):
     one, many = topic_name('p1'), topic_name('p1000')
     create_topic(broker.kafka, one, partitions=1)
     create_topic(broker.kafka, many, partitions=1000, timeout=60)
-    rates = {1: measure(broker, one, 1), 1000: measure(broker, many, 1000)}
+    by_topic = measure(broker, [(one, 1), (many, 1000)])
+    rates = {1: by_topic[one], 1000: by_topic[many]}
 
     with capsys.disabled():
         print(f'\ncost per second at ~{BYTES_PER_S / 1e6:.1f} MB/s, '

@@ -24,6 +24,7 @@ class NumberedProducer(threading.Thread):
         super().__init__(daemon=True)
         self.topic = topic
         self.stop_event = threading.Event()
+        self.abort = threading.Event()  # the test failed: do not wait for the last deliveries
         self.lock = threading.Lock()
         self.acked = []  # (partition, offset, value)
         self.failed = []  # (value, error)
@@ -69,9 +70,16 @@ class NumberedProducer(threading.Thread):
                         break  # local queue full while the broker is down; retry next round
                     self.sent += 1
                 self.producer.poll(0.01)  # serves delivery reports; bounded wait
-            self.unflushed = self.producer.flush(150)
+            deadline = time.monotonic() + 150
+            while (self.producer.flush(0.5) > 0 and time.monotonic() < deadline and
+                   not self.abort.is_set()):
+                pass
+            self.unflushed = len(self.producer)
         except Exception as e:  # reported by the test thread
             self.crash = e
+        finally:
+            self.producer.purge()
+            self.producer = None  # stop retrying now rather than at interpreter exit
 
 
 def test_kill_restart_keeps_acknowledged_records(broker, topic):
@@ -108,6 +116,9 @@ def test_sigkill_restarts_under_load(broker, topic):
         wait_for(lambda: prod.ack_count() > before or not prod.is_alive(), PROGRESS_TIMEOUT_S,
                  'an acknowledgement after the last restart')
         wait_for(lambda: time.monotonic() - start >= PRODUCE_SECONDS, PRODUCE_SECONDS, 'the end')
+    except BaseException:
+        prod.abort.set()
+        raise
     finally:
         prod.stop_event.set()
         prod.join(200)
@@ -128,34 +139,65 @@ def test_sigkill_restarts_under_load(broker, topic):
     assert {v for v in got.values()} >= {v for _, _, v in prod.acked}
 
 
-def test_sigterm_flushes_answers_and_exits_cleanly(broker, topic):
+def test_sigterm_exits_cleanly_and_keeps_data(broker, topic):
     create_topic(broker.kafka, topic, partitions=2)
-    first = [{'value': f'a{i}'.encode(), 'partition': i % 2} for i in range(100)]
-    acked_first = produce_ok(broker.kafka, topic, first)
-
-    # Records still in flight when SIGTERM arrives: whatever is acknowledged must survive.
-    p = confluent_kafka.Producer({'bootstrap.servers': broker.kafka, 'acks': 'all',
-                                  'linger.ms': 0, 'message.timeout.ms': 120000,
-                                  'reconnect.backoff.max.ms': 500, 'log_level': 3})
-    acked_late = []
-    p.produce(topic, value=b'warmup', partition=0,
-              on_delivery=lambda e, m: acked_late.append((m.partition(), m.offset(), m.value(), e)))
-    assert p.flush(30) == 0
-    for i in range(300):
-        p.produce(topic, value=f'b{i}'.encode(), partition=i % 2,
-                  on_delivery=lambda e, m: acked_late.append(
-                      (m.partition(), m.offset(), m.value(), e)))
-    p.poll(0)
+    records = [{'value': f'a{i}'.encode(), 'key': f'k{i}'.encode(), 'partition': i % 2}
+               for i in range(300)]
+    acked = produce_ok(broker.kafka, topic, records, flush_every=50)
     code = broker.stop()
     assert code == 0, f'SIGTERM exit code {code}:\n{broker.log_tail()}'
-
     broker.start()
-    assert p.flush(60) == 0
-    assert all(a[3] is None for a in acked_late), [a for a in acked_late if a[3] is not None][:3]
-
     got = {(r['partition'], r['offset']): r['value'] for r in read_all(broker.kafka, topic, 2)}
+    assert got == {place: r['value'] for place, r in zip(acked, records)}
+
+
+def test_sigterm_answers_pending_produce_requests(broker_factory, topic):
+    # A long flush interval keeps produced records waiting in the broker when SIGTERM arrives;
+    # the broker must flush them, answer, and only then exit.
+    b = broker_factory(['--flush-interval-ms', '5000'], name='slow-flush').start()
+    create_topic(b.kafka, topic, partitions=2)
+    first = [{'value': f'a{i}'.encode(), 'partition': i % 2} for i in range(100)]
+    acked_first = produce_ok(b.kafka, topic, first)
+
+    p = confluent_kafka.Producer({'bootstrap.servers': b.kafka, 'acks': 'all',
+                                  'linger.ms': 100,  # one batch per partition
+                                  'message.timeout.ms': 120000,
+                                  'reconnect.backoff.max.ms': 500, 'log_level': 3})
+    acked_late = []
+
+    def on_delivery(err, msg):
+        acked_late.append((msg.partition(), msg.offset(), msg.value(), err))
+
+    def produce_requests():
+        p.poll(0)
+        return b.metrics().get('kafscale_produce_requests_total')
+
+    try:
+        base = produce_requests()
+        for i in range(300):
+            p.produce(topic, value=f'b{i}'.encode(), partition=i % 2, on_delivery=on_delivery)
+        # librdkafka sends one request per partition here.
+        wait_for(lambda: produce_requests() >= base + 2, 10, 'the broker to get both requests')
+        unanswered = 300 - len(acked_late)
+        code = b.stop()
+        assert code == 0, f'SIGTERM exit code {code}:\n{b.log_tail()}'
+        p.poll(0)
+        deadline = time.monotonic() + 5  # answers were sent before the exit; they are here
+        while len(acked_late) < 300 and time.monotonic() < deadline:
+            p.poll(0.1)
+        print(f'{unanswered} of 300 records were unanswered when SIGTERM was sent')
+        assert len(acked_late) == 300, (f'{300 - len(acked_late)} of {unanswered} records '
+                                        'pending at SIGTERM got no answer before the exit')
+        failed = [a for a in acked_late if a[3] is not None]
+        assert not failed, failed[:3]
+    finally:
+        p.purge()
+        p = None  # a failed test's traceback must not keep it retrying
+
+    b.start()
+    got = {(r['partition'], r['offset']): r['value'] for r in read_all(b.kafka, topic, 2)}
     for (part, off), rec in zip(acked_first, first):
         assert got.get((part, off)) == rec['value'], (part, off)
     for part, off, value, _ in acked_late:
         assert got.get((part, off)) == value, (part, off, value)
-    assert {v for v in got.values()} >= {f'b{i}'.encode() for i in range(300)}
+    assert len(got) == 400, 'every record was answered once, so none may be stored twice'

@@ -5,7 +5,7 @@ import time
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from kafka_helpers import create_topic, list_topics
+from kafka_helpers import check_brokers, create_topic, list_topics
 
 DEFAULT_PARTITIONS = 1
 BROKER_ARGS = ['--auto-create-topics=true', '--default-partitions', str(DEFAULT_PARTITIONS)]
@@ -44,6 +44,7 @@ def read_back(broker, topic, partitions, count):
         while len(got) < count:
             if time.monotonic() > deadline:
                 pytest.fail(f'kafka-python read {len(got)} of {count} records in {TIMEOUT_S}s')
+            check_brokers()
             for records in consumer.poll(timeout_ms=500).values():
                 got.extend(records)
         return got
