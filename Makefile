@@ -3,8 +3,9 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 LISTEN ?= 127.0.0.1:9092
 CMAKE_FLAGS ?=
+PROFILE ?= quick
 
-.PHONY: all deps test-deps build run test unit-test integration-test clean
+.PHONY: all deps test-deps build run test unit-test integration-test clean bench bench-deps
 
 all: build
 
@@ -33,6 +34,13 @@ integration-test: build test-deps
 # loopback, so the backends' conformance suites run against the real servers.
 test: test-deps build
 	bash tests/with-services.sh bash -c 'cd $(BUILD) && ctest --output-on-failure -j2 && cd .. && bash tests/run-integration.sh'
+
+# Benchmarks (docs/BENCHMARKS.md): PROFILE=quick (<= 3 minutes) or PROFILE=full (the whole matrix).
+bench: bench-deps build
+	/usr/bin/python3 bench/run_bench.py --profile $(PROFILE) --build $(BUILD)
+
+bench-deps:
+	@bash bench/install-deps.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -2,7 +2,9 @@
 # OpenStack Swift with the s3api middleware on loopback, for S3 backend tests.
 #
 #   eval "$(scripts/swift-test.sh start)"   # prints KAFSCALE_TEST_S3_* assignments
-#   scripts/swift-test.sh stop
+#   scripts/swift-test.sh halt     # stops the Swift servers, keeps ports and data (fault tests)
+#   scripts/swift-test.sh resume   # starts them again: same endpoint, same bucket and objects
+#   scripts/swift-test.sh stop     # stops everything and deletes the state
 #
 # Single node: one-replica rings, workers = 0, mount_check = false, s3api
 # before tempauth (user test:tester, key testing). All state (configs, rings,
@@ -244,6 +246,73 @@ EOF
   print_env
 }
 
+# The Swift servers (memcached, only a cache, keeps running through halt).
+SERVERS="account container object proxy"
+
+kill_pids() {
+  local files=("$@") f
+  for f in "${files[@]}"; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
+  for _ in $(seq 1 50); do  # up to 5 s, then force
+    local alive=0
+    for f in "${files[@]}"; do
+      [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && alive=1
+    done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.1
+  done
+  for f in "${files[@]}"; do
+    [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
+  done
+}
+
+halt() {
+  [ -f "$DIR/env" ] || {
+    log "no Swift instance in $DIR"
+    return 1
+  }
+  local files=() kind
+  for kind in $SERVERS; do files+=("$DIR/run/$kind.pid"); done
+  kill_pids "${files[@]}"
+}
+
+# Same configs, so same ports; the devices directory still holds the bucket.
+resume() {
+  [ -f "$DIR/env" ] || {
+    log "no halted Swift instance in $DIR"
+    return 1
+  }
+  local endpoint kind
+  endpoint=$(sed -n 's/^export KAFSCALE_TEST_S3_ENDPOINT=//p' "$DIR/env")
+  for kind in $SERVERS; do
+    if ! { [ -f "$DIR/run/$kind.pid" ] && kill -0 "$(cat "$DIR/run/$kind.pid")" 2>/dev/null; }; then
+      spawn "$kind" "swift-$kind-server" "$DIR/$kind-server.conf"
+    fi
+  done
+  # The proxy answers first; the bucket answers once the account and container servers do.
+  local deadline=$((SECONDS + 60)) code=""
+  while :; do
+    code=$(echo "url = \"http://test%3Atester:$SECRET_KEY@${endpoint#http://}/$BUCKET\"" |
+      curl -sS -K - -o /dev/null -w '%{http_code}' --max-time 5 -I \
+        --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" 2>/dev/null || true)
+    [ "$code" = 200 ] && break
+    for kind in $SERVERS; do
+      if ! kill -0 "$(cat "$DIR/run/$kind.pid")" 2>/dev/null; then
+        log "$kind exited on resume; its log:"
+        tail -20 "$DIR/log/$kind.log" >&2
+        return 1
+      fi
+    done
+    if [ $SECONDS -ge $deadline ]; then
+      log "bucket $BUCKET did not answer within 60 s of resume (HTTP $code)"
+      return 1
+    fi
+    sleep 0.2
+  done
+  print_env
+}
+
 # Concurrent start/stop calls (parallel test runs) take turns.
 exec 9>"$DIR.lock"
 flock 9
@@ -251,9 +320,11 @@ flock 9
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  halt) halt ;;
+  resume) resume ;;
   env) answers && print_env ;;
   *)
-    echo "usage: $0 start|stop|env" >&2
+    echo "usage: $0 start|stop|halt|resume|env" >&2
     exit 2
     ;;
 esac

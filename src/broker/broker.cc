@@ -10,9 +10,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "broker/backend_monitor.h"
 #include "broker/http.h"
+#include "broker/startup.h"
 #include "broker/stores.h"
 #include "common/metrics.h"
+#include "coordinator/coordinator.h"
 #include "dispatch/dispatcher.h"
 #include "handlers/context.h"
 #include "log/log_manager.h"
@@ -39,6 +42,18 @@ spdlog::level::level_enum to_spdlog(LogLevel l) {
   return spdlog::level::info;
 }
 
+// Compacts the metadata store's history up to its current revision.
+std::function<Status()> compact_fn(std::shared_ptr<metastore::MetadataStore> m) {
+  return [m = std::move(m)]() -> Status {
+    metastore::RangeRequest rq;
+    rq.key = "/ks/cluster";
+    rq.count_only = true;
+    auto r = m->range(rq);
+    if (!r.ok()) return r.status();
+    return r->revision > 1 ? m->compact(r->revision) : Status{};
+  };
+}
+
 bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
   nlohmann::json j = {{"kafka", kafka}};
   if (!http.empty()) j["http"] = http;
@@ -56,9 +71,12 @@ struct Runtime {
   const Config& cfg;
   asio::io_context io{1};
   asio::thread_pool pool{kWorkerThreads};
+  // Object-store health and etcd status; wraps the stores below.
+  std::unique_ptr<BackendMonitor> monitor;
   std::shared_ptr<objstore::ObjectStore> objects;
   std::shared_ptr<metastore::MetadataStore> meta;
   std::unique_ptr<log::LogManager> log;
+  std::unique_ptr<coordinator::GroupCoordinator> groups;
   std::unique_ptr<handlers::BrokerContext> ctx;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
   std::unique_ptr<net::Server> server;
@@ -75,15 +93,9 @@ struct Runtime {
       boost::system::error_code ec;
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       if (stopping) break;
-      auto m = meta;
-      auto s = co_await offload(pool, [m]() -> Status {
-        metastore::RangeRequest rq;
-        rq.key = "/ks/cluster";
-        rq.count_only = true;
-        auto r = m->range(rq);
-        if (!r.ok()) return r.status();
-        return r->revision > 1 ? m->compact(r->revision) : Status{};
-      });
+      // The lambda comes from a plain function: g++ 12 destroys a lambda written inside a co_await
+      // expression twice, dropping a reference to `meta` each time (reproduced; see backend_monitor.cc).
+      auto s = co_await offload(pool, compact_fn(meta));
       if (!s.ok()) spdlog::warn("metadata compaction failed: {}", s.to_string());
     }
   }
@@ -103,6 +115,17 @@ struct Runtime {
       io.stop();
       co_return;
     }
+    coordinator::Options go;
+    go.node_id = cfg.node_id;
+    groups = std::make_unique<coordinator::GroupCoordinator>(io, pool, meta, *log,
+                                                             coordinator::options_from_env(go));
+    if (auto s = co_await groups->start(); !s.ok()) {
+      spdlog::critical("cannot start the group coordinator: {}", s.to_string());
+      exit_code = 1;
+      co_await log->stop();
+      io.stop();
+      co_return;
+    }
     net::ServerLimits limits;
     limits.max_request_bytes = cfg.max_request_bytes;
     limits.max_connections = cfg.max_connections;
@@ -111,6 +134,8 @@ struct Runtime {
     ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, cfg.node_id, {}, 0});
     ctx->auto_create_topics = cfg.auto_create_topics;
     ctx->default_partitions = cfg.default_partitions;
+    ctx->groups = groups.get();
+    ctx->writes_unavailable = [this] { return monitor->writes_unavailable(); };
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
     server = std::make_unique<net::Server>(
         io, limits, [this](std::shared_ptr<const std::string> p, const net::ConnectionInfo& c) {
@@ -119,6 +144,7 @@ struct Runtime {
     if (auto s = server->listen(cfg.listen.host, cfg.listen.port); !s.ok()) {
       spdlog::critical("{}", s.message());
       exit_code = 1;
+      co_await groups->stop();
       co_await log->stop();
       io.stop();
       co_return;
@@ -133,13 +159,17 @@ struct Runtime {
       routes["/livez"] = [] { return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; };
       routes["/readyz"] = [this] {
         bool ok = ready && !stopping && !log->fenced();
-        return HttpResponse{ok ? 200 : 503, "text/plain; charset=utf-8", ok ? "ready\n" : "not ready\n"};
+        std::string backend = monitor->not_ready_reason();
+        if (ok && backend.empty()) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
+        std::string body = "not ready" + (backend.empty() ? "" : ": " + backend) + "\n";
+        return HttpResponse{503, "text/plain; charset=utf-8", std::move(body)};
       };
       auto h = HttpServer::start(io, cfg.http_listen->to_string(), std::move(routes));
       if (!h.ok()) {
         spdlog::critical("http-listen: {}", h.status().message());
         exit_code = 1;
         server->stop();
+        co_await groups->stop();
         co_await log->stop();
         io.stop();
         co_return;
@@ -155,13 +185,16 @@ struct Runtime {
     spdlog::info("serving Kafka on {} (advertised {}), http {}", kafka_addr, adv.to_string(),
                  http_addr.empty() ? "off" : http_addr);
     asio::co_spawn(io, compactor(), asio::detached);
+    monitor->start();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     spdlog::info("signal {}: stopping (flushing pending data first)", sig);
     stopping = true;
+    monitor->stop();
     // Stop taking requests, commit what was accepted, answer, then exit.
     server->stop();
+    co_await groups->stop();
     co_await log->stop();
     co_await server->shutdown(Clock::now() + kDrainTimeout);
     if (http) http->stop();
@@ -178,19 +211,19 @@ int run_broker(const Config& cfg) {
     std::error_code ec;
     std::filesystem::create_directories(cfg.data_dir, ec);
   }
-  auto objects = open_object_store(cfg.object_store);
-  if (!objects.ok()) {
-    spdlog::critical("object-store {}: {}", cfg.object_store, objects.status().message());
-    return objects.code() == Errc::invalid_argument ? 2 : 1;
-  }
-  auto meta = open_metadata_store(cfg.metadata);
-  if (!meta.ok()) {
-    spdlog::critical("metadata {}: {}", cfg.metadata, meta.status().message());
-    return meta.code() == Errc::invalid_argument ? 2 : 1;
+  // Both stores answer (the bucket is writable), or exit: 2 bad setting, 1 unreachable.
+  StartupOptions startup;
+  startup.timeout = cfg.startup_timeout;
+  auto opened = open_stores_at_startup(cfg, url_openers(cfg), startup);
+  if (!opened.stores) {
+    spdlog::critical("{}", opened.message);
+    return opened.exit_code;
   }
   Runtime rt(cfg);
-  rt.objects = counting(*objects);
-  rt.meta = counting(*meta);
+  rt.monitor =
+      std::make_unique<BackendMonitor>(rt.io, rt.pool, opened.stores->objects, opened.stores->metadata);
+  rt.objects = counting(rt.monitor->objects());
+  rt.meta = counting(rt.monitor->metadata());
   asio::co_spawn(rt.io, rt.main(), [&rt](std::exception_ptr e) {
     if (!e) return;
     try {

@@ -128,6 +128,26 @@ Result<bool> parse_bool(std::string_view s) {
   return invalid("expected true/false/1/0/yes/no");
 }
 
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+  auto n = parse_uint(s.substr(0, i));
+  std::string_view suffix = s.substr(i);
+  uint64_t mult = 0;
+  static constexpr std::pair<const char*, uint64_t> kSuffixes[] = {
+      {"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60 * 1000}, {"h", 3600 * 1000}};
+  for (auto [name, m] : kSuffixes) {
+    if (iequals(suffix, name)) mult = m;
+  }
+  if (!n || mult == 0)
+    return invalid("expected a duration: integer milliseconds, or with suffix ms, s, m or h");
+  // Durations beyond ~292 million years do not fit; far beyond any setting's maximum anyway.
+  if (*n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / mult) {
+    return invalid("duration is too large");
+  }
+  return std::chrono::milliseconds(static_cast<int64_t>(*n * mult));
+}
+
 std::string_view log_level_name(LogLevel l) {
   switch (l) {
     case LogLevel::kTrace:
@@ -157,6 +177,8 @@ struct Setting {
   std::function<std::string(const Config&)> show;
   // Computes a default that depends on settings resolved earlier; nullptr keeps Config{}'s value.
   std::function<void(Config&)> set_default;
+  // Another accepted flag/YAML name ("" = none); the environment variable always uses `name`.
+  std::string alias = "";
 };
 
 std::string env_name(std::string_view name) {
@@ -187,20 +209,22 @@ Setting int_setting(std::string name, std::string help, T Config::*field, T min,
 Setting ms_setting(std::string name, std::string help, std::chrono::milliseconds Config::*field, int64_t min,
                    int64_t max, std::string def = "") {
   if (def.empty()) def = std::to_string((Config{}.*field).count());
-  return Setting{name,
-                 "MS",
-                 help,
-                 def,
-                 [=](Config& c, std::string_view raw) -> Status {
-                   auto v = parse_uint(raw);
-                   if (!v || *v < static_cast<uint64_t>(min) || *v > static_cast<uint64_t>(max)) {
-                     return invalid(fmt::format("expected milliseconds as an integer in {}..{}", min, max));
-                   }
-                   c.*field = std::chrono::milliseconds(*v);
-                   return {};
-                 },
-                 [=](const Config& c) { return std::to_string((c.*field).count()); },
-                 nullptr};
+  return Setting{
+      name,
+      "MS",
+      help,
+      def,
+      [=](Config& c, std::string_view raw) -> Status {
+        auto v = parse_duration_ms(raw);
+        if (!v.ok() || v->count() < min || v->count() > max) {
+          return invalid(fmt::format(
+              "expected milliseconds in {}..{} (an integer, or with suffix ms, s, m or h)", min, max));
+        }
+        c.*field = *v;
+        return {};
+      },
+      [=](const Config& c) { return std::to_string((c.*field).count()); },
+      nullptr};
 }
 
 Setting size_setting(std::string name, std::string help, uint64_t Config::*field, uint64_t min,
@@ -374,6 +398,12 @@ const std::vector<Setting>& settings() {
                         [](const Config& c) { return std::string(log_level_name(c.log_level)); }, nullptr});
     s.push_back(ms_setting("request-timeout-ms", "Timeout of object store and metadata store calls.",
                            &Config::request_timeout, 1, 3600000));
+    Setting startup =
+        ms_setting("startup-timeout-ms",
+                   "How long start-up retries reaching the object store and metadata store; 0: try once.",
+                   &Config::startup_timeout, 0, 3600000);
+    startup.alias = "startup-timeout";
+    s.push_back(startup);
     return s;
   }();
   return kSettings;
@@ -381,7 +411,7 @@ const std::vector<Setting>& settings() {
 
 const Setting* find_setting(std::string_view name) {
   for (const Setting& s : settings()) {
-    if (s.name == name) return &s;
+    if (s.name == name || (!s.alias.empty() && s.alias == name)) return &s;
   }
   return nullptr;
 }
@@ -436,10 +466,12 @@ Result<std::map<std::string, std::string>> load_yaml(const std::string& path) {
   for (const auto& kv : root) {
     if (!kv.first.IsScalar()) return invalid(fmt::format("config file {}: keys must be setting names", path));
     std::string key = kv.first.Scalar();
-    if (!find_setting(key)) {
+    const Setting* setting = find_setting(key);
+    if (!setting) {
       return invalid(
           fmt::format("config file {}: unknown setting '{}' (line {})", path, key, kv.first.Mark().line + 1));
     }
+    key = setting->name;  // an alias counts as its setting
     if (out.count(key)) return invalid(fmt::format("config file {}: setting '{}' appears twice", path, key));
     if (kv.second.IsNull()) {
       out[key] = "";
@@ -495,11 +527,13 @@ std::string broker_help() {
       "\n"
       "Runs a broker. Each setting can also come from the environment variable shown or from a YAML\n"
       "file of 'setting: value' lines given with --config FILE (env KAFSCALE_CONFIG).\n"
-      "Precedence: flag > environment > file > default. Sizes take K/KiB, M/MiB, G/GiB suffixes.\n"
+      "Precedence: flag > environment > file > default. Sizes take K/KiB, M/MiB, G/GiB suffixes;\n"
+      "MS values are milliseconds or take ms, s, m, h suffixes (90s).\n"
       "\n"
       "Settings:\n";
   for (const Setting& s : settings()) {
-    out += fmt::format("  --{} {}\n      {}\n      default: {}   env: {}\n", s.name, s.form, s.help,
+    std::string alias = s.alias.empty() ? "" : fmt::format(", --{} {}", s.alias, s.form);
+    out += fmt::format("  --{} {}{}\n      {}\n      default: {}   env: {}\n", s.name, s.form, alias, s.help,
                        s.default_text, env_name(s.name));
   }
   out += "  --config FILE\n      YAML file with settings.\n      env: KAFSCALE_CONFIG\n";
@@ -519,7 +553,9 @@ ParseOutcome parse_broker_config(const std::vector<std::string>& args, const Env
   std::vector<std::string> flag_values(all.size());
   std::vector<CLI::Option*> flag_opts(all.size());
   for (size_t i = 0; i < all.size(); ++i) {
-    flag_opts[i] = app.add_option("--" + all[i].name, flag_values[i]);
+    std::string names = "--" + all[i].name;
+    if (!all[i].alias.empty()) names += ",--" + all[i].alias;
+    flag_opts[i] = app.add_option(names, flag_values[i]);
     // A bare boolean flag means true; "--auto-create-topics=false" also works.
     if (all[i].form == "BOOL") flag_opts[i]->expected(0, 1);
   }

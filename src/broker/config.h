@@ -2,6 +2,7 @@
 //
 // Every setting has one name used as the YAML key, the flag (--name) and the environment variable
 // (KAFSCALE_<NAME_IN_UPPER_SNAKE>). Precedence: flag > environment > file (--config) > default.
+// A few settings also have a shorter alias accepted as flag and YAML key (--startup-timeout).
 #pragma once
 
 #include <chrono>
@@ -34,6 +35,8 @@ Result<HostPort> parse_host_port(std::string_view s);
 Result<uint64_t> parse_size(std::string_view s);
 // true/false/1/0/yes/no (case-insensitive).
 Result<bool> parse_bool(std::string_view s);
+// Milliseconds: a plain integer, or an integer with suffix ms, s, m or h ("1500", "90s", "2m").
+Result<std::chrono::milliseconds> parse_duration_ms(std::string_view s);
 
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 std::string_view log_level_name(LogLevel l);  // "trace", "debug", ...
@@ -69,6 +72,10 @@ struct Config {
   uint32_t max_inflight_requests_per_connection = 100;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::milliseconds request_timeout{30000};  // for object/metadata store calls
+  // How long start-up keeps retrying the object store (put/get/delete of a probe object) and the
+  // metadata store before giving up with exit code 1. Pods often start before their dependencies.
+  // 0: try once.
+  std::chrono::milliseconds startup_timeout{60000};
 };
 
 // The fully resolved defaults (what parsing an empty command line with no environment gives).

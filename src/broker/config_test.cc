@@ -108,6 +108,7 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c.max_inflight_requests_per_connection, 100u);
   EXPECT_EQ(c.log_level, LogLevel::kInfo);
   EXPECT_EQ(c.request_timeout, 30000ms);
+  EXPECT_EQ(c.startup_timeout, 60000ms);
   EXPECT_EQ(describe(c), describe(default_config()));
   EXPECT_TRUE(validate(default_config()).ok());
 }
@@ -144,7 +145,8 @@ TEST(ConfigTest, EverySettingFromFlags) {
                        "--max-buffered-bytes=2MiB",
                        "--max-inflight-requests-per-connection=3",
                        "--log-level=DEBUG",
-                       "--request-timeout-ms=1500"});
+                       "--request-timeout-ms=1500",
+                       "--startup-timeout-ms=2500"});
   EXPECT_EQ(c.listen, (HostPort{"::1", 0}));
   EXPECT_EQ(c.advertise, (HostPort{"broker.example", 9093}));
   EXPECT_EQ(c.data_dir, "/d");
@@ -166,6 +168,7 @@ TEST(ConfigTest, EverySettingFromFlags) {
   EXPECT_EQ(c.max_inflight_requests_per_connection, 3u);
   EXPECT_EQ(c.log_level, LogLevel::kDebug);
   EXPECT_EQ(c.request_timeout, 1500ms);
+  EXPECT_EQ(c.startup_timeout, 2500ms);
   EXPECT_TRUE(validate(c).ok());
   // describe() prints values that parse back to the same config.
   EXPECT_THAT(describe(c), HasSubstr("max-buffered-bytes = 2MiB\n"));
@@ -265,6 +268,47 @@ TEST(ConfigTest, BadValueNamesSettingSourceAndForm) {
   EXPECT_THAT(parse_error({"--node-id"}), HasSubstr("node-id"));
 }
 
+TEST(ParseDurationTest, Forms) {
+  EXPECT_EQ(*parse_duration_ms("0"), 0ms);
+  EXPECT_EQ(*parse_duration_ms("1500"), 1500ms);
+  EXPECT_EQ(*parse_duration_ms("1500ms"), 1500ms);
+  EXPECT_EQ(*parse_duration_ms("90s"), 90000ms);
+  EXPECT_EQ(*parse_duration_ms("2M"), 120000ms);
+  EXPECT_EQ(*parse_duration_ms("1h"), 3600000ms);
+  for (const char* bad : {"", "s", "-1", "1.5s", "10 s", "10sec", "99999999999999999999h"}) {
+    EXPECT_FALSE(parse_duration_ms(bad).ok()) << bad;
+  }
+}
+
+TEST(ConfigTest, StartupTimeoutFormsAndSources) {
+  EXPECT_EQ(parse_ok({"--startup-timeout-ms", "0"}).startup_timeout, 0ms);
+  EXPECT_EQ(parse_ok({"--startup-timeout", "90s"}).startup_timeout, 90000ms);
+  EXPECT_EQ(parse_ok({"--startup-timeout=1500"}).startup_timeout, 1500ms);
+  EXPECT_EQ(parse_ok({}, {{"KAFSCALE_STARTUP_TIMEOUT_MS", "2m"}}).startup_timeout, 120000ms);
+  // The flag (under either name) beats the environment.
+  EXPECT_EQ(parse_ok({"--startup-timeout", "5s"}, {{"KAFSCALE_STARTUP_TIMEOUT_MS", "7000"}}).startup_timeout,
+            5000ms);
+  // YAML takes the setting's name or its alias, not both.
+  EXPECT_EQ(parse_ok({"--config", write_file("st1.yaml", "startup-timeout-ms: 3000\n")}).startup_timeout,
+            3000ms);
+  EXPECT_EQ(parse_ok({"--config", write_file("st2.yaml", "startup-timeout: 4s\n")}).startup_timeout, 4000ms);
+  EXPECT_THAT(
+      parse_error({"--config", write_file("st3.yaml", "startup-timeout: 4s\nstartup-timeout-ms: 1\n")}),
+      HasSubstr("appears twice"));
+  std::string msg = parse_error({"--startup-timeout", "2h"});
+  EXPECT_THAT(msg, HasSubstr("startup-timeout-ms"));
+  EXPECT_THAT(msg, HasSubstr("0..3600000"));
+  EXPECT_THAT(parse_error({}, {{"KAFSCALE_STARTUP_TIMEOUT_MS", "soon"}}),
+              HasSubstr("environment variable KAFSCALE_STARTUP_TIMEOUT_MS"));
+  // Other millisecond settings take the same suffixes; describe() prints plain milliseconds.
+  Config c = parse_ok({"--checkpoint-interval-ms", "2s"});
+  EXPECT_EQ(c.checkpoint_interval, 2000ms);
+  EXPECT_THAT(describe(c), HasSubstr("checkpoint-interval-ms = 2000\n"));
+  EXPECT_THAT(describe(c), HasSubstr("startup-timeout-ms = 60000\n"));
+  c.startup_timeout = 3600001ms;
+  EXPECT_THAT(validate(c).message(), HasSubstr("startup-timeout-ms"));
+}
+
 TEST(ConfigTest, AdvertiseRules) {
   std::string msg = parse_error({"--listen", "0.0.0.0:9092"});
   EXPECT_THAT(msg, HasSubstr("advertise"));
@@ -326,9 +370,12 @@ TEST(ConfigTest, HelpListsEverySetting) {
                            "max-buffered-bytes",
                            "max-inflight-requests-per-connection",
                            "log-level",
-                           "request-timeout-ms"}) {
+                           "request-timeout-ms",
+                           "startup-timeout-ms"}) {
     EXPECT_THAT(p.message, HasSubstr("--" + name + " ")) << name;
   }
+  EXPECT_THAT(p.message, HasSubstr("--startup-timeout-ms MS, --startup-timeout MS"));
+  EXPECT_THAT(p.message, HasSubstr("default: 60000   env: KAFSCALE_STARTUP_TIMEOUT_MS"));
   EXPECT_THAT(p.message, HasSubstr("env: KAFSCALE_MAX_INFLIGHT_REQUESTS_PER_CONNECTION"));
   EXPECT_THAT(p.message, HasSubstr("default: 4MiB   env: KAFSCALE_FLUSH_BYTES"));
   EXPECT_THAT(p.message, HasSubstr("default: 127.0.0.1:9092   env: KAFSCALE_LISTEN"));

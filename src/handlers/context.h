@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/metrics.h"
@@ -9,6 +10,10 @@
 #include "net/server.h"
 #include "protocol/errors.h"
 #include "protocol/header.h"
+
+namespace ks::coordinator {
+class GroupCoordinator;
+}  // namespace ks::coordinator
 
 namespace ks::handlers {
 
@@ -21,6 +26,11 @@ struct BrokerContext {
   std::int32_t default_partitions = 1;
   // Partitions one topic may have (bounds the state a single request can create).
   std::int32_t max_partitions_per_topic = 100'000;
+  // Consumer groups and committed offsets (null until started: COORDINATOR_NOT_AVAILABLE).
+  coordinator::GroupCoordinator* groups = nullptr;
+  // True while writes cannot be stored (object store unavailable): produce then fails at once with
+  // a retriable error instead of buffering. Unset: never.
+  std::function<bool()> writes_unavailable = nullptr;
 };
 
 struct RequestContext {

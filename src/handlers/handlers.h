@@ -20,5 +20,26 @@ awaitable<FetchResponse> handle(RequestContext& ctx, FetchRequest& req);
 awaitable<ListOffsetsResponse> handle(RequestContext& ctx, ListOffsetsRequest& req);
 awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest& req);
 awaitable<DeleteTopicsResponse> handle(RequestContext& ctx, DeleteTopicsRequest& req);
+// Idempotent producers, retention and admin (issue 3).
+awaitable<InitProducerIdResponse> handle(RequestContext& ctx, InitProducerIdRequest& req);
+awaitable<DeleteRecordsResponse> handle(RequestContext& ctx, DeleteRecordsRequest& req);
+awaitable<OffsetForLeaderEpochResponse> handle(RequestContext& ctx, OffsetForLeaderEpochRequest& req);
+awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitionsRequest& req);
+awaitable<DescribeConfigsResponse> handle(RequestContext& ctx, DescribeConfigsRequest& req);
+awaitable<AlterConfigsResponse> handle(RequestContext& ctx, AlterConfigsRequest& req);
+awaitable<IncrementalAlterConfigsResponse> handle(RequestContext& ctx, IncrementalAlterConfigsRequest& req);
+awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRequest& req);
+// Consumer groups (the coordinator in ctx.broker.groups).
+awaitable<FindCoordinatorResponse> handle(RequestContext& ctx, FindCoordinatorRequest& req);
+awaitable<JoinGroupResponse> handle(RequestContext& ctx, JoinGroupRequest& req);
+awaitable<SyncGroupResponse> handle(RequestContext& ctx, SyncGroupRequest& req);
+awaitable<HeartbeatResponse> handle(RequestContext& ctx, HeartbeatRequest& req);
+awaitable<LeaveGroupResponse> handle(RequestContext& ctx, LeaveGroupRequest& req);
+awaitable<OffsetCommitResponse> handle(RequestContext& ctx, OffsetCommitRequest& req);
+awaitable<OffsetFetchResponse> handle(RequestContext& ctx, OffsetFetchRequest& req);
+awaitable<DescribeGroupsResponse> handle(RequestContext& ctx, DescribeGroupsRequest& req);
+awaitable<ListGroupsResponse> handle(RequestContext& ctx, ListGroupsRequest& req);
+awaitable<DeleteGroupsResponse> handle(RequestContext& ctx, DeleteGroupsRequest& req);
+awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest& req);
 
 }  // namespace ks::handlers

@@ -37,6 +37,10 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     whole = ErrorCode::kTransactionalIdAuthorizationFailed;  // transactions are not supported
   } else if (req.acks != 0 && req.acks != 1 && req.acks != -1) {
     whole = ErrorCode::kInvalidRequiredAcks;
+  } else if (ctx.broker.writes_unavailable && ctx.broker.writes_unavailable()) {
+    // Object store unavailable: fail fast rather than buffer. NOT_ENOUGH_REPLICAS is retriable in
+    // every client and tells them nothing was written (librdkafka: MSG_NOT_PERSISTED).
+    whole = ErrorCode::kNotEnoughReplicas;
   }
   const auto timeout = std::chrono::milliseconds(std::clamp(req.timeout_ms, kMinProduceTimeoutMs, kMaxProduceTimeoutMs));
   const auto deadline = Clock::now() + timeout;
@@ -95,14 +99,30 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
         continue;
       }
       const std::int64_t append_time = topic->settings.log_append_time ? wall_ms() : -1;
-      auto ticket = log.append(key, records, batches, append_time);
-      if (!ticket.ok()) {
-        fail(to_kafka_error(ticket.code()), ticket.status().message());
+      auto appended = log.append_batches(key, records, batches, append_time);
+      if (!appended.ok()) {
+        fail(to_kafka_error(appended.code()), appended.status().message());
         continue;
       }
-      produce_bytes().add(records.size());
-      pr.log_append_time_ms = append_time;
-      pending.push_back(Pending{&pr, *ticket});
+      // Idempotent producer checks (Kafka's answers).
+      switch (appended->check) {
+        case LogManager::ProducerCheck::kOk:
+          produce_bytes().add(records.size());
+          pr.log_append_time_ms = append_time;
+          break;
+        case LogManager::ProducerCheck::kDuplicate:
+          break;  // answered with the original batch's offset once it is committed
+        case LogManager::ProducerCheck::kOutOfOrder:
+          fail(ErrorCode::kOutOfOrderSequenceNumber, appended->message);
+          continue;
+        case LogManager::ProducerCheck::kInvalidEpoch:
+          fail(ErrorCode::kInvalidProducerEpoch, appended->message);
+          continue;
+        case LogManager::ProducerCheck::kInvalidRecord:
+          fail(ErrorCode::kInvalidRecord, appended->message);
+          continue;
+      }
+      pending.push_back(Pending{&pr, appended->ticket});
     }
   }
   if (req.acks == 0) co_return std::nullopt;

@@ -13,6 +13,17 @@
 // the objects. Checkpoints snapshot all partition state into an object and
 // remove the commit records they cover, so metadata does not grow.
 //
+// Idempotent producers: append_batches() checks each producer's epoch and
+// sequence against the partition's ProducerStates (producer_state.h); the
+// state is saved in checkpoints and, between checkpoints, in a digest chunk
+// of each object, so recovery rebuilds it without per-producer metadata keys.
+//
+// Retention and GC: retention (every checkpoint interval), DeleteRecords and
+// DeleteTopics drop index ranges; an object whose last live range is gone is
+// deleted after the next durable checkpoint (which no longer lists it and
+// covers its commit record). Objects and checkpoints nothing refers to
+// (failed flushes, crashes) are swept after a grace period.
+//
 // Everything here runs on the loop thread; backend calls are offloaded.
 #pragma once
 
@@ -33,6 +44,7 @@
 #include "log/meta_keys.h"
 #include "log/object_format.h"
 #include "log/partition.h"
+#include "log/producer_state.h"
 #include "log/read_cache.h"
 #include "log/topic_config.h"
 #include "metastore/metadata_store.h"
@@ -54,6 +66,16 @@ struct LogOptions {
   std::size_t max_buffered_bytes = std::size_t{512} << 20;
   // Object PUTs in flight at once (commits still apply in order).
   std::size_t max_inflight_puts = 4;
+  // Idempotent producers: state of a producer idle this long is forgotten
+  // (Kafka's producer.id.expiration.ms, default one day).
+  std::chrono::milliseconds producer_expiration{86'400'000};
+  // Producers remembered per partition; the least recently used is evicted
+  // first. Bounds the state (and checkpoint size) a partition can hold.
+  std::size_t max_producers_per_partition = 1000;
+  // Objects that nothing refers to (never committed, superseded checkpoints)
+  // are deleted once seen unreferenced for this long; 0 = ten checkpoint
+  // intervals.
+  std::chrono::milliseconds orphan_grace{0};
 };
 
 struct TopicInfo {
@@ -67,6 +89,10 @@ struct LogStats {
   std::uint64_t commits = 0;
   std::uint64_t checkpoints = 0;
   std::uint64_t bytes_appended = 0;
+  std::uint64_t objects_deleted = 0;  // log objects and checkpoints removed by GC
+  std::uint64_t bytes_deleted = 0;
+  std::uint64_t orphans_deleted = 0;  // of objects_deleted: never committed / superseded
+  std::uint64_t duplicates = 0;       // idempotent batches answered from producer state
 };
 
 class LogManager {
@@ -87,6 +113,7 @@ class LogManager {
   const LogStats& stats() const { return stats_; }
   const ReadCache& cache() const { return cache_; }
   std::size_t buffered_bytes() const { return buffered_bytes_; }
+  const LogOptions& options() const { return opt_; }
 
   // ---- topics ----
   const TopicInfo* topic(const std::string& name) const;
@@ -96,7 +123,15 @@ class LogManager {
   // already_exists if the name is taken.
   awaitable<Result<const TopicInfo*>> create_topic(std::string name, std::int32_t partitions,
                                                    std::map<std::string, std::string> configs);
+  // Deletes the topic; its objects are removed once no live range of another
+  // partition refers to them and a checkpoint no longer lists them.
   awaitable<Status> delete_topic(const std::string& name);
+  // Replaces a topic's explicit configs (the caller has validated them);
+  // retention and the other settings apply from then on.
+  awaitable<Status> set_topic_configs(const std::string& name,
+                                      const std::map<std::string, std::string>& configs);
+  // Grows a topic to `count` partitions (the caller has checked count > current).
+  awaitable<Status> add_topic_partitions(const std::string& name, std::int32_t count);
 
   // ---- partitions ----
   PartitionState* partition(const PartitionKey& key);
@@ -122,6 +157,52 @@ class LogManager {
   //   if (co_await t.done->event.wait_until(deadline)) status = t.done->result;
   //   else status = timeout (the outcome is then unknown to the caller).
   static Status timed_out() { return Status(Errc::timeout, "timed out waiting for the flush to commit"); }
+
+  // Appending with idempotent-producer checks. Batches with a producer id are
+  // checked against the partition's producer state (one such batch per
+  // call): kOk appends; kDuplicate returns the original batch's ticket (its
+  // base offset, and its flush's completion when still pending); the other
+  // outcomes append nothing and say why in `message`.
+  enum class ProducerCheck { kOk, kDuplicate, kOutOfOrder, kInvalidEpoch, kInvalidRecord };
+  struct AppendResult {
+    Ticket ticket;
+    ProducerCheck check = ProducerCheck::kOk;
+    std::string message;
+  };
+  Result<AppendResult> append_batches(const PartitionKey& key, std::string_view records,
+                                      std::span<const protocol::BatchInfo> batches,
+                                      std::int64_t log_append_time_ms = -1);
+
+  // ---- idempotent producers ----
+  // A new producer id, never handed out before by any broker of the cluster:
+  // ids come in blocks reserved in the metadata store before use.
+  awaitable<Result<std::int64_t>> allocate_producer_id();
+  void set_producer_expiration(std::chrono::milliseconds ms) { opt_.producer_expiration = ms; }
+
+  // Dynamic broker configs (Kafka names, e.g. producer.id.expiration.ms) set
+  // through AlterConfigs: replaced as a whole, persisted under this broker's
+  // keys in the metadata store and applied at once (and at start-up).
+  const std::map<std::string, std::string>& dynamic_broker_configs() const { return dynamic_configs_; }
+  awaitable<Status> set_dynamic_broker_configs(const std::map<std::string, std::string>& configs);
+  // nullptr when the partition has no producer state.
+  const ProducerStates* producer_states(const PartitionKey& key) const;
+
+  // ---- retention ----
+  // Moves the partition's log start to `offset` (-1: the high watermark) and
+  // drops the ranges wholly below it. Returns the new log start;
+  // invalid_argument when offset is beyond the high watermark. Call
+  // persist() before acknowledging.
+  Result<std::int64_t> delete_records(const PartitionKey& key, std::int64_t offset);
+  // Applies retention.ms / retention.bytes to every partition now (the
+  // checkpointer also does it every checkpoint interval). Returns the number
+  // of partitions whose log start moved.
+  std::size_t enforce_retention();
+  // Writes a checkpoint covering every log start / topic change made so far
+  // (several callers share one checkpoint). Objects no longer referenced are
+  // deleted after it.
+  awaitable<Status> persist();
+  // Log objects referenced by at least one live range.
+  std::size_t live_objects() const { return object_uses_.size(); }
   // Back-pressure: waits while buffered bytes exceed the limit.
   awaitable<bool> wait_buffer_space(Clock::time_point deadline);
 
@@ -141,6 +222,10 @@ class LogManager {
   Notifier& commit_notifier() { return commit_notifier_; }
 
  private:
+  struct ObjectUse {
+    std::uint64_t size = 0;
+    std::size_t ranges = 0;  // live index entries referring to it
+  };
   struct PendingChunk {
     std::int64_t base_offset = 0;
     std::int64_t last_offset = 0;
@@ -169,6 +254,17 @@ class LogManager {
 
   awaitable<void> checkpointer();
   awaitable<Status> write_checkpoint();
+  awaitable<void> sweep_orphans();
+  std::chrono::milliseconds orphan_grace() const;
+
+  // Object reference counting (loop thread).
+  void index_push(PartitionState& p, IndexEntry e);
+  void unref_object(const std::string& key);
+  void trim_index(PartitionState& p);
+  bool object_known(const std::string& key) const;
+  Status apply_digest(const ProducerDigest& d);
+  Flush* find_flush(std::uint64_t id);
+  std::int64_t now_wall_ms() const;
 
   awaitable<Result<Slice>> chunk_data(const IndexEntry& e);
 
@@ -197,8 +293,8 @@ class LogManager {
   LogOptions opt_;
 
   std::string cluster_id_;
-  std::uint64_t epoch_ = 0;         // mod_revision of our ownership key
-  std::uint64_t next_seq_ = 1;      // next flush sequence (never reused)
+  std::uint64_t epoch_ = 0;     // mod_revision of our ownership key
+  std::uint64_t next_seq_ = 1;  // next flush sequence (never reused)
   std::uint64_t last_committed_seq_ = 0;
   std::uint64_t checkpoint_seq_ = 0;  // commits <= this are covered by the checkpoint
   std::size_t commits_since_checkpoint_ = 0;
@@ -208,13 +304,42 @@ class LogManager {
 
   std::map<std::string, TopicInfo> topics_;
   std::unordered_map<PartitionKey, PartitionState, PartitionKeyHash> partitions_;
+  // Idempotent-producer state per partition (only partitions that saw one).
+  std::unordered_map<PartitionKey, ProducerStates, PartitionKeyHash> producers_;
+  std::uint64_t next_flush_id_ = 1;
+  std::map<std::string, std::string> dynamic_configs_;
+  std::chrono::milliseconds static_producer_expiration_{0};
+  void apply_dynamic_configs();
+  awaitable<Status> load_dynamic_configs();
+  // Completion shared by answers that need no wait (committed duplicates).
+  std::shared_ptr<Completion> done_ok_;
+  // Producer id block reserved in the metadata store: [pid_next_, pid_end_).
+  std::int64_t pid_next_ = 0;
+  std::int64_t pid_end_ = 0;
+  bool pid_fetching_ = false;
+  Notifier pid_notifier_;
+
+  // Garbage collection. Every committed object is in object_uses_ while a
+  // live range refers to it, then in dead_objects_ until a checkpoint that
+  // no longer lists it (and covers its commit record) is durable.
+  std::unordered_map<std::string, ObjectUse> object_uses_;
+  std::unordered_map<std::string, std::uint64_t> dead_objects_;  // key -> size
+  std::string checkpoint_object_;                                // the durable checkpoint
+  std::string checkpoint_writing_;                               // being written
+  // Log start / topic changes: made (state_gen_) and in a durable checkpoint.
+  std::uint64_t state_gen_ = 0;
+  std::uint64_t durable_gen_ = 0;
+  Notifier checkpoint_done_;
+  // Unknown keys seen by the orphan sweep, with when they were first seen.
+  std::unordered_map<std::string, Clock::time_point> orphan_candidates_;
+  Clock::time_point next_sweep_{};
 
   std::shared_ptr<Flush> pending_;
   std::deque<std::shared_ptr<Flush>> sealed_;  // in flush order
   std::size_t buffered_bytes_ = 0;
   std::size_t puts_in_flight_ = 0;
-  Notifier sealed_notifier_;   // a flush was sealed / a put finished
-  Notifier space_notifier_;    // buffered bytes went down / put slot freed
+  Notifier sealed_notifier_;  // a flush was sealed / a put finished
+  Notifier space_notifier_;   // buffered bytes went down / put slot freed
   Notifier commit_notifier_;
   Notifier checkpoint_wakeup_;
   Event committer_done_;

@@ -1244,6 +1244,25 @@ Status EtcdMetadataStore::compact(std::int64_t revision) {
   return r.ok() ? Status() : r.status();
 }
 
+Result<EtcdStatus> EtcdMetadataStore::status() {
+  auto r = impl_->call("/v3/maintenance/status", json::object(), true);
+  if (!r.ok()) return r.status();
+  EtcdStatus st;
+  st.version = str(*r, "version");
+  st.db_size = num(*r, "dbSize");
+  st.db_size_in_use = num(*r, "dbSizeInUse");
+  if (const json* errs = field(*r, "errors"); errs != nullptr && errs->is_array()) {
+    // Bounded: a member reports a handful of alarms at most; ignore anything past 64.
+    for (std::size_t i = 0; i < errs->size() && i < 64; ++i) {
+      if (!(*errs)[i].is_string()) continue;
+      st.errors.push_back((*errs)[i].get<std::string>());
+      if (st.errors.back().find("NOSPACE") != std::string::npos) st.nospace_alarm = true;
+    }
+  }
+  if (st.version.empty() && st.db_size == 0) return corrupt("maintenance status without version or dbSize");
+  return st;
+}
+
 std::string EtcdMetadataStore::describe() const {
   std::string s = impl_->opts.endpoints.front().rfind("https", 0) == 0 ? "etcds://" : "etcd://";
   for (std::size_t i = 0; i < impl_->opts.endpoints.size(); ++i) {

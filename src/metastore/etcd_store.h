@@ -61,6 +61,16 @@ struct EtcdOptions {
 // password; one trailing newline is ignored). invalid_argument on any error.
 Result<EtcdOptions> parse_etcd_url(const std::string& url);
 
+// What etcd's maintenance Status call reports about one member.
+struct EtcdStatus {
+  std::string version;              // etcd server version
+  std::int64_t db_size = 0;         // bytes of the backend database file (what the quota limits)
+  std::int64_t db_size_in_use = 0;  // bytes in use; the rest is reclaimed only by defragmentation
+                                    // (0 when the server does not report it: etcd < 3.4)
+  std::vector<std::string> errors;  // e.g. "memberID:... alarm:NOSPACE"
+  bool nospace_alarm = false;       // a NOSPACE alarm is raised: every write fails until it is disarmed
+};
+
 class EtcdMetadataStore final : public MetadataStore {
  public:
   // parse_etcd_url + open(options).
@@ -86,6 +96,10 @@ class EtcdMetadataStore final : public MetadataStore {
                                        std::int64_t start_revision, WatchCallback cb) override;
   Status compact(std::int64_t revision) override;
   std::string describe() const override;
+
+  // POST /v3/maintenance/status on the first endpoint that answers (the DB
+  // size is per member; members of a healthy cluster hold the same data).
+  Result<EtcdStatus> status();
 
   struct Impl;
 

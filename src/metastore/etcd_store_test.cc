@@ -511,6 +511,44 @@ TEST(EtcdErrors, EtcdErrorResponses) {
   EXPECT_EQ(s->lease_revoke(42).code(), Errc::not_found);
 }
 
+TEST(EtcdStatusTest, ParsesSizesAndNospaceAlarm) {
+  std::string path_seen;
+  std::string reply;
+  FakeEtcd fake([&](const std::string& path, const std::string&, const std::string&) {
+    path_seen = path;
+    return FakeEtcd::Reply{200, reply};
+  });
+  auto s = open_unchecked(fast_options({fake.endpoint()}));
+  ASSERT_NE(s, nullptr);
+  reply = std::string("{") + kHeader +
+          R"(,"version":"3.4.23","dbSize":"2147483648","dbSizeInUse":"1048576",)"
+          R"("errors":["memberID:8e9e05c52164694d alarm:NOSPACE "]})";
+  auto st = s->status();
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  EXPECT_EQ(path_seen, "/v3/maintenance/status");
+  EXPECT_EQ(st->version, "3.4.23");
+  EXPECT_EQ(st->db_size, 2147483648);
+  EXPECT_EQ(st->db_size_in_use, 1048576);
+  ASSERT_EQ(st->errors.size(), 1u);
+  EXPECT_TRUE(st->nospace_alarm);
+
+  reply = std::string("{") + kHeader + R"(,"version":"3.3.0","dbSize":"20480"})";
+  st = s->status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->db_size, 20480);
+  EXPECT_EQ(st->db_size_in_use, 0);
+  EXPECT_FALSE(st->nospace_alarm);
+
+  // Untrusted answers: wrong types are ignored, an answer without any size is malformed.
+  reply = std::string("{") + kHeader + R"(,"version":"3.4","dbSize":"x","errors":[1,{"a":2}]})";
+  st = s->status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->db_size, 0);
+  EXPECT_TRUE(st->errors.empty());
+  reply = std::string("{") + kHeader + "}";
+  EXPECT_EQ(s->status().code(), Errc::corrupt);
+}
+
 TEST(EtcdFailover, NoLeaderTriesNextEndpoint) {
   FakeEtcd no_leader([](const std::string&, const std::string&, const std::string&) {
     return FakeEtcd::Reply{
@@ -638,6 +676,19 @@ TEST(EtcdReal, PrefixIsolation) {
   EXPECT_EQ(ev[1].kv.key, "/ks/x");
   EXPECT_EQ(ev[2].type, WatchEvent::Type::del);
   EXPECT_EQ(b->delete_range("/", std::string(1, '\0')).value(), 1);
+}
+
+TEST(EtcdReal, StatusReportsDatabaseSize) {
+  REQUIRE_ETCD();
+  auto s = open_ok("etcd://" + test_etcd() + "/" + unique_prefix());
+  ASSERT_NE(s, nullptr);
+  auto st = s->status();
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  EXPECT_FALSE(st->version.empty());
+  EXPECT_GT(st->db_size, 0);
+  EXPECT_GT(st->db_size_in_use, 0);  // etcd-server in Debian 12 is 3.4
+  EXPECT_LE(st->db_size_in_use, st->db_size);
+  EXPECT_FALSE(st->nospace_alarm);
 }
 
 TEST(EtcdReal, FailoverWhenFirstEndpointIsDown) {

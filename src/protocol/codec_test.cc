@@ -61,8 +61,9 @@ void check_round_trip(int16_t v) {
   Msg m;
   fill_sample(m, v, 1);
   const std::string wire = encode(m, v);
-  // Only an empty body (ApiVersions v0-2 request) may equal the defaults.
-  EXPECT_TRUE(!(m == Msg{}) || wire.empty()) << "sample must differ from the defaults";
+  // Only a body without fields (ApiVersions v0-2 request; ListGroups v3 request: just the tag
+  // buffer) may equal the defaults.
+  EXPECT_TRUE(!(m == Msg{}) || wire == encode(Msg{}, v)) << "sample must differ from the defaults";
   Msg d;
   Reader r(wire);
   ASSERT_TRUE(d.decode(r, v)) << r.error();
@@ -86,8 +87,11 @@ void check_round_trip(int16_t v) {
   Reader r3(wire_def);
   ASSERT_TRUE(d3.decode(r3, v)) << r3.error();
   EXPECT_TRUE(d3 == def);
-  if (!wire.empty()) {
-    EXPECT_LT(wire_def.size(), wire.size());
+  // A sample that differs from the defaults encodes differently (fixed-width bodies such as
+  // Heartbeat's error code keep their size).
+  if (!(m == Msg{})) {
+    EXPECT_NE(wire_def, wire);
+    EXPECT_LE(wire_def.size(), wire.size());
   }
 }
 
@@ -127,8 +131,11 @@ TEST(Codec, RoundTripEveryApiEveryVersionBothDirections) {
     check_round_trip<Resp>(v);
     checked += 2;
   });
-  // 5 + 13 + 12 + 13 + 8 + 8 + 7 versions, two directions each.
-  EXPECT_EQ(checked, 2 * (5 + 13 + 12 + 13 + 8 + 8 + 7));
+  // Every advertised version of every declared API, two directions each.
+  int versions = 0;
+  for (const ApiSpec& a : kApis) versions += a.max_version - a.min_version + 1;
+  EXPECT_GE(versions, 5 + 13 + 12 + 13 + 8 + 8 + 7);
+  EXPECT_EQ(checked, 2 * versions);
 }
 
 TEST(Codec, EveryTruncationFailsCleanly) {
@@ -505,8 +512,8 @@ TEST(ApiTable, MatchesDeclarations) {
   EXPECT_EQ(fetch->max_version, 16);
   EXPECT_TRUE(fetch->flexible(12));
   EXPECT_FALSE(fetch->flexible(11));
-  EXPECT_EQ(find_api(9), nullptr);
-  EXPECT_EQ(kApis.size(), 7u);
+  EXPECT_EQ(find_api(9999), nullptr);
+  EXPECT_GE(kApis.size(), 7u);
   for (const ApiSpec& a : kApis) {
     visit_api(a.key, [&]<class Req, class Resp>() {
       EXPECT_EQ(Req::kApiKey, a.key);
@@ -516,7 +523,7 @@ TEST(ApiTable, MatchesDeclarations) {
     });
   }
   bool called = false;
-  EXPECT_FALSE(visit_api(42, [&]<class, class>() { called = true; }));
+  EXPECT_FALSE(visit_api(9999, [&]<class, class>() { called = true; }));
   EXPECT_FALSE(called);
 }
 

@@ -1,0 +1,161 @@
+// GroupCoordinator: the classic consumer-group protocol and committed offsets
+// for every group this broker coordinates (today: all of them).
+//
+// Done the Kafka way: the broker picks the protocol every member supports
+// (by vote), relays the leader's assignment, never invents one. Static
+// membership, session and rebalance timeouts, generation / member-id fencing,
+// MEMBER_ID_REQUIRED, group.initial.rebalance.delay.ms.
+//
+// Durability: offsets and the group record are written to the metadata store
+// before the request is answered (layout in store_format.h). A single writer
+// coalesces everything queued (commits of many consumers, group records) into
+// as few transactions as etcd's limits allow; each transaction is fenced by
+// this broker's ownership key (mod_revision == LogManager::broker_epoch()), so
+// a coordinator that lost ownership can never overwrite a newer one's state.
+//
+// Loop thread only; metadata-store calls are offloaded to the worker pool.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/async.h"
+#include "common/status.h"
+#include "coordinator/group.h"
+#include "coordinator/types.h"
+#include "log/log_manager.h"
+#include "metastore/metadata_store.h"
+
+namespace ks::coordinator {
+
+struct CoordinatorStats {
+  std::uint64_t txns = 0;          // metadata transactions written
+  std::uint64_t keys_written = 0;  // keys put or deleted by them
+  std::uint64_t committed_partitions = 0;
+  std::uint64_t rebalances = 0;
+  std::uint64_t expired_offsets = 0;
+};
+
+class GroupCoordinator {
+ public:
+  GroupCoordinator(asio::io_context& io, asio::thread_pool& pool,
+                   std::shared_ptr<metastore::MetadataStore> meta, log::LogManager& log, Options options);
+  ~GroupCoordinator();
+  GroupCoordinator(const GroupCoordinator&) = delete;
+  GroupCoordinator& operator=(const GroupCoordinator&) = delete;
+
+  // Loads every group and its offsets; starts the writer, retention and lag loops.
+  awaitable<Status> start();
+  // Answers waiting joins/syncs with NOT_COORDINATOR, writes what is queued, stops the loops.
+  awaitable<void> stop();
+
+  // True once the coordinator stopped or lost ownership: every call answers NOT_COORDINATOR.
+  bool unavailable() const { return stopping_ || fenced_ || log_.fenced(); }
+  std::int32_t node_id() const { return opt_.node_id; }
+  const Options& options() const { return opt_; }
+  const CoordinatorStats& stats() const { return stats_; }
+
+  std::shared_ptr<JoinWait> join(JoinParams p);
+  std::shared_ptr<SyncWait> sync(SyncParams p);
+  ErrorCode heartbeat(const std::string& group_id, std::int32_t generation, const std::string& member_id,
+                      const std::optional<std::string>& instance_id);
+  LeaveResult leave(const std::string& group_id, const std::vector<LeaveMember>& members);
+
+  std::shared_ptr<CommitWait> commit(CommitParams p);
+  FetchResult fetch(const std::string& group_id, const std::optional<TopicPartitions>& topics) const;
+
+  GroupDescription describe(const std::string& group_id) const;
+  // states_filter: Kafka state names, case-insensitive; empty = all.
+  std::vector<GroupListing> list(const std::vector<std::string>& states_filter) const;
+  std::shared_ptr<DeleteGroupsWait> delete_groups(const std::vector<std::string>& group_ids);
+  std::shared_ptr<OffsetDeleteWait> delete_offsets(const std::string& group_id,
+                                                   const TopicPartitions& topics);
+
+  // One retention pass / lag refresh now (they also run periodically).
+  void expire_offsets();
+  void refresh_lag();
+
+ private:
+  struct OffsetUpdate {
+    std::string topic;
+    log::TopicId topic_id{};
+    std::int32_t partition = 0;
+    std::optional<OffsetValue> value;  // nullopt: remove
+  };
+  struct WriteItem {
+    enum class Kind { kOffsets, kMeta, kDeleteGroup };
+    Kind kind = Kind::kOffsets;
+    std::shared_ptr<Group> group;
+    std::vector<OffsetUpdate> updates;  // kOffsets
+    std::optional<std::string> meta;    // kMeta: the record; nullopt deletes it
+    std::function<void(const Status&)> on_done;
+  };
+  struct Round;
+
+  // ---- membership (coordinator.cc) ----
+  std::shared_ptr<Group> find(const std::string& id) const;
+  std::shared_ptr<Group> get_or_create(const std::string& id, ErrorCode& error);
+  std::shared_ptr<JoinWait> add_member_and_rebalance(Group& g, const std::string& member_id,
+                                                     const JoinParams& p, std::shared_ptr<JoinWait> w);
+  std::shared_ptr<JoinWait> static_rejoin(Group& g, const std::string& old_id, const JoinParams& p,
+                                          std::shared_ptr<JoinWait> w);
+  void update_member(Member& m, const JoinParams& p);
+  bool supports(const Group& g, const JoinParams& p) const;
+  std::optional<std::string> select_protocol(const Group& g) const;
+  void prepare_rebalance(Group& g, const char* reason);
+  void maybe_complete_join(Group& g);
+  void complete_join(Group& g);
+  JoinResult current_join_result(const Group& g, const Member& m, bool with_members) const;
+  void remove_member(Group& g, const std::string& member_id, const char* reason);
+  void set_state(Group& g, GroupState s);
+  void ensure_timer(const std::shared_ptr<Group>& g);
+  awaitable<void> group_timer(std::shared_ptr<Group> g);
+  std::optional<Clock::time_point> next_deadline(const Group& g) const;
+  void on_timer(Group& g);
+  void persist_group(const std::shared_ptr<Group>& g, const std::map<std::string, std::string>* assignments,
+                     std::function<void(const Status&)> on_done);
+  std::optional<std::vector<std::string>> subscribed(const Group& g) const;
+  void remove_group(const std::shared_ptr<Group>& g);
+  std::string new_member_id(const std::string& prefix) const;
+
+  // ---- storage (offsets.cc) ----
+  void enqueue(WriteItem item);
+  awaitable<void> writer();
+  Round build_round(std::vector<WriteItem>& items) const;
+  awaitable<Result<metastore::TxnResponse>> run_txn(metastore::TxnRequest t);
+  awaitable<Result<metastore::RangeResponse>> run_range(metastore::RangeRequest r);
+  Status load_kv(const metastore::KeyValue& kv, std::map<std::string, StoredGroup>& metas);
+  void restore(Group& g, StoredGroup sg);
+  awaitable<void> retention_loop();
+  awaitable<void> lag_loop();
+  ErrorCode write_error(const Status& s) const;
+  std::int64_t now_ms() const;
+
+  asio::io_context& io_;
+  asio::thread_pool& pool_;
+  std::shared_ptr<metastore::MetadataStore> meta_;
+  log::LogManager& log_;
+  Options opt_;
+
+  std::map<std::string, std::shared_ptr<Group>> groups_;
+  std::deque<WriteItem> queue_;
+  Notifier queue_wakeup_;
+  Notifier loop_wakeup_;  // retention and lag loops (stop)
+  Event writer_done_;
+  Event retention_done_;
+  Event lag_done_;
+  bool started_ = false;
+  bool stopping_ = false;
+  bool writer_exited_ = false;
+  bool fenced_ = false;
+  CoordinatorStats stats_;
+
+  // Exported lag series (group, topic) -> value read by /metrics.
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<std::atomic<double>>> lag_series_;
+};
+
+}  // namespace ks::coordinator

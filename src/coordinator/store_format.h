@@ -1,0 +1,96 @@
+// How groups and committed offsets are laid out in the metadata store.
+//
+//   /ks/groups/<group>/meta                      group record: protocol, generation, leader,
+//                                                members with subscription and assignment
+//   /ks/groups/<group>/offsets/<topic>/<chunk:06> committed offsets of partitions
+//                                                [chunk*128, chunk*128+128) of one topic
+//
+// <group> is percent-encoded (any byte outside [A-Za-z0-9._-]) so a group id can
+// never reach into another group's keys. One key holds up to 128 partitions:
+// a commit of N partitions of a topic writes ceil(N/128) keys at most, and the
+// largest possible value (128 partitions x 4 KiB of metadata, base64) stays
+// below 1 MiB, under etcd's 1.5 MiB request limit. Values are JSON with "v":1.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "log/types.h"
+
+namespace ks::coordinator {
+
+inline constexpr std::int32_t kPartitionsPerKey = 128;
+
+std::string groups_prefix();                       // "/ks/groups/"
+std::string group_prefix(std::string_view group);  // "/ks/groups/<enc>/"
+std::string meta_key(std::string_view group);
+std::string offsets_key(std::string_view group, std::string_view topic, std::int32_t chunk);
+inline std::int32_t chunk_of(std::int32_t partition) { return partition / kPartitionsPerKey; }
+
+std::string encode_group_id(std::string_view group);
+std::optional<std::string> decode_group_id(std::string_view enc);
+
+struct ParsedKey {
+  enum class Kind { kMeta, kOffsets };
+  Kind kind = Kind::kMeta;
+  std::string group;
+  std::string topic;
+  std::int32_t chunk = 0;
+};
+// nullopt for keys outside the layout (ignored on load).
+std::optional<ParsedKey> parse_key(std::string_view key);
+
+struct OffsetValue {
+  std::int64_t offset = -1;
+  std::int32_t leader_epoch = -1;
+  std::string metadata;
+  std::int64_t commit_ms = 0;  // wall clock of the commit (retention of simple groups)
+  bool operator==(const OffsetValue&) const = default;
+};
+
+// The offsets one key holds: partitions of one topic incarnation.
+struct Chunk {
+  log::TopicId topic_id{};
+  std::map<std::int32_t, OffsetValue> parts;
+  bool operator==(const Chunk&) const = default;
+};
+std::string encode_chunk(std::string_view topic, const Chunk& c);
+Result<Chunk> decode_chunk(std::string_view json);
+
+struct StoredMember {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string client_id;
+  std::string client_host;
+  std::int32_t session_timeout_ms = 0;
+  std::int32_t rebalance_timeout_ms = 0;
+  std::string subscription;  // metadata of the selected protocol
+  std::string assignment;
+  bool operator==(const StoredMember&) const = default;
+};
+
+struct StoredGroup {
+  std::string protocol_type;
+  std::optional<std::string> protocol;
+  std::int32_t generation = 0;
+  std::string leader;
+  std::int64_t state_ms = 0;  // wall clock of the last state change
+  std::vector<StoredMember> members;
+  bool operator==(const StoredGroup&) const = default;
+};
+std::string encode_group(const StoredGroup& g);
+Result<StoredGroup> decode_group(std::string_view json);
+
+std::string base64_encode(std::string_view in);
+std::optional<std::string> base64_decode(std::string_view in);
+
+// Topics of a ConsumerProtocolSubscription (protocol type "consumer");
+// nullopt if the bytes are not one.
+std::optional<std::vector<std::string>> subscribed_topics(std::string_view metadata);
+
+}  // namespace ks::coordinator

@@ -1,0 +1,205 @@
+// Inputs and outputs of the group coordinator, independent of the wire
+// format (handlers translate the Kafka messages of every version).
+//
+// Calls that may wait (join, sync, commit, delete) return a shared object
+// holding an Event and the result: the handler co_awaits `done` (g++ 12 needs
+// completions as shared objects rather than awaitables returned across
+// translation units, see docs/ARCHITECTURE.md).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/async.h"
+#include "protocol/errors.h"
+
+namespace ks::coordinator {
+
+using protocol::ErrorCode;
+
+// Settings, with Kafka's names and defaults.
+struct Options {
+  std::int32_t node_id = 0;
+  std::chrono::milliseconds min_session_timeout{6000};         // group.min.session.timeout.ms
+  std::chrono::milliseconds max_session_timeout{1800000};      // group.max.session.timeout.ms
+  std::chrono::milliseconds initial_rebalance_delay{3000};     // group.initial.rebalance.delay.ms
+  std::chrono::minutes offsets_retention{10080};               // offsets.retention.minutes
+  std::chrono::milliseconds retention_check_interval{600000};  // offsets.retention.check.interval.ms
+  std::size_t max_metadata_bytes = 4096;                       // offset.metadata.max.bytes
+  std::size_t max_group_size = 10000;                          // group.max.size (Kafka: unbounded)
+  // Groups this coordinator holds at once (each costs memory; new ones beyond
+  // get COORDINATOR_NOT_AVAILABLE).
+  std::size_t max_groups = 100000;
+  // Commits arriving within this window share one metadata transaction.
+  std::chrono::milliseconds commit_linger{2};
+  // Lag series exported on /metrics (group x topic); more pairs are counted,
+  // not exported.
+  std::size_t max_lag_series = 1000;
+  std::chrono::milliseconds lag_interval{2000};
+};
+
+// Reads the settings above from KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS,
+// KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS, KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS,
+// KAFSCALE_OFFSETS_RETENTION_MINUTES, KAFSCALE_OFFSETS_RETENTION_CHECK_INTERVAL_MS,
+// KAFSCALE_OFFSET_METADATA_MAX_BYTES, KAFSCALE_GROUP_MAX_SIZE (unset or invalid: default).
+Options options_from_env(Options base);
+
+enum class GroupState { kEmpty, kPreparingRebalance, kCompletingRebalance, kStable, kDead };
+std::string_view state_name(GroupState s);  // Kafka's names: "Empty", "Stable", ...
+
+struct Protocol {
+  std::string name;
+  std::string metadata;
+};
+
+struct JoinParams {
+  std::string group_id;
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string protocol_type;
+  std::vector<Protocol> protocols;
+  std::int32_t session_timeout_ms = 0;
+  std::int32_t rebalance_timeout_ms = -1;  // <= 0: the session timeout (v0)
+  std::string client_id;
+  std::string client_host;
+  bool require_known_member_id = false;   // JoinGroup v4+
+  bool supports_skip_assignment = false;  // JoinGroup v9+
+};
+
+struct JoinMember {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string metadata;
+};
+
+struct JoinResult {
+  ErrorCode error = ErrorCode::kNone;
+  std::int32_t generation = -1;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  std::string leader;
+  std::string member_id;
+  bool skip_assignment = false;
+  std::vector<JoinMember> members;  // the leader's copy only
+};
+
+struct JoinWait {
+  Event done;
+  JoinResult result;
+};
+
+struct SyncParams {
+  std::string group_id;
+  std::int32_t generation = -1;
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  std::vector<std::pair<std::string, std::string>> assignments;  // member id, assignment
+};
+
+struct SyncResult {
+  ErrorCode error = ErrorCode::kNone;
+  std::optional<std::string> protocol_type;
+  std::optional<std::string> protocol_name;
+  std::string assignment;
+};
+
+struct SyncWait {
+  Event done;
+  SyncResult result;
+};
+
+struct LeaveMember {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+};
+
+struct LeaveResult {
+  ErrorCode error = ErrorCode::kNone;
+  std::vector<ErrorCode> members;  // one per LeaveMember
+};
+
+struct CommitPartition {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::int32_t leader_epoch = -1;
+  std::optional<std::string> metadata;
+};
+
+struct CommitParams {
+  std::string group_id;
+  std::int32_t generation = -1;  // < 0: a simple (non-group) commit
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::vector<CommitPartition> partitions;
+};
+
+struct CommitWait {
+  Event done;
+  std::vector<ErrorCode> errors;  // one per CommitParams::partitions entry
+};
+
+struct FetchedOffset {
+  std::int32_t partition = 0;
+  std::int64_t offset = -1;
+  std::int32_t leader_epoch = -1;
+  std::string metadata;
+  ErrorCode error = ErrorCode::kNone;
+};
+
+struct FetchedTopic {
+  std::string name;
+  std::vector<FetchedOffset> partitions;
+};
+
+struct FetchResult {
+  ErrorCode error = ErrorCode::kNone;
+  std::vector<FetchedTopic> topics;
+};
+
+// What to fetch: nullopt = every topic the group has offsets for.
+using TopicPartitions = std::vector<std::pair<std::string, std::vector<std::int32_t>>>;
+
+struct MemberDescription {
+  std::string member_id;
+  std::optional<std::string> instance_id;
+  std::string client_id;
+  std::string client_host;
+  std::string metadata;
+  std::string assignment;
+};
+
+struct GroupDescription {
+  ErrorCode error = ErrorCode::kNone;
+  std::string group_id;
+  std::string state;
+  std::string protocol_type;
+  std::string protocol;
+  std::vector<MemberDescription> members;
+};
+
+struct GroupListing {
+  std::string group_id;
+  std::string protocol_type;
+  std::string state;
+};
+
+struct DeleteGroupsWait {
+  Event done;
+  std::vector<ErrorCode> errors;  // one per group asked for
+};
+
+struct OffsetDeleteWait {
+  Event done;
+  ErrorCode error = ErrorCode::kNone;
+  std::vector<std::pair<std::string, std::vector<std::pair<std::int32_t, ErrorCode>>>> topics;
+};
+
+}  // namespace ks::coordinator

@@ -1,0 +1,127 @@
+#include "handlers/configs.h"
+
+#include <charconv>
+
+#include "log/topic_config.h"
+
+namespace ks::handlers::configs {
+namespace {
+
+std::int8_t type_of(log::TopicConfigSpec::Type t) {
+  using T = log::TopicConfigSpec::Type;
+  switch (t) {
+    case T::kLong:
+      return kTypeLong;
+    case T::kInt:
+      return kTypeInt;
+    case T::kString:
+      return kTypeString;
+    case T::kBool:
+      return kTypeBoolean;
+    case T::kDouble:
+      return kTypeDouble;
+    case T::kList:
+      return kTypeList;
+  }
+  return 0;
+}
+
+Entry fixed(std::string name, std::string value, std::int8_t type, std::int8_t source = kSourceStaticBroker) {
+  Entry e;
+  e.name = std::move(name);
+  e.value = std::move(value);
+  e.read_only = true;
+  e.source = source;
+  e.type = type;
+  e.synonyms.push_back(Synonym{e.name, e.value, source});
+  return e;
+}
+
+// Kafka's producer.id.expiration.ms default (one day).
+constexpr const char* kDefaultProducerExpirationMs = "86400000";
+
+}  // namespace
+
+std::vector<Entry> describe_topic(const log::TopicInfo& t) {
+  std::vector<Entry> out;
+  for (const auto& spec : log::topic_config_specs()) {
+    Entry e;
+    e.name = spec.name;
+    e.type = type_of(spec.type);
+    auto it = t.record.configs.find(spec.name);
+    if (it != t.record.configs.end()) {
+      e.value = it->second;
+      e.source = kSourceTopic;
+      e.synonyms.push_back(Synonym{spec.name, it->second, kSourceTopic});
+    } else {
+      e.value = spec.default_value;
+      e.source = kSourceDefault;
+    }
+    e.synonyms.push_back(Synonym{spec.name, std::string(spec.default_value), kSourceDefault});
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::vector<Entry> describe_broker(const BrokerContext& b) {
+  std::vector<Entry> out;
+  const auto& opt = b.log.options();
+  const std::string id = std::to_string(b.node_id);
+  out.push_back(fixed("broker.id", id, kTypeInt));
+  out.push_back(fixed("node.id", id, kTypeInt));
+  out.push_back(fixed("advertised.listeners",
+                      "PLAINTEXT://" + b.advertised_host + ":" + std::to_string(b.advertised_port),
+                      kTypeString));
+  out.push_back(fixed("auto.create.topics.enable", b.auto_create_topics ? "true" : "false", kTypeBoolean));
+  out.push_back(fixed("num.partitions", std::to_string(b.default_partitions), kTypeInt));
+  out.push_back(fixed("default.replication.factor", "1", kTypeInt, kSourceDefault));
+  out.push_back(fixed("min.insync.replicas", "1", kTypeInt, kSourceDefault));
+  out.push_back(fixed("message.max.bytes", "1048588", kTypeInt, kSourceDefault));
+  out.push_back(fixed("log.cleanup.policy", "delete", kTypeList, kSourceDefault));
+  out.push_back(fixed("compression.type", "producer", kTypeString, kSourceDefault));
+  out.push_back(fixed("log.retention.ms", "604800000", kTypeLong, kSourceDefault));
+  out.push_back(fixed("log.retention.hours", "168", kTypeInt, kSourceDefault));
+  out.push_back(fixed("log.retention.bytes", "-1", kTypeLong, kSourceDefault));
+  // Retention is applied on every checkpoint interval.
+  out.push_back(
+      fixed("log.retention.check.interval.ms", std::to_string(opt.checkpoint_interval.count()), kTypeLong));
+  Entry pe;
+  pe.name = "producer.id.expiration.ms";
+  pe.type = kTypeInt;
+  const auto& dyn = b.log.dynamic_broker_configs();
+  auto it = dyn.find(pe.name);
+  if (it != dyn.end()) {
+    pe.value = it->second;
+    pe.source = kSourceDynamicBroker;
+    pe.synonyms.push_back(Synonym{pe.name, it->second, kSourceDynamicBroker});
+  } else {
+    pe.value = std::to_string(opt.producer_expiration.count());
+    pe.source = pe.value == kDefaultProducerExpirationMs ? kSourceDefault : kSourceStaticBroker;
+  }
+  pe.synonyms.push_back(Synonym{pe.name, std::string(kDefaultProducerExpirationMs), kSourceDefault});
+  out.push_back(std::move(pe));
+  return out;
+}
+
+bool is_this_broker(const BrokerContext& b, const std::string& name) {
+  return name.empty() || name == std::to_string(b.node_id);
+}
+
+bool is_dynamic_broker_config(const std::string& name) { return name == "producer.id.expiration.ms"; }
+
+std::optional<std::string> validate_broker_config(const std::string& name, const std::string& value) {
+  if (!is_dynamic_broker_config(name)) return "Cannot update these configs dynamically: " + name;
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || p != value.data() + value.size() || value.empty() || v < 1 || v > INT32_MAX) {
+    return "Invalid value " + value + " for configuration " + name + ": Value must be at least 1";
+  }
+  return std::nullopt;
+}
+
+bool is_list_config(const std::string& name) {
+  const auto* spec = log::find_topic_config(name);
+  return spec != nullptr && spec->type == log::TopicConfigSpec::Type::kList;
+}
+
+}  // namespace ks::handlers::configs

@@ -1,0 +1,69 @@
+// Config descriptions shared by DescribeConfigs, AlterConfigs and
+// IncrementalAlterConfigs: Kafka's resource types, config sources and types,
+// the topic configs (log/topic_config.h) and the broker configs we expose.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "handlers/context.h"
+
+namespace ks::handlers::configs {
+
+// ConfigResource.Type
+inline constexpr std::int8_t kResourceTopic = 2;
+inline constexpr std::int8_t kResourceBroker = 4;
+inline constexpr std::int8_t kResourceBrokerLogger = 8;
+
+// DescribeConfigs ConfigSource
+inline constexpr std::int8_t kSourceTopic = 1;
+inline constexpr std::int8_t kSourceDynamicBroker = 2;
+inline constexpr std::int8_t kSourceStaticBroker = 4;
+inline constexpr std::int8_t kSourceDefault = 5;
+
+// DescribeConfigs ConfigType
+inline constexpr std::int8_t kTypeBoolean = 1;
+inline constexpr std::int8_t kTypeString = 2;
+inline constexpr std::int8_t kTypeInt = 3;
+inline constexpr std::int8_t kTypeLong = 5;
+inline constexpr std::int8_t kTypeDouble = 6;
+inline constexpr std::int8_t kTypeList = 7;
+
+// IncrementalAlterConfigs operations
+inline constexpr std::int8_t kOpSet = 0;
+inline constexpr std::int8_t kOpDelete = 1;
+inline constexpr std::int8_t kOpAppend = 2;
+inline constexpr std::int8_t kOpSubtract = 3;
+
+struct Synonym {
+  std::string name;
+  std::optional<std::string> value;
+  std::int8_t source = kSourceDefault;
+};
+
+struct Entry {
+  std::string name;
+  std::optional<std::string> value;
+  bool read_only = false;
+  std::int8_t source = kSourceDefault;
+  std::int8_t type = 0;
+  std::vector<Synonym> synonyms;
+};
+
+std::vector<Entry> describe_topic(const log::TopicInfo& t);
+std::vector<Entry> describe_broker(const BrokerContext& b);
+
+// A broker resource names this broker ("" = the cluster-wide default).
+bool is_this_broker(const BrokerContext& b, const std::string& name);
+
+// Broker configs that can be changed at run time; nullopt when `value` is
+// valid for `name`, else the error message (INVALID_CONFIG / INVALID_REQUEST).
+std::optional<std::string> validate_broker_config(const std::string& name, const std::string& value);
+bool is_dynamic_broker_config(const std::string& name);
+
+bool is_list_config(const std::string& topic_config_name);
+
+}  // namespace ks::handlers::configs

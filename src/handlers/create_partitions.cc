@@ -1,0 +1,52 @@
+#include <set>
+
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+
+awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitionsRequest& req) {
+  CreatePartitionsResponse resp;
+  auto& b = ctx.broker;
+  std::set<std::string> seen, duplicated;
+  for (const auto& t : req.topics) {
+    if (!seen.insert(t.name).second) duplicated.insert(t.name);
+  }
+  for (const auto& t : req.topics) {
+    CreatePartitionsResponse::CreatePartitionsTopicResult out;
+    out.name = t.name;
+    auto fail = [&](ErrorCode e, std::string msg) {
+      out.error_code = code(e);
+      out.error_message = std::move(msg);
+    };
+    const log::TopicInfo* info = b.log.topic(t.name);
+    const std::int32_t current = info ? info->record.partitions : 0;
+    if (duplicated.count(t.name)) {
+      fail(ErrorCode::kInvalidRequest, "Duplicate topic in the request: " + t.name);
+    } else if (info == nullptr) {
+      fail(ErrorCode::kUnknownTopicOrPartition, "This server does not host this topic.");
+    } else if (t.count <= current) {
+      fail(ErrorCode::kInvalidPartitions, "Topic currently has " + std::to_string(current) +
+                                              " partitions, which is higher than or equal to the requested " +
+                                              std::to_string(t.count) + ".");
+    } else if (t.count > b.max_partitions_per_topic) {
+      fail(ErrorCode::kInvalidPartitions,
+           "Number of partitions must be at most " + std::to_string(b.max_partitions_per_topic));
+    } else if (t.assignments.has_value() &&
+               static_cast<std::int64_t>(t.assignments->size()) != std::int64_t{t.count} - current) {
+      fail(ErrorCode::kInvalidReplicaAssignment,
+           "Increasing the number of partitions by " + std::to_string(t.count - current) + " but " +
+               std::to_string(t.assignments->size()) + " assignments provided.");
+    } else if (!req.validate_only) {
+      // Any assignment is accepted: the object store holds the copies.
+      auto s = co_await b.log.add_topic_partitions(t.name, t.count);
+      if (!s.ok()) {
+        fail(s.code() == Errc::invalid_argument ? ErrorCode::kInvalidPartitions : to_kafka_error(s.code()),
+             s.message());
+      }
+    }
+    resp.results.push_back(std::move(out));
+  }
+  co_return resp;
+}
+
+}  // namespace ks::handlers

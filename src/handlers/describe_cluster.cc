@@ -1,0 +1,27 @@
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+
+awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRequest& req) {
+  DescribeClusterResponse resp;
+  auto& b = ctx.broker;
+  resp.endpoint_type = req.endpoint_type;
+  // KIP-919: endpoint type 2 asks for controllers, which only a controller
+  // endpoint answers.
+  if (ctx.version >= 1 && req.endpoint_type != 1) {
+    resp.error_code = code(ErrorCode::kMismatchedEndpointType);
+    resp.error_message = "The request was sent to a broker endpoint, but it asked for endpoint type " +
+                         std::to_string(req.endpoint_type);
+    co_return resp;
+  }
+  resp.cluster_id = b.log.cluster_id();
+  resp.controller_id = b.node_id;
+  DescribeClusterResponse::DescribeClusterBroker me;
+  me.broker_id = b.node_id;
+  me.host = b.advertised_host;
+  me.port = b.advertised_port;
+  resp.brokers.push_back(std::move(me));
+  co_return resp;
+}
+
+}  // namespace ks::handlers

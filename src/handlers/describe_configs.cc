@@ -1,0 +1,80 @@
+#include <set>
+
+#include "handlers/configs.h"
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+namespace {
+
+using Result_ = DescribeConfigsResponse::DescribeConfigsResult;
+using Config = Result_::DescribeConfigsResourceResult;
+
+void fill(RequestContext& ctx, const DescribeConfigsRequest& req, const std::vector<configs::Entry>& entries,
+          const std::optional<std::set<std::string>>& keys, Result_& out) {
+  for (const auto& e : entries) {
+    if (keys && keys->count(e.name) == 0) continue;
+    Config c;
+    c.name = e.name;
+    c.value = e.value;
+    c.read_only = e.read_only;
+    c.is_default = e.source == configs::kSourceDefault;
+    c.config_source = e.source;
+    c.config_type = e.type;
+    if (req.include_synonyms) {
+      for (const auto& s : e.synonyms) {
+        Config::DescribeConfigsSynonym syn;
+        syn.name = s.name;
+        syn.value = s.value;
+        syn.source = s.source;
+        c.synonyms.push_back(std::move(syn));
+      }
+    }
+    out.configs.push_back(std::move(c));
+  }
+}
+
+}  // namespace
+
+awaitable<DescribeConfigsResponse> handle(RequestContext& ctx, DescribeConfigsRequest& req) {
+  DescribeConfigsResponse resp;
+  auto& b = ctx.broker;
+  for (const auto& r : req.resources) {
+    Result_ out;
+    out.resource_type = r.resource_type;
+    out.resource_name = r.resource_name;
+    // Requested keys (null: all). v0-3 and v4 carry them in different fields.
+    std::optional<std::set<std::string>> keys;
+    if (ctx.version < 4 && r.configuration_keys.has_value()) {
+      keys.emplace();
+      for (const auto& k : *r.configuration_keys) keys->insert(k.key);
+    } else if (ctx.version >= 4 && !r.configuration_keys_v4.empty()) {
+      keys.emplace(r.configuration_keys_v4.begin(), r.configuration_keys_v4.end());
+    }
+    if (r.resource_type == configs::kResourceTopic) {
+      const log::TopicInfo* t = b.log.topic(r.resource_name);
+      if (t == nullptr) {
+        out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        out.error_message = "Topic " + r.resource_name + " does not exist.";
+      } else {
+        fill(ctx, req, configs::describe_topic(*t), keys, out);
+      }
+    } else if (r.resource_type == configs::kResourceBroker) {
+      if (!configs::is_this_broker(b, r.resource_name)) {
+        out.error_code = code(ErrorCode::kInvalidRequest);
+        out.error_message = "Unexpected broker id, expected " + std::to_string(b.node_id) + " but received " +
+                            r.resource_name;
+      } else {
+        fill(ctx, req, configs::describe_broker(b), keys, out);
+      }
+    } else if (r.resource_type == configs::kResourceBrokerLogger) {
+      // No per-logger levels to describe.
+    } else {
+      out.error_code = code(ErrorCode::kInvalidRequest);
+      out.error_message = "Unsupported resource type " + std::to_string(r.resource_type);
+    }
+    resp.results.push_back(std::move(out));
+  }
+  co_return resp;
+}
+
+}  // namespace ks::handlers

@@ -1,0 +1,44 @@
+#include "coordinator/coordinator.h"
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+namespace {
+
+ListGroupsResponse build(RequestContext& ctx, const ListGroupsRequest& req) {
+  ListGroupsResponse resp;
+  if (ctx.broker.groups == nullptr) {
+    resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+    return resp;
+  }
+  if (ctx.broker.groups->unavailable()) {
+    resp.error_code = code(ErrorCode::kNotCoordinator);
+    return resp;
+  }
+  // Every group here is a classic group (KIP-848 types filter, v5+).
+  if (!req.types_filter.empty()) {
+    bool classic = false;
+    for (const auto& t : req.types_filter) {
+      std::string l;
+      for (char c : t) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+      if (l == "classic") classic = true;
+    }
+    if (!classic) return resp;
+  }
+  for (auto& g : ctx.broker.groups->list(req.states_filter)) {
+    ListGroupsResponse::ListedGroup out;
+    out.group_id = std::move(g.group_id);
+    out.protocol_type = std::move(g.protocol_type);
+    out.group_state = std::move(g.state);
+    out.group_type = "classic";
+    resp.groups.push_back(std::move(out));
+  }
+  return resp;
+}
+
+}  // namespace
+
+awaitable<ListGroupsResponse> handle(RequestContext& ctx, ListGroupsRequest& req) {
+  co_return build(ctx, req);
+}
+
+}  // namespace ks::handlers

@@ -1,0 +1,99 @@
+#include "coordinator/coordinator.h"
+#include "handlers/handlers.h"
+
+namespace ks::handlers {
+namespace {
+
+using Resp = OffsetFetchResponse;
+
+// Kafka's answer for a partition without a committed offset.
+constexpr std::int64_t kNoOffset = -1;
+
+template <class Topics>
+std::optional<coordinator::TopicPartitions> wanted(const std::optional<Topics>& topics) {
+  if (!topics) return std::nullopt;
+  coordinator::TopicPartitions out;
+  for (const auto& t : *topics) out.emplace_back(t.name, t.partition_indexes);
+  return out;
+}
+
+coordinator::FetchResult fetch_one(RequestContext& ctx, const std::string& group,
+                                   const std::optional<coordinator::TopicPartitions>& topics) {
+  if (ctx.broker.groups == nullptr) {
+    coordinator::FetchResult r;
+    r.error = ErrorCode::kCoordinatorNotAvailable;
+    return r;
+  }
+  return ctx.broker.groups->fetch(group, topics);
+}
+
+Resp build(RequestContext& ctx, const OffsetFetchRequest& req) {
+  Resp resp;
+  if (ctx.version >= 8) {
+    for (const auto& g : req.groups) {
+      coordinator::FetchResult r = fetch_one(ctx, g.group_id, wanted(g.topics));
+      Resp::OffsetFetchResponseGroup out;
+      out.group_id = g.group_id;
+      out.error_code = code(r.error);
+      for (const auto& t : r.topics) {
+        Resp::OffsetFetchResponseGroup::OffsetFetchResponseTopics rt;
+        rt.name = t.name;
+        for (const auto& p : t.partitions) {
+          Resp::OffsetFetchResponseGroup::OffsetFetchResponseTopics::OffsetFetchResponsePartitions rp;
+          rp.partition_index = p.partition;
+          rp.committed_offset = p.offset;
+          rp.committed_leader_epoch = p.leader_epoch;
+          rp.metadata = p.metadata;
+          rp.error_code = code(p.error);
+          rt.partitions.push_back(std::move(rp));
+        }
+        out.topics.push_back(std::move(rt));
+      }
+      resp.groups.push_back(std::move(out));
+    }
+    return resp;
+  }
+  // v0-1 cannot ask for all topics (null is read as empty there).
+  std::optional<coordinator::TopicPartitions> topics = wanted(req.topics);
+  if (ctx.version < 2 && !topics) topics = coordinator::TopicPartitions{};
+  coordinator::FetchResult r = fetch_one(ctx, req.group_id, topics);
+  resp.error_code = code(r.error);
+  if (r.error != ErrorCode::kNone && ctx.version < 2 && topics) {
+    // No top-level error before v2: report it on every partition.
+    for (const auto& [name, parts] : *topics) {
+      coordinator::FetchedTopic ft;
+      ft.name = name;
+      for (auto p : parts) {
+        coordinator::FetchedOffset f;
+        f.partition = p;
+        f.offset = kNoOffset;
+        f.error = r.error;
+        ft.partitions.push_back(f);
+      }
+      r.topics.push_back(std::move(ft));
+    }
+  }
+  for (const auto& t : r.topics) {
+    Resp::OffsetFetchResponseTopic rt;
+    rt.name = t.name;
+    for (const auto& p : t.partitions) {
+      Resp::OffsetFetchResponseTopic::OffsetFetchResponsePartition rp;
+      rp.partition_index = p.partition;
+      rp.committed_offset = p.offset;
+      rp.committed_leader_epoch = p.leader_epoch;
+      rp.metadata = p.metadata;
+      rp.error_code = code(p.error);
+      rt.partitions.push_back(std::move(rp));
+    }
+    resp.topics.push_back(std::move(rt));
+  }
+  return resp;
+}
+
+}  // namespace
+
+awaitable<OffsetFetchResponse> handle(RequestContext& ctx, OffsetFetchRequest& req) {
+  co_return build(ctx, req);
+}
+
+}  // namespace ks::handlers

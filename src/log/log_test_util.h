@@ -1,0 +1,434 @@
+// Test harness for LogManager (header-only; not part of the library): stores
+// in a temp dir wrapped in fault injectors and probes, a loop runner with a
+// watchdog, and helpers to append, wait, poll and read back.
+//
+// Store stacks (top = what the LogManager sees):
+//   objects: ProbeObjectStore -> FaultObjectStore -> LocalObjectStore
+//   meta:    HookMetadataStore -> FaultMetadataStore -> EmbeddedMetadataStore
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "log/log_manager.h"
+#include "log/meta_keys.h"
+#include "metastore/embedded_store.h"
+#include "metastore/fault_store.h"
+#include "objstore/fault_store.h"
+#include "objstore/local_store.h"
+#include "protocol/record_batch.h"
+
+namespace ks::log::logtest {
+
+// Records GETs and can hold the PUT of one key until released (to reorder
+// PUT completions deterministically).
+class ProbeObjectStore final : public objstore::ObjectStore {
+ public:
+  struct GetCall {
+    std::string key;
+    std::optional<objstore::ByteRange> range;
+  };
+
+  explicit ProbeObjectStore(std::shared_ptr<objstore::ObjectStore> inner) : inner_(std::move(inner)) {}
+
+  // A PUT of exactly `key` blocks before reaching the store until release_puts().
+  void hold_put(std::string key) {
+    std::lock_guard l(mu_);
+    held_key_ = std::move(key);
+    holding_ = true;
+  }
+  void release_puts() {
+    std::lock_guard l(mu_);
+    holding_ = false;
+    cv_.notify_all();
+  }
+  int puts_blocked() const {
+    std::lock_guard l(mu_);
+    return blocked_;
+  }
+  int puts_done() const {
+    std::lock_guard l(mu_);
+    return puts_done_;
+  }
+  std::vector<GetCall> gets() const {
+    std::lock_guard l(mu_);
+    return gets_;
+  }
+  void clear_gets() {
+    std::lock_guard l(mu_);
+    gets_.clear();
+  }
+
+  Status put(std::string_view key, std::string_view data) override {
+    {
+      std::unique_lock l(mu_);
+      if (holding_ && key == held_key_) {
+        ++blocked_;
+        cv_.wait(l, [&] { return !holding_; });
+        --blocked_;
+      }
+    }
+    Status s = inner_->put(key, data);
+    std::lock_guard l(mu_);
+    ++puts_done_;
+    return s;
+  }
+  Result<std::string> get(std::string_view key, std::optional<objstore::ByteRange> range) override {
+    {
+      std::lock_guard l(mu_);
+      // Bounded: tests issue at most a few thousand reads.
+      if (gets_.size() < 100'000) gets_.push_back(GetCall{std::string(key), range});
+    }
+    return inner_->get(key, range);
+  }
+  Result<std::vector<objstore::ObjectInfo>> list(std::string_view prefix) override {
+    return inner_->list(prefix);
+  }
+  Status remove(std::string_view key) override { return inner_->remove(key); }
+  std::string describe() const override { return "probe+" + inner_->describe(); }
+
+ private:
+  const std::shared_ptr<objstore::ObjectStore> inner_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string held_key_;
+  bool holding_ = false;
+  int blocked_ = 0;
+  int puts_done_ = 0;
+  std::vector<GetCall> gets_;
+};
+
+// Forwards everything; runs a hook after each txn returned from the inner
+// store and before the caller sees it (to change faults between attempts
+// without racing the caller's retry).
+class HookMetadataStore final : public metastore::MetadataStore {
+ public:
+  explicit HookMetadataStore(std::shared_ptr<metastore::MetadataStore> inner) : inner_(std::move(inner)) {}
+
+  void on_txn(std::function<void(const Result<metastore::TxnResponse>&)> hook) {
+    std::lock_guard l(mu_);
+    hook_ = std::move(hook);
+  }
+
+  Result<metastore::RangeResponse> range(const metastore::RangeRequest& req) override {
+    return inner_->range(req);
+  }
+  Result<std::int64_t> put(const std::string& key, const std::string& value,
+                           metastore::LeaseId lease) override {
+    return inner_->put(key, value, lease);
+  }
+  Result<std::int64_t> delete_range(const std::string& key, const std::string& range_end) override {
+    return inner_->delete_range(key, range_end);
+  }
+  Result<metastore::TxnResponse> txn(const metastore::TxnRequest& req) override {
+    auto r = inner_->txn(req);
+    std::function<void(const Result<metastore::TxnResponse>&)> hook;
+    {
+      std::lock_guard l(mu_);
+      hook = hook_;
+    }
+    if (hook) hook(r);
+    return r;
+  }
+  Result<metastore::LeaseId> lease_grant(std::int64_t ttl_seconds) override {
+    return inner_->lease_grant(ttl_seconds);
+  }
+  Status lease_keepalive(metastore::LeaseId id) override { return inner_->lease_keepalive(id); }
+  Status lease_revoke(metastore::LeaseId id) override { return inner_->lease_revoke(id); }
+  Result<std::unique_ptr<metastore::Watch>> watch(const std::string& key, const std::string& range_end,
+                                                  std::int64_t start_revision,
+                                                  metastore::WatchCallback cb) override {
+    return inner_->watch(key, range_end, start_revision, std::move(cb));
+  }
+  Status compact(std::int64_t revision) override { return inner_->compact(revision); }
+  std::string describe() const override { return "hook(" + inner_->describe() + ")"; }
+
+ private:
+  const std::shared_ptr<metastore::MetadataStore> inner_;
+  std::mutex mu_;
+  std::function<void(const Result<metastore::TxnResponse>&)> hook_;
+};
+
+// ---- plain helpers (not coroutines) ----
+
+inline PartitionKey pkey(const TopicId& id, std::int32_t partition) {
+  PartitionKey k;
+  k.topic = id;
+  k.partition = partition;
+  return k;
+}
+
+// One uncompressed batch of `n` records valued prefix0..prefix<n-1>, record i
+// at timestamp base_ts + i.
+inline std::string make_batch(int n, const std::string& prefix, std::int64_t base_ts = 1000) {
+  std::vector<protocol::TestRecord> recs;
+  for (int i = 0; i < n; ++i) {
+    protocol::TestRecord r;
+    r.value = prefix + std::to_string(i);
+    r.timestamp_delta = i;
+    recs.push_back(r);
+  }
+  return protocol::build_batch(recs, 0, base_ts);
+}
+
+// The bytes of a batch that stamping does not change (magic onwards; the
+// base offset and leader epoch come before). Unique per test batch.
+inline std::string batch_content(std::string_view batch) { return std::string(batch.substr(16)); }
+
+inline Result<LogManager::Ticket> append_batch(LogManager& log, const PartitionKey& key,
+                                               const std::string& records) {
+  auto v = protocol::validate_record_set(records);
+  auto* batches = std::get_if<std::vector<protocol::BatchInfo>>(&v);
+  if (batches == nullptr) return Status(Errc::invalid_argument, "test batch invalid");
+  return log.append(key, records, *batches);
+}
+
+// Errors the produce handler answers with KAFKA_STORAGE_ERROR (data known not
+// persisted): not ok, not timeout (unknown), not fenced.
+inline bool is_storage_error(Errc e) {
+  return e == Errc::io_error || e == Errc::unavailable || e == Errc::corrupt || e == Errc::nospace ||
+         e == Errc::cancelled || e == Errc::compacted;
+}
+
+struct StoredBatch {
+  std::int64_t base = 0;
+  std::int64_t last = 0;
+  std::string bytes;
+};
+
+inline void collect(const LogManager::ReadResult& r, std::vector<StoredBatch>& out) {
+  for (const auto& s : r.slices) {
+    for (const auto& b : protocol::scan_batches(s.data)) {
+      out.push_back(StoredBatch{b.header.base_offset, b.header.last_offset(),
+                                std::string(s.data.substr(b.position, b.size))});
+    }
+  }
+}
+
+// Batches cover [0, end) without gaps or overlaps.
+inline ::testing::AssertionResult contiguous(const std::vector<StoredBatch>& batches, std::int64_t end) {
+  std::int64_t next = 0;
+  for (const auto& b : batches) {
+    if (b.base != next)
+      return ::testing::AssertionFailure() << "batch at " << b.base << ", expected " << next;
+    if (b.last < b.base)
+      return ::testing::AssertionFailure() << "batch " << b.base << " ends before it starts";
+    next = b.last + 1;
+  }
+  if (next != end) return ::testing::AssertionFailure() << "batches end at " << next << ", expected " << end;
+  return ::testing::AssertionSuccess();
+}
+
+inline std::size_t total_bytes(const LogManager::ReadResult& r) {
+  std::size_t n = 0;
+  for (const auto& s : r.slices) n += s.data.size();
+  return n;
+}
+
+// ---- coroutine helpers (reference and scalar parameters only) ----
+
+// The ticket's outcome, or timed_out() at the deadline (outcome unknown).
+inline awaitable<Status> wait_done(LogManager::Completion& c, Clock::time_point deadline) {
+  bool set = co_await c.event.wait_until(deadline);
+  if (!set) co_return LogManager::timed_out();
+  co_return c.result;
+}
+
+// Polls `cond` (a named callable) every millisecond until it holds or the
+// deadline passes; returns its last value.
+template <class Cond>
+awaitable<bool> poll_until(Cond& cond, Clock::time_point deadline) {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer t(ex);
+  while (!cond()) {
+    if (Clock::now() >= deadline) co_return cond();
+    t.expires_after(std::chrono::milliseconds(1));
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return true;
+}
+
+// Reads every committed batch of the partition, from log start to hwm.
+inline awaitable<Status> read_all(LogManager& log, const PartitionKey& key, std::vector<StoredBatch>& out) {
+  PartitionState* p = log.partition(key);
+  if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
+  std::int64_t offset = p->log_start;
+  const std::int64_t hwm = p->hwm;
+  while (offset < hwm) {
+    auto r = co_await log.read(key, offset, 1 << 20);
+    if (!r.ok()) co_return r.status();
+    std::size_t before = out.size();
+    collect(*r, out);
+    if (out.size() == before) co_return Status(Errc::corrupt, "read returned nothing below the hwm");
+    offset = out.back().last + 1;
+  }
+  co_return Status{};
+}
+
+// Creates a topic without time retention (test batches carry 1970
+// timestamps, which retention.ms would expire at once); an all-zero id on
+// failure.
+inline awaitable<TopicId> make_topic(LogManager& log, const char* name, std::int32_t partitions) {
+  std::map<std::string, std::string> configs;
+  configs["retention.ms"] = "-1";
+  std::string n(name);
+  auto r = co_await log.create_topic(n, partitions, configs);
+  TopicId id{};
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (r.ok()) id = (*r)->record.id;
+  co_return id;
+}
+
+// ---- fixture ----
+
+class LogHarness : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* base = ::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ks-logtest-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    open_stores();
+  }
+  void TearDown() override {
+    close_stores();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+  void close_stores() {
+    probe_.reset();
+    fobj_.reset();
+    hook_.reset();
+    fmeta_.reset();
+  }
+  // (Re)opens the stores on the same directory: what a restarted process sees.
+  void open_stores() {
+    close_stores();
+    auto local = objstore::LocalObjectStore::open((dir_ / "objects").string());
+    ASSERT_TRUE(local.ok()) << local.status().to_string();
+    fobj_ = std::make_shared<objstore::FaultObjectStore>(
+        std::shared_ptr<objstore::ObjectStore>(std::move(local).value()));
+    probe_ = std::make_shared<ProbeObjectStore>(fobj_);
+    auto emb = metastore::EmbeddedMetadataStore::open((dir_ / "meta").string());
+    ASSERT_TRUE(emb.ok()) << emb.status().to_string();
+    fmeta_ = std::make_shared<metastore::FaultMetadataStore>(
+        std::shared_ptr<metastore::MetadataStore>(std::move(emb).value()));
+    hook_ = std::make_shared<HookMetadataStore>(fmeta_);
+  }
+
+  enum class End { stop, crash };
+
+  // Runs `body(log)` on a fresh loop with a fresh LogManager on the stores,
+  // then stops it (End::stop) or abandons it mid-flight (End::crash: no
+  // flush, no checkpoint, as if the process died). A watchdog fails the test
+  // instead of hanging. LogManagers outlive the loop's coroutines.
+  template <class Body>
+  void run(Body body, LogOptions opt = {}, End end = End::stop) {
+    std::vector<std::unique_ptr<LogManager>> logs;  // destroyed after the loop
+    asio::io_context io;
+    asio::thread_pool pool(4);
+    io_ = &io;
+    pool_ = &pool;
+    logs_ = &logs;
+    logs.push_back(std::make_unique<LogManager>(io, pool, probe_, hook_, opt));
+    LogManager& log = *logs.front();
+    bool done = false;
+    asio::steady_timer watchdog(io, std::chrono::seconds(90));
+    watchdog.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      ADD_FAILURE() << "watchdog: the test body did not finish";
+      fobj_->clear_faults();
+      fmeta_->clear_faults();
+      probe_->release_puts();
+      io.stop();
+    });
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          Status s = co_await log.start();
+          EXPECT_TRUE(s.ok()) << s.to_string();
+          if (s.ok()) {
+            co_await body(log);
+            if (end == End::stop) co_await log.stop();
+          }
+          done = true;
+          watchdog.cancel();
+          // Abandon what is left (flush timers, orphan PUTs): a crash leaves
+          // everything behind, a stop should have left nothing that matters.
+          io.stop();
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io.run();
+    probe_->release_puts();
+    pool.join();
+    io_ = nullptr;
+    pool_ = nullptr;
+    logs_ = nullptr;
+    EXPECT_TRUE(done);
+  }
+
+  // Another LogManager on the same stores and loop (another process taking
+  // over this node id). Only inside run().
+  LogManager& another_log(LogOptions opt = {}) {
+    logs_->push_back(std::make_unique<LogManager>(*io_, *pool_, probe_, hook_, opt));
+    return *logs_->back();
+  }
+
+  // Keys under a prefix, straight from the metadata store (no faults).
+  std::vector<std::string> meta_keys(const std::string& prefix) {
+    metastore::RangeRequest rq;
+    rq.key = prefix;
+    rq.range_end = metastore::prefix_end(prefix);
+    rq.keys_only = true;
+    auto r = fmeta_->inner()->range(rq);
+    EXPECT_TRUE(r.ok());
+    std::vector<std::string> out;
+    if (r.ok()) {
+      for (const auto& kv : r->kvs) out.push_back(kv.key);
+    }
+    return out;
+  }
+  // One key straight from the metadata store (no faults).
+  std::optional<metastore::KeyValue> meta_value(const std::string& key) {
+    metastore::RangeRequest rq;
+    rq.key = key;
+    auto r = fmeta_->inner()->range(rq);
+    EXPECT_TRUE(r.ok());
+    if (!r.ok() || r->kvs.empty()) return std::nullopt;
+    return r->kvs[0];
+  }
+  std::vector<std::string> commit_keys() { return meta_keys(keys::commits_prefix(0)); }
+  // Objects under a prefix, straight from the object store (no faults).
+  std::size_t object_count(const std::string& prefix = "objects/") {
+    auto r = fobj_->inner().list(prefix);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->size() : 0;
+  }
+
+  std::filesystem::path dir_;
+  std::shared_ptr<objstore::FaultObjectStore> fobj_;
+  std::shared_ptr<ProbeObjectStore> probe_;
+  std::shared_ptr<metastore::FaultMetadataStore> fmeta_;
+  std::shared_ptr<HookMetadataStore> hook_;
+
+  asio::io_context* io_ = nullptr;
+  asio::thread_pool* pool_ = nullptr;
+  std::vector<std::unique_ptr<LogManager>>* logs_ = nullptr;
+};
+
+}  // namespace ks::log::logtest
