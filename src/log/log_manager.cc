@@ -22,6 +22,7 @@ using metastore::TxnRequest;
 struct LogManager::Flush {
   std::uint64_t id = 0;   // assigned at creation (producer state refers to it)
   std::uint64_t seq = 0;  // assigned when sealed
+  asio::steady_timer* timer = nullptr;  // the flush timer while it waits
   // Idempotent batches in this flush (the object's producer digest).
   std::vector<DigestRecord> producer_batches;
   std::map<PartitionKey, PendingChunk> chunks;
@@ -156,6 +157,9 @@ metrics::Counter& flush_failures_counter() {
       metrics::registry().counter("kafscale_flush_failures_total", "Flushes failed and rolled back");
   return c;
 }
+
+// How long stop() keeps re-sending a commit whose outcome is unknown.
+constexpr auto kStopCommitTimeout = std::chrono::seconds(3);
 
 // Delay before re-sending a metadata transaction whose outcome is unknown.
 constexpr auto kCommitRetryMin = std::chrono::milliseconds(20);
@@ -633,6 +637,7 @@ awaitable<void> LogManager::stop() {
   if (!started_) co_return;
   if (pending_) seal();
   stopping_ = true;
+  stop_deadline_ = Clock::now() + kStopCommitTimeout;
   sealed_notifier_.notify_all();
   checkpoint_wakeup_.notify_all();
   co_await committer_done_.wait_until(Clock::time_point::max());
@@ -900,8 +905,10 @@ awaitable<bool> LogManager::wait_buffer_space(Clock::time_point deadline) {
 
 awaitable<void> LogManager::flush_timer(std::shared_ptr<Flush> flush) {
   asio::steady_timer t(io_, opt_.flush_interval);
+  flush->timer = &t;  // seal() cancels it, so nothing lingers after stop()
   boost::system::error_code ec;
   co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  flush->timer = nullptr;
   if (pending_ == flush) seal();
 }
 
@@ -909,6 +916,7 @@ void LogManager::seal() {
   assert(pending_);
   auto f = std::move(pending_);
   pending_.reset();
+  if (f->timer != nullptr) f->timer->cancel();
   f->seq = next_seq_++;
   sealed_.push_back(f);
   spawn([this, f] { return put_object(f); }, "object put");
@@ -959,7 +967,9 @@ awaitable<LogManager::CommitOutcome> LogManager::commit(Flush& f, Status& error)
     }
     // Outcome unknown: re-send the identical transaction until it resolves;
     // nothing else commits meanwhile, so commits stay in flush order.
-    if (stopping_ && fenced_) co_return CommitOutcome::unknown_then_stopped;
+    // Shutting down: give up after a bounded time; the waiters get "outcome
+    // unknown" and the next process's recovery sees whether it applied.
+    if (stopping_ && Clock::now() >= stop_deadline_) co_return CommitOutcome::unknown_then_stopped;
     spdlog::warn("commit of flush {} outcome unknown ({}); re-sending", f.seq, r.status().to_string());
     asio::steady_timer timer(io_, backoff);
     boost::system::error_code ec;
@@ -1051,8 +1061,11 @@ awaitable<void> LogManager::committer() {
         spdlog::error("flush {}: {}", f->seq, error.to_string());
         fail_all(error);
         break;
-      case CommitOutcome::fenced:
       case CommitOutcome::unknown_then_stopped:
+        spdlog::error("flush {}: commit outcome still unknown at shutdown: {}", f->seq, error.to_string());
+        fail_all(Status(Errc::timeout, "stopped with the commit outcome unknown"));
+        break;
+      case CommitOutcome::fenced:
         spdlog::error("flush {}: fenced: {}; this broker stops accepting writes", f->seq, error.to_string());
         fenced_ = true;
         fail_all(Status(Errc::fenced, error.message()));
@@ -1425,10 +1438,13 @@ awaitable<Result<LogManager::ReadResult>> LogManager::read(const PartitionKey& k
     if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
     auto it = std::lower_bound(p->index.begin(), p->index.end(), offset,
                                [](const IndexEntry& e, std::int64_t o) { return e.last_offset < o; });
+    // The first chunk may be used only from the middle (where `offset` is),
+    // so it does not count against max_bytes when planning; the batch walk
+    // below enforces the limit exactly.
     std::size_t planned = 0;
     for (; it != p->index.end() && (entries.empty() || planned < max_bytes); ++it) {
+      if (!entries.empty()) planned += it->length;
       entries.push_back(*it);
-      planned += it->length;
     }
   }
   for (const auto& e : entries) {

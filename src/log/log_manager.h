@@ -300,6 +300,7 @@ class LogManager {
   std::size_t commits_since_checkpoint_ = 0;
   bool fenced_ = false;
   bool stopping_ = false;
+  Clock::time_point stop_deadline_{};
   bool started_ = false;
 
   std::map<std::string, TopicInfo> topics_;

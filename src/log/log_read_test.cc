@@ -205,7 +205,7 @@ TEST_F(LogReadTest, MaxBytesTrimsButTheFirstBatchIsAlwaysWhole) {
 // next chunk is never looked at and the answer is short (batch 10 alone
 // here, although batches 10 and 15 fit): one extra fetch round trip per
 // chunk for a consumer with a small limit.
-TEST_F(LogReadTest, DISABLED_ReadFillsMaxBytesAcrossChunks) {
+TEST_F(LogReadTest, ReadFillsMaxBytesAcrossChunks) {
   const Layout l = layout();
   run([&](LogManager& log) -> awaitable<void> {
     TopicId id = co_await write_layout(log, l);
