@@ -97,11 +97,11 @@ class Services:
         self._script('etcd-test.sh', 'resume', 'KAFSCALE_ETCD_DIR', self.etcd_dir,
                      {'KAFSCALE_ETCD_EXTRA_ARGS': extra_args})
 
-    def etcdctl(self, *args):
+    def etcdctl(self, *args, input=None):
         """Runs etcdctl (v3 API) against this etcd; returns its stdout."""
         proc = subprocess.run(['etcdctl', '--endpoints', self.etcd, '--command-timeout=10s'] +
                               [str(a) for a in args], env=dict(os.environ, ETCDCTL_API='3'),
-                              capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+                              capture_output=True, timeout=60, input=input or b'')
         if proc.returncode != 0:
             raise AssertionError(f'etcdctl {" ".join(map(str, args))} failed:\n'
                                  f'{proc.stderr.decode(errors="replace")[-2000:]}')
