@@ -33,11 +33,16 @@ constexpr auto kCompactInterval = std::chrono::seconds(60);
 
 spdlog::level::level_enum to_spdlog(LogLevel l) {
   switch (l) {
-    case LogLevel::kTrace: return spdlog::level::trace;
-    case LogLevel::kDebug: return spdlog::level::debug;
-    case LogLevel::kInfo: return spdlog::level::info;
-    case LogLevel::kWarn: return spdlog::level::warn;
-    case LogLevel::kError: return spdlog::level::err;
+    case LogLevel::kTrace:
+      return spdlog::level::trace;
+    case LogLevel::kDebug:
+      return spdlog::level::debug;
+    case LogLevel::kInfo:
+      return spdlog::level::info;
+    case LogLevel::kWarn:
+      return spdlog::level::warn;
+    case LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -155,7 +160,9 @@ struct Runtime {
     std::string http_addr;
     if (cfg.http_listen) {
       Routes routes;
-      routes["/metrics"] = [] { return HttpResponse{200, kPrometheusContentType, metrics::registry().render()}; };
+      routes["/metrics"] = [] {
+        return HttpResponse{200, kPrometheusContentType, metrics::registry().render()};
+      };
       routes["/livez"] = [] { return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; };
       routes["/readyz"] = [this] {
         bool ok = ready && !stopping && !log->fenced();

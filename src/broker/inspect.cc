@@ -17,27 +17,27 @@ namespace {
 
 void print_object(const log::ParsedObject& o, std::string_view bytes) {
   fmt::print("object format v{} broker_epoch {} flush_seq {} created_ms {} footer {}+{} entries {}\n",
-             o.header.version, o.header.broker_epoch, o.header.flush_seq, o.header.created_ms, o.footer.position,
-             o.footer.length, o.entries.size());
+             o.header.version, o.header.broker_epoch, o.header.flush_seq, o.header.created_ms,
+             o.footer.position, o.footer.length, o.entries.size());
   for (const auto& e : o.entries) {
     fmt::print("  topic {} partition {} offsets {}..{} max_ts {} leader_epoch {} batches {} at {}+{}\n",
-               log::to_hex(e.topic), e.partition, e.base_offset, e.last_offset, e.max_timestamp, e.leader_epoch,
-               e.batch_count, e.position, e.length);
+               log::to_hex(e.topic), e.partition, e.base_offset, e.last_offset, e.max_timestamp,
+               e.leader_epoch, e.batch_count, e.position, e.length);
     for (const auto& b : protocol::scan_batches(bytes.substr(e.position, e.length))) {
       const auto& h = b.header;
-      fmt::print("    batch base {} records {} compression {} ts {}..{} producer {}/{} seq {}\n", h.base_offset,
-                 h.records_count, h.compression(), h.base_timestamp, h.max_timestamp, h.producer_id,
-                 h.producer_epoch, h.base_sequence);
+      fmt::print("    batch base {} records {} compression {} ts {}..{} producer {}/{} seq {}\n",
+                 h.base_offset, h.records_count, h.compression(), h.base_timestamp, h.max_timestamp,
+                 h.producer_id, h.producer_epoch, h.base_sequence);
     }
   }
 }
 
 void print_checkpoint(const log::Checkpoint& c) {
-  fmt::print("checkpoint broker_epoch {} covers_seq {} created_ms {} partitions {}\n", c.broker_epoch, c.covers_seq,
-             c.created_ms, c.partitions.size());
+  fmt::print("checkpoint broker_epoch {} covers_seq {} created_ms {} partitions {}\n", c.broker_epoch,
+             c.covers_seq, c.created_ms, c.partitions.size());
   for (const auto& p : c.partitions) {
-    fmt::print("  topic {} partition {} log_start {} hwm {} leader_epoch {} ranges {}\n", log::to_hex(p.key.topic),
-               p.key.partition, p.log_start, p.hwm, p.leader_epoch, p.index.size());
+    fmt::print("  topic {} partition {} log_start {} hwm {} leader_epoch {} ranges {}\n",
+               log::to_hex(p.key.topic), p.key.partition, p.log_start, p.hwm, p.leader_epoch, p.index.size());
     for (const auto& e : p.index) {
       fmt::print("    {}..{} max_ts {} in {} at {}+{}\n", e.base_offset, e.last_offset, e.max_timestamp,
                  e.object->key, e.position, e.length);

@@ -38,8 +38,10 @@ class CountingObjectStore final : public objstore::ObjectStore {
   Result<std::string> get(std::string_view key, std::optional<objstore::ByteRange> range) override {
     req("get").inc();
     auto r = inner_->get(key, range);
-    if (r.ok()) bytes("get").add(r->size());
-    else err("get").inc();
+    if (r.ok())
+      bytes("get").add(r->size());
+    else
+      err("get").inc();
     return r;
   }
   Result<std::vector<objstore::ObjectInfo>> list(std::string_view prefix) override {
@@ -82,7 +84,8 @@ class CountingMetadataStore final : public metastore::MetadataStore {
     reqs("range").inc();
     return inner_->range(req);
   }
-  Result<std::int64_t> put(const std::string& key, const std::string& value, metastore::LeaseId lease) override {
+  Result<std::int64_t> put(const std::string& key, const std::string& value,
+                           metastore::LeaseId lease) override {
     reqs("put").inc();
     txns().inc();
     auto r = inner_->put(key, value, lease);
@@ -121,7 +124,8 @@ class CountingMetadataStore final : public metastore::MetadataStore {
 
  private:
   static metrics::Counter& reqs(const char* op) {
-    return metrics::registry().counter("kafscale_metastore_requests_total", "Metadata store requests", {{"op", op}});
+    return metrics::registry().counter("kafscale_metastore_requests_total", "Metadata store requests",
+                                       {{"op", op}});
   }
   static metrics::Counter& txns() {
     return metrics::registry().counter("kafscale_metastore_txns_total", "Metadata store write transactions");
@@ -172,8 +176,9 @@ Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std:
     if (!s.ok()) return s.status();
     return std::shared_ptr<metastore::MetadataStore>(std::move(s).value());
   }
-  return Status(Errc::invalid_argument, "metadata: unsupported URL '" + url +
-                                            "' (this build supports embedded:///path, etcd://HOST:PORT[,...]/PREFIX)");
+  return Status(Errc::invalid_argument,
+                "metadata: unsupported URL '" + url +
+                    "' (this build supports embedded:///path, etcd://HOST:PORT[,...]/PREFIX)");
 }
 
 std::shared_ptr<objstore::ObjectStore> counting(std::shared_ptr<objstore::ObjectStore> inner) {

@@ -50,7 +50,7 @@ awaitable<std::invoke_result_t<F>> offload(asio::thread_pool& pool, F f) {
   using R = std::invoke_result_t<F>;
   auto* job = new detail::OffloadJob<F>{&pool, std::move(f)};
   return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(detail::OffloadInit<F, R>{job},
-                                                                     asio::use_awaitable);
+                                                                      asio::use_awaitable);
 }
 
 // Wakes every coroutine waiting on it (loop thread only). Waiters re-check

@@ -31,9 +31,9 @@ net::Response encode(const Resp& resp, std::int32_t correlation_id, std::int16_t
 }
 
 metrics::Counter& closed_counter(const char* reason) {
-  return metrics::registry().counter("kafscale_requests_rejected_total",
-                                     "Requests that closed their connection (malformed, unknown or unsupported)",
-                                     {{"reason", reason}});
+  return metrics::registry().counter(
+      "kafscale_requests_rejected_total",
+      "Requests that closed their connection (malformed, unknown or unsupported)", {{"reason", reason}});
 }
 
 }  // namespace
@@ -87,7 +87,8 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
     }
   };
   awaitable<void> task;
-  bool known = visit_api(header.api_key, [&]<class Req, class Resp>() { task = run.template operator()<Req, Resp>(); });
+  bool known = visit_api(header.api_key,
+                         [&]<class Req, class Resp>() { task = run.template operator()<Req, Resp>(); });
   assert(known);
   (void)known;
   co_await std::move(task);

@@ -20,7 +20,8 @@ class Dispatcher {
  public:
   explicit Dispatcher(handlers::BrokerContext& broker) : broker_(broker) {}
 
-  awaitable<net::Response> handle(std::shared_ptr<const std::string> payload, const net::ConnectionInfo& conn);
+  awaitable<net::Response> handle(std::shared_ptr<const std::string> payload,
+                                  const net::ConnectionInfo& conn);
 
  private:
   handlers::BrokerContext& broker_;

@@ -9,7 +9,8 @@ metrics::Counter& produce_requests() {
   return c;
 }
 metrics::Counter& produce_bytes() {
-  static auto& c = metrics::registry().counter("kafscale_produce_bytes_total", "Record bytes accepted by Produce");
+  static auto& c =
+      metrics::registry().counter("kafscale_produce_bytes_total", "Record bytes accepted by Produce");
   return c;
 }
 metrics::Counter& fetch_requests() {
@@ -17,7 +18,8 @@ metrics::Counter& fetch_requests() {
   return c;
 }
 metrics::Counter& fetch_bytes() {
-  static auto& c = metrics::registry().counter("kafscale_fetch_bytes_total", "Record bytes returned by Fetch");
+  static auto& c =
+      metrics::registry().counter("kafscale_fetch_bytes_total", "Record bytes returned by Fetch");
   return c;
 }
 void register_metrics() {
@@ -29,13 +31,20 @@ void register_metrics() {
 
 ErrorCode to_kafka_error(Errc e) {
   switch (e) {
-    case Errc::ok: return ErrorCode::kNone;
-    case Errc::timeout: return ErrorCode::kRequestTimedOut;
-    case Errc::fenced: return ErrorCode::kNotLeaderOrFollower;
-    case Errc::not_found: return ErrorCode::kUnknownTopicOrPartition;
-    case Errc::already_exists: return ErrorCode::kTopicAlreadyExists;
-    case Errc::invalid_argument: return ErrorCode::kInvalidRequest;
-    case Errc::limit_exceeded: return ErrorCode::kPolicyViolation;
+    case Errc::ok:
+      return ErrorCode::kNone;
+    case Errc::timeout:
+      return ErrorCode::kRequestTimedOut;
+    case Errc::fenced:
+      return ErrorCode::kNotLeaderOrFollower;
+    case Errc::not_found:
+      return ErrorCode::kUnknownTopicOrPartition;
+    case Errc::already_exists:
+      return ErrorCode::kTopicAlreadyExists;
+    case Errc::invalid_argument:
+      return ErrorCode::kInvalidRequest;
+    case Errc::limit_exceeded:
+      return ErrorCode::kPolicyViolation;
     case Errc::io_error:
     case Errc::unavailable:
     case Errc::corrupt:
@@ -50,15 +59,15 @@ ErrorCode to_kafka_error(Errc e) {
 bool valid_topic_name(const std::string& name) {
   if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+              c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
 }
 
-awaitable<const log::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name, bool allowed,
-                                                     ErrorCode& error) {
+awaitable<const log::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name,
+                                                     bool allowed, ErrorCode& error) {
   auto& log = ctx.broker.log;
   if (const auto* t = log.topic(name)) co_return t;
   if (!valid_topic_name(name)) {

@@ -53,14 +53,17 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
       configs[c.name] = *c.value;
     }
     if (duplicated.count(t.name)) {
-      fail(ErrorCode::kInvalidRequest, "Create topics request from client contains multiple entries for topic " + t.name);
+      fail(ErrorCode::kInvalidRequest,
+           "Create topics request from client contains multiple entries for topic " + t.name);
     } else if (!valid_topic_name(t.name)) {
-      fail(ErrorCode::kInvalidTopicException, "Topic name '" + t.name + "' is illegal: use [a-zA-Z0-9._-], at most 249 characters");
+      fail(ErrorCode::kInvalidTopicException,
+           "Topic name '" + t.name + "' is illegal: use [a-zA-Z0-9._-], at most 249 characters");
     } else if (partitions <= 0 || partitions > b.max_partitions_per_topic) {
       fail(ErrorCode::kInvalidPartitions,
            "Number of partitions must be between 1 and " + std::to_string(b.max_partitions_per_topic));
     } else if (t.replication_factor == 0 || t.replication_factor < -1) {
-      fail(ErrorCode::kInvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.");
+      fail(ErrorCode::kInvalidReplicationFactor,
+           "Replication factor must be larger than 0, or -1 to use the default value.");
     } else if (config_error) {
       fail(ErrorCode::kInvalidConfig, *config_error);
     } else if (b.log.topic(t.name) != nullptr) {

@@ -6,7 +6,6 @@ namespace {
 using TopicResponse = FetchResponse::FetchableTopicResponse;
 using PartitionData = TopicResponse::PartitionData;
 
-
 // Longest long-poll we honour, whatever max_wait_ms says.
 constexpr std::int32_t kMaxWaitMs = 60'000;
 
@@ -26,9 +25,11 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
       PartitionData pd;
       pd.partition_index = fp.partition;
       pd.records.is_null = false;
-      const log::PartitionState* st = t ? log.partition(log::PartitionKey{t->record.id, fp.partition}) : nullptr;
+      const log::PartitionState* st =
+          t ? log.partition(log::PartitionKey{t->record.id, fp.partition}) : nullptr;
       if (st == nullptr) {
-        pd.error_code = code(t == nullptr && by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+        pd.error_code =
+            code(t == nullptr && by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
         tr.partitions.push_back(std::move(pd));
         continue;
@@ -40,7 +41,7 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
       pd.current_leader.leader_epoch = st->leader_epoch;
       if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != st->leader_epoch) {
         pd.error_code = code(fp.current_leader_epoch < st->leader_epoch ? ErrorCode::kFencedLeaderEpoch
-                                                                          : ErrorCode::kUnknownLeaderEpoch);
+                                                                        : ErrorCode::kUnknownLeaderEpoch);
       } else if (fp.fetch_offset < st->log_start || fp.fetch_offset > st->leo) {
         pd.error_code = code(ErrorCode::kOffsetOutOfRange);
       } else if (fp.fetch_offset < st->hwm && (total < max_bytes || total == 0)) {
@@ -49,7 +50,8 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
         std::size_t limit = std::min<std::size_t>(fp.partition_max_bytes > 0 ? fp.partition_max_bytes : 0,
                                                   max_bytes > total ? max_bytes - total : 0);
         auto key = log::PartitionKey{t->record.id, fp.partition};
-        auto r = co_await log.read(key, fp.fetch_offset, total == 0 ? std::max<std::size_t>(limit, 1) : limit);
+        auto r =
+            co_await log.read(key, fp.fetch_offset, total == 0 ? std::max<std::size_t>(limit, 1) : limit);
         if (!r.ok()) {
           pd.error_code = code(to_kafka_error(r.code()));
         } else {

@@ -6,7 +6,7 @@ namespace {
 // Special timestamps of ListOffsets.
 constexpr std::int64_t kLatest = -1;
 constexpr std::int64_t kEarliest = -2;
-constexpr std::int64_t kMaxTimestamp = -3;  // v7+
+constexpr std::int64_t kMaxTimestamp = -3;   // v7+
 constexpr std::int64_t kEarliestLocal = -4;  // v8+: all data is "local" to us
 
 }  // namespace
@@ -31,7 +31,7 @@ awaitable<ListOffsetsResponse> handle(RequestContext& ctx, ListOffsetsRequest& r
       }
       if (rp.current_leader_epoch >= 0 && rp.current_leader_epoch != st->leader_epoch) {
         pr.error_code = code(rp.current_leader_epoch < st->leader_epoch ? ErrorCode::kFencedLeaderEpoch
-                                                                          : ErrorCode::kUnknownLeaderEpoch);
+                                                                        : ErrorCode::kUnknownLeaderEpoch);
         tr.partitions.push_back(std::move(pr));
         continue;
       }

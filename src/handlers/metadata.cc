@@ -3,7 +3,8 @@
 namespace ks::handlers {
 namespace {
 
-void describe_topic(RequestContext& ctx, const log::TopicInfo& t, MetadataResponse::MetadataResponseTopic& out) {
+void describe_topic(RequestContext& ctx, const log::TopicInfo& t,
+                    MetadataResponse::MetadataResponseTopic& out) {
   out.error_code = 0;
   out.name = t.record.name;
   out.topic_id.bytes = t.record.id;

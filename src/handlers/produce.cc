@@ -1,7 +1,8 @@
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 #include "handlers/handlers.h"
-#include <spdlog/spdlog.h>
 
 namespace ks::handlers {
 using log::LogManager;
@@ -10,10 +11,10 @@ namespace {
 using PartitionResponse = ProduceResponse::TopicProduceResponse::PartitionProduceResponse;
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
 
 // Waits at most this long for durability even when a client asks for more:
 // the answer then says REQUEST_TIMED_OUT and the client retries.
@@ -42,9 +43,11 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     // every client and tells them nothing was written (librdkafka: MSG_NOT_PERSISTED).
     whole = ErrorCode::kNotEnoughReplicas;
   }
-  const auto timeout = std::chrono::milliseconds(std::clamp(req.timeout_ms, kMinProduceTimeoutMs, kMaxProduceTimeoutMs));
+  const auto timeout =
+      std::chrono::milliseconds(std::clamp(req.timeout_ms, kMinProduceTimeoutMs, kMaxProduceTimeoutMs));
   const auto deadline = Clock::now() + timeout;
-  if (whole == ErrorCode::kNone && !co_await log.wait_buffer_space(deadline)) whole = ErrorCode::kRequestTimedOut;
+  if (whole == ErrorCode::kNone && !co_await log.wait_buffer_space(deadline))
+    whole = ErrorCode::kRequestTimedOut;
 
   struct Pending {
     PartitionResponse* out;

@@ -31,7 +31,8 @@ bool for_each_record(std::string_view batch, const protocol::BatchHeader& h, F f
   std::size_t rp = 0;
   for (std::int32_t i = 0; i < h.records_count; ++i) {
     std::int64_t len = 0, ts_delta = 0, off_delta = 0;
-    if (!read_varlong(recs, rp, len) || len < 0 || static_cast<std::size_t>(len) > recs.size() - rp) return false;
+    if (!read_varlong(recs, rp, len) || len < 0 || static_cast<std::size_t>(len) > recs.size() - rp)
+      return false;
     std::size_t next = rp + static_cast<std::size_t>(len);
     std::size_t q = rp + 1;  // skip attributes
     if (!read_varlong(recs, q, ts_delta) || !read_varlong(recs, q, off_delta)) return false;

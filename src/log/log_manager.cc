@@ -20,8 +20,8 @@ using metastore::Op;
 using metastore::TxnRequest;
 
 struct LogManager::Flush {
-  std::uint64_t id = 0;   // assigned at creation (producer state refers to it)
-  std::uint64_t seq = 0;  // assigned when sealed
+  std::uint64_t id = 0;                 // assigned at creation (producer state refers to it)
+  std::uint64_t seq = 0;                // assigned when sealed
   asio::steady_timer* timer = nullptr;  // the flush timer while it waits
   // Idempotent batches in this flush (the object's producer digest).
   std::vector<DigestRecord> producer_batches;

@@ -24,9 +24,11 @@ class LogManagerTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   void open_stores() {
-    objects_ = std::shared_ptr<objstore::ObjectStore>(objstore::LocalObjectStore::open(dir_ / "objects").value());
+    objects_ =
+        std::shared_ptr<objstore::ObjectStore>(objstore::LocalObjectStore::open(dir_ / "objects").value());
     meta_.reset();
-    meta_ = std::shared_ptr<metastore::MetadataStore>(metastore::EmbeddedMetadataStore::open(dir_ / "meta").value());
+    meta_ = std::shared_ptr<metastore::MetadataStore>(
+        metastore::EmbeddedMetadataStore::open(dir_ / "meta").value());
   }
 
   // Runs `body` as a coroutine on a fresh loop with a fresh LogManager.
@@ -36,13 +38,18 @@ class LogManagerTest : public ::testing::Test {
     asio::thread_pool pool(2);
     LogManager log(io, pool, objects_, meta_, opt);
     bool done = false;
-    asio::co_spawn(io, [&]() -> awaitable<void> {
-      Status s = co_await log.start();
-      EXPECT_TRUE(s.ok()) << s.to_string();
-      if (s.ok()) co_await body(log);
-      co_await log.stop();
-      done = true;
-    }, [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          Status s = co_await log.start();
+          EXPECT_TRUE(s.ok()) << s.to_string();
+          if (s.ok()) co_await body(log);
+          co_await log.stop();
+          done = true;
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
     io.run();
     pool.join();
     ASSERT_TRUE(done);

@@ -11,7 +11,9 @@ std::string topics_prefix() { return kRoot + "topics/"; }
 std::string topic(const std::string& name) { return topics_prefix() + name; }
 std::string owner(std::int32_t node) { return fmt::format("{}brokers/{}/owner", kRoot, node); }
 std::string commits_prefix(std::int32_t node) { return fmt::format("{}brokers/{}/commits/", kRoot, node); }
-std::string commit(std::int32_t node, std::uint64_t seq) { return fmt::format("{}{:020}", commits_prefix(node), seq); }
+std::string commit(std::int32_t node, std::uint64_t seq) {
+  return fmt::format("{}{:020}", commits_prefix(node), seq);
+}
 std::string checkpoint(std::int32_t node) { return fmt::format("{}brokers/{}/checkpoint", kRoot, node); }
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
   return fmt::format("objects/{}/{:016x}-{:016x}.kso", node, epoch, seq);
@@ -47,8 +49,12 @@ auto parse_versioned(const std::string& text, const char* what, F f) -> decltype
 }  // namespace
 
 std::string encode_topic(const TopicRecord& t) {
-  json j = {{"v", 1}, {"name", t.name}, {"id", to_hex(t.id)}, {"partitions", t.partitions},
-            {"configs", t.configs}, {"created_ms", t.created_ms}};
+  json j = {{"v", 1},
+            {"name", t.name},
+            {"id", to_hex(t.id)},
+            {"partitions", t.partitions},
+            {"configs", t.configs},
+            {"created_ms", t.created_ms}};
   return j.dump();
 }
 

@@ -44,7 +44,8 @@ BuiltObject build_object(const ObjectHeader& header, const std::vector<ChunkRef>
   BuiltObject out;
   std::size_t data_bytes = 0;
   for (const auto& c : chunks) data_bytes += c.data.size();
-  out.bytes.reserve(kObjectHeaderSize + data_bytes + 4 + chunks.size() * kObjectEntrySize + kObjectTrailerSize);
+  out.bytes.reserve(kObjectHeaderSize + data_bytes + 4 + chunks.size() * kObjectEntrySize +
+                    kObjectTrailerSize);
   BinWriter w(out.bytes);
   w.bytes(std::string_view(kHeaderMagic, 4));
   w.put<std::uint16_t>(header.version);

@@ -59,7 +59,8 @@ std::optional<std::string> validate_topic_config(const std::string& name, const 
   std::int64_t n = 0;
   switch (spec->type) {
     case T::kLong:
-      if (!parse_i64(value, n)) return "Invalid value " + value + " for configuration " + name + ": Not a number of type LONG";
+      if (!parse_i64(value, n))
+        return "Invalid value " + value + " for configuration " + name + ": Not a number of type LONG";
       break;
     case T::kInt:
       if (!parse_i64(value, n) || n < INT32_MIN || n > INT32_MAX) {
@@ -67,12 +68,15 @@ std::optional<std::string> validate_topic_config(const std::string& name, const 
       }
       break;
     case T::kBool:
-      if (value != "true" && value != "false") return "Invalid value " + value + " for configuration " + name + ": Expected value to be either true or false";
+      if (value != "true" && value != "false")
+        return "Invalid value " + value + " for configuration " + name +
+               ": Expected value to be either true or false";
       break;
     case T::kDouble: {
       char* end = nullptr;
       std::strtod(value.c_str(), &end);
-      if (value.empty() || end != value.c_str() + value.size()) return "Invalid value " + value + " for configuration " + name + ": Not a number of type DOUBLE";
+      if (value.empty() || end != value.c_str() + value.size())
+        return "Invalid value " + value + " for configuration " + name + ": Not a number of type DOUBLE";
       break;
     }
     case T::kString:
@@ -88,14 +92,17 @@ std::optional<std::string> validate_topic_config(const std::string& name, const 
     if (value != "delete") return "Invalid value " + value + " for configuration cleanup.policy";
   }
   if (name == "message.timestamp.type" && value != "CreateTime" && value != "LogAppendTime") {
-    return "Invalid value " + value + " for configuration message.timestamp.type: String must be one of: CreateTime, LogAppendTime";
+    return "Invalid value " + value +
+           " for configuration message.timestamp.type: String must be one of: CreateTime, LogAppendTime";
   }
   if (name == "compression.type" && value != "producer") {
     // Batches are stored as the producer sent them; we never recompress.
     return "compression.type=" + value + " is not supported by KafScale (only producer)";
   }
-  if (name == "max.message.bytes" && n < 0) return "Invalid value " + value + " for configuration max.message.bytes: Value must be at least 0";
-  if (name == "retention.ms" && n < -1) return "Invalid value " + value + " for configuration retention.ms: Value must be at least -1";
+  if (name == "max.message.bytes" && n < 0)
+    return "Invalid value " + value + " for configuration max.message.bytes: Value must be at least 0";
+  if (name == "retention.ms" && n < -1)
+    return "Invalid value " + value + " for configuration retention.ms: Value must be at least -1";
   return std::nullopt;
 }
 
