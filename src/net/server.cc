@@ -16,8 +16,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() {
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), reader(), [self](std::exception_ptr e) { self->finish(e, "reader"); });
-    asio::co_spawn(socket_.get_executor(), writer(), [self](std::exception_ptr e) { self->finish(e, "writer"); });
+    asio::co_spawn(socket_.get_executor(), reader(),
+                   [self](std::exception_ptr e) { self->finish(e, "reader"); });
+    asio::co_spawn(socket_.get_executor(), writer(),
+                   [self](std::exception_ptr e) { self->finish(e, "writer"); });
   }
 
   // Stop reading; the writer closes the socket after the queued responses.
@@ -45,26 +47,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (closed_) break;
       char size_buf[4];
       boost::system::error_code ec;
-      co_await asio::async_read(socket_, asio::buffer(size_buf), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_read(socket_, asio::buffer(size_buf),
+                                asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       std::uint32_t raw = (std::uint32_t(std::uint8_t(size_buf[0])) << 24) |
                           (std::uint32_t(std::uint8_t(size_buf[1])) << 16) |
-                          (std::uint32_t(std::uint8_t(size_buf[2])) << 8) | std::uint32_t(std::uint8_t(size_buf[3]));
+                          (std::uint32_t(std::uint8_t(size_buf[2])) << 8) |
+                          std::uint32_t(std::uint8_t(size_buf[3]));
       auto size = static_cast<std::int32_t>(raw);
       if (size < 0 || static_cast<std::size_t>(size) > limits.max_request_bytes) {
-        spdlog::warn("connection {} ({}): request of {} bytes exceeds the limit of {} (max-request-bytes); closing",
-                     info_.id, info_.peer, size, limits.max_request_bytes);
+        spdlog::warn(
+            "connection {} ({}): request of {} bytes exceeds the limit of {} (max-request-bytes); closing",
+            info_.id, info_.peer, size, limits.max_request_bytes);
         break;
       }
       auto payload = std::make_shared<std::string>(static_cast<std::size_t>(size), '\0');
-      co_await asio::async_read(socket_, asio::buffer(*payload), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_read(socket_, asio::buffer(*payload),
+                                asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       slots_.push_back(std::make_shared<Slot>());
       auto slot = slots_.back();
       auto self = shared_from_this();
       asio::co_spawn(
           socket_.get_executor(),
-          [self, slot, payload = std::shared_ptr<const std::string>(std::move(payload))]() -> awaitable<void> {
+          [self, slot,
+           payload = std::shared_ptr<const std::string>(std::move(payload))]() -> awaitable<void> {
             slot->response = co_await self->server_.handler_(payload, self->info_);
             slot->ready = true;
             self->wake_.notify_all();
@@ -161,7 +168,9 @@ Status Server::listen(const std::string& host, std::uint16_t port) {
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(ep, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status(Errc::unavailable, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
+  if (ec)
+    return Status(Errc::unavailable,
+                  "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
   asio::co_spawn(io_, accept_loop(), asio::detached);
   return Status{};

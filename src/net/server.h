@@ -44,7 +44,8 @@ struct Response {
 };
 
 // Handles one request frame (payload without the size prefix).
-using Handler = std::function<awaitable<Response>(std::shared_ptr<const std::string> payload, const ConnectionInfo&)>;
+using Handler =
+    std::function<awaitable<Response>(std::shared_ptr<const std::string> payload, const ConnectionInfo&)>;
 
 class Connection;
 

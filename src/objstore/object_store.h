@@ -36,8 +36,7 @@ class ObjectStore {
   // Whole object, or the bytes in `range` (clamped at the object's end; a
   // range starting at or past the end is invalid_argument).
   // not_found when the key does not exist.
-  virtual Result<std::string> get(std::string_view key,
-                                  std::optional<ByteRange> range = std::nullopt) = 0;
+  virtual Result<std::string> get(std::string_view key, std::optional<ByteRange> range = std::nullopt) = 0;
 
   // All objects whose key starts with `prefix`, sorted by key.
   virtual Result<std::vector<ObjectInfo>> list(std::string_view prefix) = 0;
