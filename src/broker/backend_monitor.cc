@@ -1,6 +1,9 @@
 #include "broker/backend_monitor.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
 
 #include "broker/nospace_store.h"
 #include "common/metrics.h"
@@ -14,6 +17,11 @@ struct BackendMonitor::State {
   std::atomic<std::int64_t> db_size{-1};  // -1: not known (yet, or not etcd)
   std::atomic<std::int64_t> db_size_in_use{-1};
   std::atomic<bool> nospace_alarm{false};
+  // Metadata store reachability: written by metadata_loop, read by /readyz and /metrics.
+  std::atomic<bool> meta_unreachable{false};
+  std::atomic<std::int64_t> meta_probe_started_ms{0};  // steady clock; 0: no probe in flight
+  std::mutex meta_mu;
+  std::string meta_last_error;  // guarded by meta_mu
 };
 
 namespace {
@@ -26,6 +34,11 @@ constexpr const char* kLatencyP99 = "kafscale_objstore_latency_p99_seconds";
 constexpr const char* kDbSize = "kafscale_metastore_db_size_bytes";
 constexpr const char* kDbInUse = "kafscale_metastore_db_size_in_use_bytes";
 constexpr const char* kNospace = "kafscale_metastore_nospace_alarm";
+constexpr const char* kReachable = "kafscale_metastore_reachable";
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+}
 
 void log_transition(const std::string& store, objstore::Health from, objstore::Health to,
                     const std::string& why) {
@@ -79,6 +92,14 @@ BackendMonitor::BackendMonitor(asio::io_context& io, asio::thread_pool& pool,
     auto s = h.lock();
     return s ? static_cast<double>(s->snapshot().latency_p99.count()) / 1e6 : 0.0;
   });
+  {
+    std::weak_ptr<State> st = state_;
+    reg.gauge_fn(kReachable, "1 while the metadata store answers (see /readyz), 0 while unreachable", {},
+                 [st] {
+                   auto s = st.lock();
+                   return s && s->meta_unreachable.load() ? 0.0 : 1.0;
+                 });
+  }
   if (etcd_) {
     std::weak_ptr<State> st = state_;
     reg.gauge_fn(kDbSize, "Size of etcd's database file (what --quota-backend-bytes limits); -1 unknown", {},
@@ -103,10 +124,30 @@ BackendMonitor::~BackendMonitor() {
   health_->set_listener(nullptr);
 }
 
+bool BackendMonitor::metadata_reachable() const {
+  if (state_->meta_unreachable) return false;
+  const std::int64_t started = state_->meta_probe_started_ms;
+  return started == 0 || steady_ms() - started <= opts_.meta_stall.count();
+}
+
 std::string BackendMonitor::not_ready_reason() const {
-  if (health_->health() != objstore::Health::unavailable) return {};
-  auto snap = health_->snapshot();
-  return "object store unavailable: " + snap.last_failure;
+  std::string reason;
+  if (health_->health() == objstore::Health::unavailable) {
+    reason = "object store unavailable: " + health_->snapshot().last_failure;
+  }
+  if (!metadata_reachable()) {
+    std::string why;
+    const std::int64_t started = state_->meta_probe_started_ms;
+    if (started != 0 && steady_ms() - started > opts_.meta_stall.count()) {
+      why = fmt::format("no answer for {} ms", steady_ms() - started);
+    } else {
+      std::lock_guard l(state_->meta_mu);
+      why = state_->meta_last_error;
+    }
+    if (!reason.empty()) reason += "; ";
+    reason += "metadata store unreachable: " + why;
+  }
+  return reason;
 }
 
 void BackendMonitor::stop() { state_->stopping = true; }
@@ -115,6 +156,7 @@ void BackendMonitor::start() {
   if (state_->started.exchange(true)) return;
   asio::co_spawn(io_, health_loop(), asio::detached);
   if (etcd_) asio::co_spawn(io_, etcd_loop(), asio::detached);
+  asio::co_spawn(io_, metadata_loop(), asio::detached);
 }
 
 // The loops keep their shared pointers in locals for the whole coroutine and
@@ -127,6 +169,15 @@ bool probe_once(objstore::HealthObjectStore* h) { return h->probe().ok(); }
 
 // One maintenance-status poll, entirely off the loop thread.
 bool poll_etcd(metastore::EtcdMetadataStore* etcd, BackendMonitor::State* st);
+
+// The cheapest read there is: the count of one key.
+Status probe_metadata(metastore::MetadataStore* m) {
+  metastore::RangeRequest rq;
+  rq.key = "/ks/cluster";
+  rq.count_only = true;
+  auto r = m->range(rq);
+  return r.ok() ? Status{} : r.status();
+}
 
 }  // namespace
 
@@ -161,6 +212,45 @@ awaitable<void> BackendMonitor::etcd_loop() {
     }
     first = false;
     co_await offload(pool_, [raw_etcd, raw_st] { return poll_etcd(raw_etcd, raw_st); });
+  }
+}
+
+awaitable<void> BackendMonitor::metadata_loop() {
+  std::shared_ptr<State> st = state_;
+  std::shared_ptr<metastore::MetadataStore> meta = metadata_;
+  metastore::MetadataStore* raw = meta.get();
+  int failures = 0, successes = 0;
+  while (!st->stopping) {
+    asio::steady_timer t(io_, opts_.tick);
+    boost::system::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (st->stopping) break;
+    const std::int64_t started = steady_ms();
+    st->meta_probe_started_ms = started;
+    Status result = co_await offload(pool_, [raw] { return probe_metadata(raw); });
+    const std::int64_t took = steady_ms() - started;
+    st->meta_probe_started_ms = 0;
+    if (result.ok() && took <= opts_.meta_stall.count()) {
+      failures = 0;
+      if (st->meta_unreachable && ++successes >= opts_.meta_successes_to_ready) {
+        st->meta_unreachable = false;
+        spdlog::info("metadata store is reachable again");
+      }
+      continue;
+    }
+    successes = 0;
+    std::string why = result.ok() ? fmt::format("a read took {} ms", took) : result.to_string();
+    {
+      std::lock_guard l(st->meta_mu);
+      st->meta_last_error = why;
+    }
+    // A hung call is decisive at once; failed calls count up (a single blip is not an outage).
+    if (!st->meta_unreachable &&
+        (++failures >= opts_.meta_failures_to_unready || took > opts_.meta_stall.count())) {
+      st->meta_unreachable = true;
+      spdlog::error("metadata store is unreachable ({}); /readyz reports not ready until it answers again",
+                    why);
+    }
   }
 }
 

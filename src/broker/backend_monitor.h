@@ -10,6 +10,12 @@
 //   instructions (nospace_store.h); for etcd, polls the maintenance status
 //   for the DB size (kafscale_metastore_db_size_bytes, ..._in_use_bytes) and
 //   the NOSPACE alarm (kafscale_metastore_nospace_alarm).
+//   Reachability: one tiny read (count of one key) per tick. It becomes
+//   unreachable after meta_failures_to_unready failed reads in a row, or at
+//   once when a read hangs longer than meta_stall; reachable again after
+//   meta_successes_to_ready good reads in a row (hysteresis, so /readyz does
+//   not flap). Unreachable: /readyz 503 with the reason,
+//   kafscale_metastore_reachable 0.
 //
 // Runs on the broker's loop thread; backend calls go to the worker pool.
 #pragma once
@@ -17,6 +23,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/async.h"
@@ -34,6 +41,10 @@ struct MonitorOptions {
   std::chrono::milliseconds tick{1000};  // health refresh / probe period
   std::chrono::milliseconds etcd_status_every{15000};
   objstore::HealthOptions health;
+  int meta_failures_to_unready = 2;
+  int meta_successes_to_ready = 2;
+  // A probe outstanding this long means unreachable (etcd calls can hang until their deadline).
+  std::chrono::milliseconds meta_stall{5000};
 };
 
 class BackendMonitor {
@@ -50,6 +61,8 @@ class BackendMonitor {
   objstore::Health object_store_health() const { return health_->health(); }
   // Produce must be refused at once: the object store is unavailable.
   bool writes_unavailable() const { return health_->health() == objstore::Health::unavailable; }
+  // False while the metadata store is considered unreachable (see above).
+  bool metadata_reachable() const;
   // Empty when the backends allow serving; else why not (for /readyz).
   std::string not_ready_reason() const;
 
@@ -63,6 +76,7 @@ class BackendMonitor {
  private:
   awaitable<void> health_loop();
   awaitable<void> etcd_loop();
+  awaitable<void> metadata_loop();
 
   asio::io_context& io_;
   asio::thread_pool& pool_;

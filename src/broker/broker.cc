@@ -59,6 +59,20 @@ std::function<Status()> compact_fn(std::shared_ptr<metastore::MetadataStore> m) 
   };
 }
 
+coordinator::Options group_options(const Config& cfg) {
+  coordinator::Options go;
+  go.node_id = cfg.node_id;
+  go.min_session_timeout = cfg.group_min_session_timeout;
+  go.max_session_timeout = cfg.group_max_session_timeout;
+  go.initial_rebalance_delay = cfg.group_initial_rebalance_delay;
+  go.offsets_retention = effective_offsets_retention(cfg);
+  go.retention_check_interval = cfg.offsets_retention_check_interval;
+  go.max_metadata_bytes = cfg.offset_metadata_max_bytes;
+  go.max_group_size = cfg.group_max_size;
+  go.max_groups = cfg.max_groups;
+  return go;
+}
+
 bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
   nlohmann::json j = {{"kafka", kafka}};
   if (!http.empty()) j["http"] = http;
@@ -113,6 +127,9 @@ struct Runtime {
     lo.cache_bytes = cfg.cache_bytes;
     lo.checkpoint_interval = cfg.checkpoint_interval;
     lo.max_buffered_bytes = cfg.max_buffered_bytes;
+    lo.producer_expiration = cfg.producer_id_expiration;
+    lo.max_producers_per_partition = cfg.max_producers_per_partition;
+    lo.orphan_grace = cfg.orphan_grace;
     log = std::make_unique<log::LogManager>(io, pool, objects, meta, lo);
     if (auto s = co_await log->start(); !s.ok()) {
       spdlog::critical("cannot start: {}", s.to_string());
@@ -120,10 +137,7 @@ struct Runtime {
       io.stop();
       co_return;
     }
-    coordinator::Options go;
-    go.node_id = cfg.node_id;
-    groups = std::make_unique<coordinator::GroupCoordinator>(io, pool, meta, *log,
-                                                             coordinator::options_from_env(go));
+    groups = std::make_unique<coordinator::GroupCoordinator>(io, pool, meta, *log, group_options(cfg));
     if (auto s = co_await groups->start(); !s.ok()) {
       spdlog::critical("cannot start the group coordinator: {}", s.to_string());
       exit_code = 1;

@@ -300,6 +300,68 @@ Setting optional_address_setting(std::string name, std::string help, std::option
       nullptr};
 }
 
+// Kafka's dotted name as the alias, so a Kafka user's spelling works as flag and YAML key.
+Setting kafka_named(Setting s, std::string kafka_name) {
+  s.alias = std::move(kafka_name);
+  return s;
+}
+
+constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+
+void add_group_settings(std::vector<Setting>& s) {
+  s.push_back(kafka_named(ms_setting("group-min-session-timeout-ms",
+                                     "Smallest session timeout a consumer may ask for in JoinGroup.",
+                                     &Config::group_min_session_timeout, 1, kMaxInt32),
+                          "group.min.session.timeout.ms"));
+  s.push_back(kafka_named(ms_setting("group-max-session-timeout-ms",
+                                     "Largest session timeout a consumer may ask for in JoinGroup.",
+                                     &Config::group_max_session_timeout, 1, kMaxInt32),
+                          "group.max.session.timeout.ms"));
+  s.push_back(kafka_named(
+      ms_setting("group-initial-rebalance-delay-ms",
+                 "How long a group leaving Empty waits for more members before its first rebalance.",
+                 &Config::group_initial_rebalance_delay, 0, kMaxInt32),
+      "group.initial.rebalance.delay.ms"));
+  s.push_back(kafka_named(int_setting<uint32_t>("group-max-size", "Members one consumer group may have.",
+                                                &Config::group_max_size, 1, kMaxInt32),
+                          "group.max.size"));
+  s.push_back(int_setting<uint32_t>(
+      "max-groups", "Consumer groups this broker coordinates; more get COORDINATOR_NOT_AVAILABLE.",
+      &Config::max_groups, 1, 10000000));
+  // Up to 100 years; beyond that retention is effectively forever anyway.
+  s.push_back(kafka_named(int_setting<int64_t>("offsets-retention-minutes",
+                                               "How long committed offsets of an empty group are kept.",
+                                               &Config::offsets_retention_minutes, 1, 100LL * 366 * 24 * 60),
+                          "offsets.retention.minutes"));
+  s.push_back(ms_setting("offsets-retention-ms",
+                         "Overrides offsets-retention-minutes with a finer value; 0: use the minutes.",
+                         &Config::offsets_retention_ms, 0, 100LL * 366 * 24 * 3600 * 1000));
+  s.push_back(kafka_named(
+      ms_setting("offsets-retention-check-interval-ms", "How often expired committed offsets are looked for.",
+                 &Config::offsets_retention_check_interval, 1, kMaxInt32),
+      "offsets.retention.check.interval.ms"));
+  s.push_back(kafka_named(
+      int_setting<uint32_t>("offset-metadata-max-bytes", "Longest metadata string of a committed offset.",
+                            &Config::offset_metadata_max_bytes, 0, 4096),
+      "offset.metadata.max.bytes"));
+}
+
+void add_producer_settings(std::vector<Setting>& s) {
+  s.push_back(kafka_named(
+      ms_setting("producer-id-expiration-ms",
+                 "Idempotent producer state idle this long is forgotten (AlterConfigs can change it).",
+                 &Config::producer_id_expiration, 1, kMaxInt32),
+      "producer.id.expiration.ms"));
+  s.push_back(
+      int_setting<uint32_t>("max-producers-per-partition",
+                            "Producers whose state a partition remembers; the least recent is evicted.",
+                            &Config::max_producers_per_partition, 1, 1000000));
+  s.push_back(ms_setting("orphan-grace-ms",
+                         "Unreferenced objects are deleted once unreferenced this long; 0: ten checkpoint "
+                         "intervals.",
+                         &Config::orphan_grace, 0, 30LL * 86400000, "0 (ten checkpoint intervals)"));
+}
+
 const std::vector<Setting>& settings() {
   static const std::vector<Setting> kSettings = [] {
     std::vector<Setting> s;
@@ -404,6 +466,8 @@ const std::vector<Setting>& settings() {
                    &Config::startup_timeout, 0, 3600000);
     startup.alias = "startup-timeout";
     s.push_back(startup);
+    add_group_settings(s);
+    add_producer_settings(s);
     return s;
   }();
   return kSettings;
@@ -439,6 +503,17 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
     return invalid(fmt::format("max-buffered-bytes{} ({}) must be at least max-request-bytes{} ({})",
                                from("max-buffered-bytes"), format_size(cfg.max_buffered_bytes),
                                from("max-request-bytes"), format_size(cfg.max_request_bytes)));
+  }
+  if (cfg.group_min_session_timeout > cfg.group_max_session_timeout) {
+    return invalid(
+        fmt::format("group-min-session-timeout-ms{} ({}) must not exceed group-max-session-timeout-ms{} ({})",
+                    from("group-min-session-timeout-ms"), cfg.group_min_session_timeout.count(),
+                    from("group-max-session-timeout-ms"), cfg.group_max_session_timeout.count()));
+  }
+  if (cfg.orphan_grace.count() != 0 && cfg.orphan_grace < std::chrono::seconds(1)) {
+    // The log's own floor: a reader may still be using an object that just became unreferenced.
+    return invalid(fmt::format("orphan-grace-ms{} ({}) must be 0 (ten checkpoint intervals) or at least 1000",
+                               from("orphan-grace-ms"), cfg.orphan_grace.count()));
   }
   if (cfg.http_listen && cfg.http_listen->port != 0 && *cfg.http_listen == cfg.listen) {
     return invalid(
@@ -500,6 +575,11 @@ Config default_config() {
 
 Status validate(const Config& cfg) {
   return validate_impl(cfg, [](std::string_view) { return std::string(); });
+}
+
+std::chrono::milliseconds effective_offsets_retention(const Config& cfg) {
+  if (cfg.offsets_retention_ms.count() > 0) return cfg.offsets_retention_ms;
+  return std::chrono::minutes(cfg.offsets_retention_minutes);
 }
 
 HostPort advertised_address(const Config& cfg, uint16_t bound_port) {

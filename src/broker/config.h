@@ -76,7 +76,29 @@ struct Config {
   // metadata store before giving up with exit code 1. Pods often start before their dependencies.
   // 0: try once.
   std::chrono::milliseconds startup_timeout{60000};
+
+  // Consumer groups (Kafka's names and defaults; see src/coordinator/README.md).
+  std::chrono::milliseconds group_min_session_timeout{6000};      // group.min.session.timeout.ms
+  std::chrono::milliseconds group_max_session_timeout{1800000};   // group.max.session.timeout.ms
+  std::chrono::milliseconds group_initial_rebalance_delay{3000};  // group.initial.rebalance.delay.ms
+  uint32_t group_max_size = 10000;                                // group.max.size (Kafka: unbounded)
+  uint32_t max_groups = 100000;                                   // groups one coordinator holds
+  int64_t offsets_retention_minutes = 10080;                      // offsets.retention.minutes
+  // Overrides offsets_retention_minutes when non-zero (finer than minutes, e.g. for tests).
+  std::chrono::milliseconds offsets_retention_ms{0};
+  std::chrono::milliseconds offsets_retention_check_interval{600000};  // offsets.retention.check.interval.ms
+  // offset.metadata.max.bytes; at most 4096 so that 128 offsets with metadata fit one etcd value.
+  uint32_t offset_metadata_max_bytes = 4096;
+
+  // Idempotent producers and object GC (src/log/log_manager.h LogOptions).
+  std::chrono::milliseconds producer_id_expiration{86400000};  // producer.id.expiration.ms
+  uint32_t max_producers_per_partition = 1000;
+  // Unreferenced objects are deleted once seen so for this long; 0: ten checkpoint intervals.
+  std::chrono::milliseconds orphan_grace{0};
 };
+
+// The offsets retention the coordinator uses: offsets_retention_ms when set, else the minutes.
+std::chrono::milliseconds effective_offsets_retention(const Config& cfg);
 
 // The fully resolved defaults (what parsing an empty command line with no environment gives).
 Config default_config();

@@ -460,5 +460,124 @@ TEST(CliTest, Help) {
   EXPECT_THAT(r.out, Not(HasSubstr("error")));
 }
 
+TEST(GroupSettingsTest, KafkaDefaults) {
+  Config c = parse_ok({});
+  EXPECT_EQ(c.group_min_session_timeout, 6000ms);
+  EXPECT_EQ(c.group_max_session_timeout, 1800000ms);
+  EXPECT_EQ(c.group_initial_rebalance_delay, 3000ms);
+  EXPECT_EQ(c.group_max_size, 10000u);
+  EXPECT_EQ(c.max_groups, 100000u);
+  EXPECT_EQ(c.offsets_retention_minutes, 10080);
+  EXPECT_EQ(c.offsets_retention_ms, 0ms);
+  EXPECT_EQ(effective_offsets_retention(c), std::chrono::minutes(10080));
+  EXPECT_EQ(c.offsets_retention_check_interval, 600000ms);
+  EXPECT_EQ(c.offset_metadata_max_bytes, 4096u);
+  EXPECT_EQ(c.producer_id_expiration, 86400000ms);
+  EXPECT_EQ(c.max_producers_per_partition, 1000u);
+  EXPECT_EQ(c.orphan_grace, 0ms);
+}
+
+TEST(GroupSettingsTest, FlagsEnvFileAndKafkaNames) {
+  Config c = parse_ok({"--group-min-session-timeout-ms=500", "--group-max-session-timeout-ms=10s",
+                       "--group-initial-rebalance-delay-ms=0", "--group-max-size=3", "--max-groups=7",
+                       "--offsets-retention-minutes=5", "--offsets-retention-check-interval-ms=250",
+                       "--offset-metadata-max-bytes=100", "--producer-id-expiration-ms=1h",
+                       "--max-producers-per-partition=9", "--orphan-grace-ms=2s"});
+  EXPECT_EQ(c.group_min_session_timeout, 500ms);
+  EXPECT_EQ(c.group_max_session_timeout, 10000ms);
+  EXPECT_EQ(c.group_initial_rebalance_delay, 0ms);
+  EXPECT_EQ(c.group_max_size, 3u);
+  EXPECT_EQ(c.max_groups, 7u);
+  EXPECT_EQ(c.offsets_retention_minutes, 5);
+  EXPECT_EQ(effective_offsets_retention(c), 300000ms);
+  EXPECT_EQ(c.offsets_retention_check_interval, 250ms);
+  EXPECT_EQ(c.offset_metadata_max_bytes, 100u);
+  EXPECT_EQ(c.producer_id_expiration, 3600000ms);
+  EXPECT_EQ(c.max_producers_per_partition, 9u);
+  EXPECT_EQ(c.orphan_grace, 2000ms);
+  EXPECT_TRUE(validate(c).ok());
+
+  // The finer override wins over the minutes.
+  c = parse_ok({"--offsets-retention-minutes=5", "--offsets-retention-ms=1500"});
+  EXPECT_EQ(effective_offsets_retention(c), 1500ms);
+
+  // Kafka's dotted names are accepted as flags and YAML keys.
+  c = parse_ok({"--group.max.session.timeout.ms", "7000", "--offsets.retention.minutes=2"});
+  EXPECT_EQ(c.group_max_session_timeout, 7000ms);
+  EXPECT_EQ(c.offsets_retention_minutes, 2);
+  std::string file = write_file("groups.yaml",
+                                "group.min.session.timeout.ms: 100\n"
+                                "group-initial-rebalance-delay-ms: 50\n"
+                                "producer.id.expiration.ms: 60000\n"
+                                "offset.metadata.max.bytes: 10\n");
+  c = parse_ok({"--config", file}, {{"KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS", "70"}});
+  EXPECT_EQ(c.group_min_session_timeout, 100ms);
+  EXPECT_EQ(c.group_initial_rebalance_delay, 70ms);  // env beats file
+  EXPECT_EQ(c.producer_id_expiration, 60000ms);
+  EXPECT_EQ(c.offset_metadata_max_bytes, 10u);
+
+  // The environment variables the coordinator used to read keep working.
+  c = parse_ok({}, {{"KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS", "500"},
+                    {"KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS", "9000"},
+                    {"KAFSCALE_OFFSETS_RETENTION_MINUTES", "3"},
+                    {"KAFSCALE_OFFSETS_RETENTION_CHECK_INTERVAL_MS", "1000"},
+                    {"KAFSCALE_OFFSET_METADATA_MAX_BYTES", "0"},
+                    {"KAFSCALE_GROUP_MAX_SIZE", "2"}});
+  EXPECT_EQ(c.group_min_session_timeout, 500ms);
+  EXPECT_EQ(c.group_max_session_timeout, 9000ms);
+  EXPECT_EQ(c.offsets_retention_minutes, 3);
+  EXPECT_EQ(c.offsets_retention_check_interval, 1000ms);
+  EXPECT_EQ(c.offset_metadata_max_bytes, 0u);
+  EXPECT_EQ(c.group_max_size, 2u);
+}
+
+TEST(GroupSettingsTest, BadValuesExit2WithAClearMessage) {
+  std::string msg =
+      parse_error({"--group-min-session-timeout-ms=10000", "--group-max-session-timeout-ms=9000"});
+  EXPECT_THAT(msg,
+              HasSubstr("group-min-session-timeout-ms (flag --group-min-session-timeout-ms) (10000) must "
+                        "not exceed group-max-session-timeout-ms (flag --group-max-session-timeout-ms) "
+                        "(9000)"));
+  // Against the default maximum, from the environment.
+  msg = parse_error({}, {{"KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS", "2000000"}});
+  EXPECT_THAT(msg, HasSubstr("environment variable KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS"));
+  EXPECT_THAT(msg, HasSubstr("group-max-session-timeout-ms (default)"));
+  EXPECT_THAT(parse_error({"--group-min-session-timeout-ms=0"}),
+              HasSubstr("invalid group-min-session-timeout-ms '0' from flag --group-min-session-timeout-ms"));
+  EXPECT_THAT(parse_error({"--offsets-retention-minutes=0"}), HasSubstr("expected an integer in 1.."));
+  EXPECT_THAT(parse_error({"--offsets-retention-minutes=-5"}), HasSubstr("offsets-retention-minutes"));
+  EXPECT_THAT(parse_error({"--offsets-retention-check-interval-ms=0"}),
+              HasSubstr("offsets-retention-check-interval-ms"));
+  EXPECT_THAT(parse_error({"--group-max-size=0"}), HasSubstr("group-max-size"));
+  EXPECT_THAT(parse_error({"--offset-metadata-max-bytes=5000"}), HasSubstr("expected an integer in 0..4096"));
+  EXPECT_THAT(parse_error({"--producer-id-expiration-ms=0"}), HasSubstr("producer-id-expiration-ms"));
+  EXPECT_THAT(parse_error({"--max-producers-per-partition=0"}), HasSubstr("max-producers-per-partition"));
+  EXPECT_THAT(parse_error({"--orphan-grace-ms=10"}),
+              HasSubstr("orphan-grace-ms (flag --orphan-grace-ms) (10) "
+                        "must be 0 (ten checkpoint intervals) or at "
+                        "least 1000"));
+  std::string file = write_file("badgroups.yaml", "group.max.session.timeout.ms: 1000\n");
+  EXPECT_THAT(parse_error({"--config", file}),
+              HasSubstr("must not exceed group-max-session-timeout-ms (config "
+                        "file"));
+  // A hand-built config is checked the same way.
+  Config c = default_config();
+  c.group_max_session_timeout = 1000ms;
+  EXPECT_THAT(validate(c).message(), HasSubstr("must not exceed group-max-session-timeout-ms"));
+  c = default_config();
+  c.offsets_retention_check_interval = 0ms;
+  EXPECT_THAT(validate(c).message(), HasSubstr("offsets-retention-check-interval-ms"));
+}
+
+TEST(GroupSettingsTest, HelpShowsKafkaNamesAndEnv) {
+  std::string help = broker_help();
+  EXPECT_THAT(help, HasSubstr("--group-min-session-timeout-ms MS, --group.min.session.timeout.ms MS"));
+  EXPECT_THAT(help, HasSubstr("default: 1800000   env: KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS"));
+  EXPECT_THAT(help, HasSubstr("default: 10080   env: KAFSCALE_OFFSETS_RETENTION_MINUTES"));
+  EXPECT_THAT(help, HasSubstr("--producer-id-expiration-ms MS, --producer.id.expiration.ms MS"));
+  EXPECT_THAT(help, HasSubstr("env: KAFSCALE_ORPHAN_GRACE_MS"));
+  EXPECT_THAT(describe(default_config()), HasSubstr("offsets-retention-minutes = 10080\n"));
+}
+
 }  // namespace
 }  // namespace ks::broker

@@ -5,7 +5,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "common/metrics.h"
 #include "protocol/uuid.h"
@@ -57,35 +56,7 @@ void finish_sync(Member& m, ErrorCode e) {
   m.sync_wait.reset();
 }
 
-std::optional<std::int64_t> env_int(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  char* end = nullptr;
-  long long x = std::strtoll(v, &end, 10);
-  if (end == v || *end != '\0' || x < 0) {
-    spdlog::warn("ignoring {}={}: not a non-negative integer", name, v);
-    return std::nullopt;
-  }
-  return x;
-}
-
 }  // namespace
-
-Options options_from_env(Options o) {
-  using ms = std::chrono::milliseconds;
-  if (auto v = env_int("KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS")) o.min_session_timeout = ms(*v);
-  if (auto v = env_int("KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS")) o.max_session_timeout = ms(*v);
-  if (auto v = env_int("KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS")) o.initial_rebalance_delay = ms(*v);
-  if (auto v = env_int("KAFSCALE_OFFSETS_RETENTION_MINUTES")) o.offsets_retention = std::chrono::minutes(*v);
-  if (auto v = env_int("KAFSCALE_OFFSETS_RETENTION_CHECK_INTERVAL_MS"); v && *v > 0) {
-    o.retention_check_interval = ms(*v);
-  }
-  if (auto v = env_int("KAFSCALE_OFFSET_METADATA_MAX_BYTES"))
-    o.max_metadata_bytes = static_cast<std::size_t>(*v);
-  if (auto v = env_int("KAFSCALE_GROUP_MAX_SIZE"); v && *v > 0)
-    o.max_group_size = static_cast<std::size_t>(*v);
-  return o;
-}
 
 std::string_view state_name(GroupState s) {
   switch (s) {

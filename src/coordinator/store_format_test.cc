@@ -118,9 +118,12 @@ TEST(StoreFormat, SubscribedTopics) {
   ASSERT_TRUE(t);
   EXPECT_EQ(*t, (std::vector<std::string>{"a", "bb"}));
   EXPECT_FALSE(subscribed_topics(""));
-  EXPECT_FALSE(subscribed_topics(std::string("\xff\xff\0\0\0\0", 6)));         // negative version
-  EXPECT_FALSE(subscribed_topics(std::string("\0\0\x7f\xff\xff\xff", 6)));     // absurd count
-  EXPECT_FALSE(subscribed_topics(std::string("\0\0\0\0\0\x01\0\x09ab", 10)));  // string past the end
+  EXPECT_FALSE(subscribed_topics(std::string("\xff\xff\0\0\0\0", 6)));      // negative version
+  EXPECT_FALSE(subscribed_topics(std::string("\0\0\x7f\xff\xff\xff", 6)));  // absurd count
+  EXPECT_FALSE(
+      subscribed_topics(std::string("\0\0\0\0\0\x01\0\x09"
+                                    "ab",
+                                    10)));  // string past the end
 }
 
 }  // namespace

@@ -22,13 +22,14 @@ namespace ks::coordinator {
 
 using protocol::ErrorCode;
 
-// Settings, with Kafka's names and defaults.
+// Settings, with Kafka's names and defaults. The broker fills them from its
+// configuration (src/broker/config.h: flag > environment > YAML).
 struct Options {
   std::int32_t node_id = 0;
-  std::chrono::milliseconds min_session_timeout{6000};         // group.min.session.timeout.ms
-  std::chrono::milliseconds max_session_timeout{1800000};      // group.max.session.timeout.ms
-  std::chrono::milliseconds initial_rebalance_delay{3000};     // group.initial.rebalance.delay.ms
-  std::chrono::minutes offsets_retention{10080};               // offsets.retention.minutes
+  std::chrono::milliseconds min_session_timeout{6000};      // group.min.session.timeout.ms
+  std::chrono::milliseconds max_session_timeout{1800000};   // group.max.session.timeout.ms
+  std::chrono::milliseconds initial_rebalance_delay{3000};  // group.initial.rebalance.delay.ms
+  std::chrono::milliseconds offsets_retention{std::chrono::minutes(10080)};  // offsets.retention.minutes
   std::chrono::milliseconds retention_check_interval{600000};  // offsets.retention.check.interval.ms
   std::size_t max_metadata_bytes = 4096;                       // offset.metadata.max.bytes
   std::size_t max_group_size = 10000;                          // group.max.size (Kafka: unbounded)
@@ -42,12 +43,6 @@ struct Options {
   std::size_t max_lag_series = 1000;
   std::chrono::milliseconds lag_interval{2000};
 };
-
-// Reads the settings above from KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS,
-// KAFSCALE_GROUP_MAX_SESSION_TIMEOUT_MS, KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS,
-// KAFSCALE_OFFSETS_RETENTION_MINUTES, KAFSCALE_OFFSETS_RETENTION_CHECK_INTERVAL_MS,
-// KAFSCALE_OFFSET_METADATA_MAX_BYTES, KAFSCALE_GROUP_MAX_SIZE (unset or invalid: default).
-Options options_from_env(Options base);
 
 enum class GroupState { kEmpty, kPreparingRebalance, kCompletingRebalance, kStable, kDead };
 std::string_view state_name(GroupState s);  // Kafka's names: "Empty", "Stable", ...

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from kafka_helpers import check_brokers, create_topic, produce_ok, wait_for
 
-# Settings the coordinator reads from the environment (see src/coordinator/types.h): short
+# Broker settings given as environment variables (see src/broker/README.md, Settings): short
 # sessions for the crash tests, a short initial delay so consumers started together share the
 # first generation.
 GROUP_ENV = {

@@ -12,7 +12,7 @@ import pytest
 
 from kafka_helpers import create_topic
 
-# Settings the coordinator reads from the environment (see src/coordinator/types.h).
+# Broker settings given as environment variables (see src/broker/README.md, Settings).
 GROUP_ENV = {
     'KAFSCALE_GROUP_MIN_SESSION_TIMEOUT_MS': '500',
     'KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS': '0',
@@ -298,5 +298,63 @@ def test_offset_delete_refuses_subscribed_topics(broker, topic):
         groups = r.array(lambda: (r.i16(), r.string(), r.string(), r.string(), r.string(),
                                   r.array(lambda: (r.string(), r.string(), r.string(), r.blob(), r.blob()))))
         assert groups == [(NONE, 'no-such-group', 'Dead', '', '', [])]
+    finally:
+        c.close()
+
+
+def commit_v6(conn, group, generation, member_id, topic, offsets):
+    """OffsetCommit v6 (has committed_leader_epoch): offsets = {partition: (offset, epoch, metadata)}."""
+    body = string(group) + i32(generation) + string(member_id)
+    body += array([string(topic) + array([i32(p) + i64(o) + i32(e) + string(m)
+                                          for p, (o, e, m) in offsets.items()])])
+    r = conn.call(8, 6, body)
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p = r.i32()
+            out[p] = r.i16()
+    return out
+
+
+def fetch_offsets_v5(conn, group, topic, partitions):
+    """OffsetFetch v5: ({partition: (offset, epoch, metadata, error)}, top-level error)."""
+    r = conn.call(9, 5, string(group) + array([string(topic) + array([i32(p) for p in partitions])]))
+    r.i32()  # throttle
+    out = {}
+    for _ in range(r.i32()):
+        r.string()
+        for _ in range(r.i32()):
+            p, o, e, m, err = r.i32(), r.i64(), r.i32(), r.string(), r.i16()
+            out[p] = (o, e, m, err)
+    return out, r.i16()
+
+
+def test_committed_leader_epoch_is_stored_and_returned(broker, topic):
+    """As Kafka's group coordinator: the committed leader epoch is not checked against the
+    partition's leader epoch on commit (the consumer validates it later with OffsetForLeaderEpoch);
+    it is stored with the offset and OffsetFetch v5+ returns it, -1 when none was given."""
+    create_topic(broker.bootstrap, topic, partitions=3)
+    g = f'epoch-{topic}'
+    c = Conn(broker.bootstrap)
+    try:
+        # Epoch 7 is beyond this broker's leader epoch for the partition: still accepted, like Kafka.
+        assert commit_v6(c, g, -1, '', topic, {0: (10, 7, 'm0'), 1: (11, -1, None)}) == {0: NONE, 1: NONE}
+        want = {0: (10, 7, 'm0', NONE), 1: (11, -1, '', NONE), 2: (-1, -1, '', NONE)}
+        assert fetch_offsets_v5(c, g, topic, [0, 1, 2]) == (want, NONE)
+        # Versions before 5 have no epoch field; the offsets are the same.
+        assert fetch_offsets(c, g, topic, [0, 1]) == {0: (10, 'm0', NONE), 1: (11, '', NONE)}
+        # A commit without the field (v2) stores "no epoch".
+        assert commit(c, g, -1, '', topic, {0: (12, '')}) == {0: NONE}
+        assert fetch_offsets_v5(c, g, topic, [0])[0] == {0: (12, -1, '', NONE)}
+        assert commit_v6(c, g, -1, '', topic, {0: (13, 3, '')}) == {0: NONE}
+    finally:
+        c.close()
+    # The epoch is durable like the offset.
+    broker.restart()
+    c = Conn(broker.bootstrap)
+    try:
+        assert fetch_offsets_v5(c, g, topic, [0, 1])[0] == {0: (13, 3, '', NONE), 1: (11, -1, '', NONE)}
     finally:
         c.close()
