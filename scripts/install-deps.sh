@@ -28,6 +28,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [[ "${1:-}" == "--test" && ! -d tests/integration/node/node_modules/kafkajs ]]; then
-  (cd tests/integration/node && npm install --no-audit --no-fund --loglevel=error)
+# The Node.js clients, exactly as package-lock.json pins them (npm ci never re-resolves).
+node_dir=tests/integration/node
+if [[ "${1:-}" == "--test" ]] && { [[ ! -d $node_dir/node_modules/kafkajs ]] ||
+  [[ ! -d $node_dir/node_modules/@platformatic/kafka ]]; }; then
+  (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi

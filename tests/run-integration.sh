@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the integration suite: real clients (kcat, confluent-kafka-python, kafka-python, kafkajs)
+# Runs the integration suite: real clients (kcat, confluent-kafka-python, kafka-python, kafkajs, @platformatic/kafka)
 # against build/kafscale (override with KAFSCALE_BIN). Extra arguments go to pytest.
 # Needs `scripts/install-deps.sh --test` first; a missing tool fails the tests that need it.
 set -uo pipefail

@@ -399,15 +399,19 @@ def array_elem_min(f, api):
 # ------------------------------------------------------------------ decode
 
 
-def read_scalar(f, api, target, ind, err):
-    """Statements reading one non-array value of field f into `target`."""
+def read_scalar(f, api, target, ind, err, elem=False):
+    """Statements reading one non-array value of field f into `target`.
+
+    elem: `target` is an array element. Nullability then belongs to the array, so
+    the elements themselves are plain (Kafka has no arrays of nullable strings).
+    """
     L = []
     if f.struct:
         L.append(f"{ind}if (!{target}.decode(r, version)) return r.field_error({err});")
         return L
     if f.base in ("string", "bytes"):
         kind = f.base
-        if is_optional(f):
+        if is_optional(f) and not elem:
             L.append(f"{ind}{target} = r.read_nullable_{kind}(flex);")
             L.append(f"{ind}if (!r.ok()) return r.field_error({err});")
             nc = cond_expr(f.null_ok, api)
@@ -466,7 +470,7 @@ def read_field(f, api, ind):
     L.append(f"{i2}  v.reserve(static_cast<size_t>(std::min<int32_t>(n, {RESERVE_CAP})));")
     L.append(f"{i2}  for (int32_t i = 0; i < n; ++i) {{")
     err = f'"{f.name}[" + std::to_string(i) + "]"'
-    L += read_scalar(f, api, "v.emplace_back()", i2 + "    ", err)
+    L += read_scalar(f, api, "v.emplace_back()", i2 + "    ", err, elem=True)
     L.append(f"{i2}  }}")
     L.append(f"{i2}}}")
     L.append(f"{ind}}}")
@@ -529,12 +533,13 @@ def flex_expr(api):
 # ------------------------------------------------------------------ encode
 
 
-def write_scalar(f, api, value, ind, wn="w"):
+def write_scalar(f, api, value, ind, wn="w", elem=False):
+    """Statements writing one non-array value; elem as in read_scalar."""
     if f.struct:
         return [f"{ind}write_fields({value}, {wn}, version);"]
     if f.base in ("string", "bytes"):
         kind = f.base
-        if not is_optional(f):
+        if elem or not is_optional(f):
             return [f"{ind}{wn}.write_{kind}({value}, flex);"]
         nc = cond_expr(f.null_ok, api)
         fallback = f"{wn}.write_{kind}({value} ? std::string_view(*{value}) : std::string_view(), flex);"
@@ -581,7 +586,7 @@ def write_field(f, api, ind, member, wn="w"):
         vec = member
     L.append(f"{i2}{wn}.write_array_length({vec}.size(), flex);")
     L.append(f"{i2}for (const auto& e : {vec}) {{")
-    L += write_scalar(f, api, "e", i2 + "  ", wn)
+    L += write_scalar(f, api, "e", i2 + "  ", wn, elem=True)
     L.append(f"{i2}}}")
     if is_optional(f):
         L.append(f"{ind}}}")

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "metastore/embedded_store.h"
+#include "metastore/fault_store.h"
 #include "objstore/fault_store.h"
 #include "objstore/local_store.h"
 
@@ -93,6 +94,76 @@ TEST(BackendMonitorTest, HealthyStoreIsNotProbed) {
   io.run_for(100ms);
   EXPECT_EQ(f.fault->calls(objstore::FaultObjectStore::Op::put), 0u);
   m.stop();
+  pool.join();
+}
+
+TEST(BackendMonitorTest, MetadataOutageMakesNotReadyWithHysteresis) {
+  Fixture f;
+  auto fault = std::make_shared<metastore::FaultMetadataStore>(f.meta);
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  MonitorOptions o = fast();
+  o.meta_failures_to_unready = 3;
+  o.meta_successes_to_ready = 3;
+  BackendMonitor m(io, pool, f.fault, fault, o);
+  EXPECT_TRUE(m.metadata_reachable());
+  m.start();
+  // Healthy: probes run and succeed.
+  ASSERT_TRUE(run_until(io, [&] { return fault->calls(metastore::StoreMethod::range) >= 3; }));
+  EXPECT_EQ(m.not_ready_reason(), "");
+
+  // Two failures in a row are not an outage yet (threshold 3).
+  fault->fail_next(metastore::StoreMethod::range, 2, Errc::unavailable);
+  ASSERT_TRUE(run_until(io, [&] { return fault->injected(metastore::StoreMethod::range) >= 2; }));
+  const auto after_blip = fault->calls(metastore::StoreMethod::range);
+  ASSERT_TRUE(run_until(io, [&] { return fault->calls(metastore::StoreMethod::range) >= after_blip + 3; }));
+  EXPECT_TRUE(m.metadata_reachable());
+  EXPECT_EQ(m.not_ready_reason(), "");
+
+  // An outage: not ready, with the reason.
+  fault->set_unavailable(true);
+  ASSERT_TRUE(run_until(io, [&] { return !m.metadata_reachable(); }));
+  EXPECT_NE(m.not_ready_reason().find("metadata store unreachable"), std::string::npos)
+      << m.not_ready_reason();
+  EXPECT_GE(fault->injected(metastore::StoreMethod::range), 2u + 3u);
+  EXPECT_FALSE(m.writes_unavailable());  // produce is gated by the object store only
+
+  // Recovery needs several good probes in a row: one good probe between failures is not enough.
+  fault->set_unavailable(false);
+  const auto before = fault->calls(metastore::StoreMethod::range);
+  ASSERT_TRUE(run_until(io, [&] { return fault->calls(metastore::StoreMethod::range) >= before + 1; }));
+  fault->fail_next(metastore::StoreMethod::range, 1, Errc::unavailable);
+  ASSERT_TRUE(run_until(io, [&] { return m.metadata_reachable(); }));
+  EXPECT_GE(fault->calls(metastore::StoreMethod::range), before + 1 + 1 + 3);
+  EXPECT_EQ(m.not_ready_reason(), "");
+  m.stop();
+  io.run_for(50ms);
+  pool.join();
+}
+
+TEST(BackendMonitorTest, HungMetadataStoreIsNotReadyWhileStalled) {
+  Fixture f;
+  auto fault = std::make_shared<metastore::FaultMetadataStore>(f.meta);
+  asio::io_context io;
+  asio::thread_pool pool(2);
+  MonitorOptions o = fast();
+  o.meta_stall = 50ms;
+  o.meta_successes_to_ready = 2;
+  BackendMonitor m(io, pool, f.fault, fault, o);
+  m.start();
+  ASSERT_TRUE(run_until(io, [&] { return fault->calls(metastore::StoreMethod::range) >= 1; }));
+  // Calls hang (far longer than the stall limit): not ready while the probe is outstanding.
+  fault->set_latency(60s);
+  ASSERT_TRUE(run_until(io, [&] { return !m.metadata_reachable(); }));
+  EXPECT_NE(m.not_ready_reason().find("metadata store unreachable: no answer for"), std::string::npos)
+      << m.not_ready_reason();
+  // The backend comes back: the hung call ends (as a timeout) and later probes answer quickly.
+  fault->set_latency(0ms);
+  EXPECT_GE(fault->crash(), 1u);
+  ASSERT_TRUE(run_until(io, [&] { return m.metadata_reachable(); }));
+  EXPECT_EQ(m.not_ready_reason(), "");
+  m.stop();
+  io.run_for(50ms);
   pool.join();
 }
 

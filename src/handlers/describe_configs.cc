@@ -42,13 +42,10 @@ awaitable<DescribeConfigsResponse> handle(RequestContext& ctx, DescribeConfigsRe
     Result_ out;
     out.resource_type = r.resource_type;
     out.resource_name = r.resource_name;
-    // Requested keys (null: all). v0-3 and v4 carry them in different fields.
+    // Requested keys; null or empty means all (as Kafka's ConfigHelper does).
     std::optional<std::set<std::string>> keys;
-    if (ctx.version < 4 && r.configuration_keys.has_value()) {
-      keys.emplace();
-      for (const auto& k : *r.configuration_keys) keys->insert(k.key);
-    } else if (ctx.version >= 4 && !r.configuration_keys_v4.empty()) {
-      keys.emplace(r.configuration_keys_v4.begin(), r.configuration_keys_v4.end());
+    if (r.configuration_keys.has_value() && !r.configuration_keys->empty()) {
+      keys.emplace(r.configuration_keys->begin(), r.configuration_keys->end());
     }
     if (r.resource_type == configs::kResourceTopic) {
       const log::TopicInfo* t = b.log.topic(r.resource_name);

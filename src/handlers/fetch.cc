@@ -37,11 +37,16 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
       pd.high_watermark = st->hwm;
       pd.last_stable_offset = st->hwm;
       pd.log_start_offset = st->log_start;
-      pd.current_leader.leader_id = ctx.broker.node_id;
-      pd.current_leader.leader_epoch = st->leader_epoch;
       if (fp.current_leader_epoch >= 0 && fp.current_leader_epoch != st->leader_epoch) {
-        pd.error_code = code(fp.current_leader_epoch < st->leader_epoch ? ErrorCode::kFencedLeaderEpoch
-                                                                        : ErrorCode::kUnknownLeaderEpoch);
+        const bool fenced = fp.current_leader_epoch < st->leader_epoch;
+        pd.error_code = code(fenced ? ErrorCode::kFencedLeaderEpoch : ErrorCode::kUnknownLeaderEpoch);
+        // As Kafka (KIP-951): the current leader goes out only with the errors that
+        // make a client look for it. A tagged field in every partition also breaks
+        // clients that skip tagged fields wrongly (@platformatic/kafka 1.x).
+        if (fenced) {
+          pd.current_leader.leader_id = ctx.broker.node_id;
+          pd.current_leader.leader_epoch = st->leader_epoch;
+        }
       } else if (fp.fetch_offset < st->log_start || fp.fetch_offset > st->leo) {
         pd.error_code = code(ErrorCode::kOffsetOutOfRange);
       } else if (fp.fetch_offset < st->hwm && (total < max_bytes || total == 0)) {

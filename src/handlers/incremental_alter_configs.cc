@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "handlers/config_changes.h"
 #include "handlers/configs.h"
 #include "handlers/handlers.h"
 
@@ -56,86 +57,63 @@ std::optional<std::string> apply(std::map<std::string, std::string>& configs, co
   }
 }
 
+using Resource = IncrementalAlterConfigsRequest::AlterConfigsResource;
+
+// A topic's explicit configs after the operations (each checked by name and value).
+ConfigMap next_topic_configs(const Resource& r, ConfigMap next, ConfigChange& change) {
+  for (const auto& c : r.configs) {
+    const auto* spec = log::find_topic_config(c.name);
+    if (spec == nullptr) {
+      change.fail(ErrorCode::kInvalidConfig, "Unknown topic config name: " + c.name);
+      break;
+    }
+    auto cur = next.find(c.name);
+    std::string effective = cur != next.end() ? cur->second : spec->default_value;
+    std::optional<std::string> error = apply(next, c.name, c.config_operation, c.value, effective);
+    auto v = next.find(c.name);
+    if (!error && v != next.end()) error = log::validate_topic_config(c.name, v->second);
+    if (error) {
+      change.fail(ErrorCode::kInvalidConfig, *error);
+      break;
+    }
+  }
+  return next;
+}
+
+// This broker's dynamic configs after the operations (SET and DELETE only).
+ConfigMap next_broker_configs(const Resource& r, ConfigMap next, ConfigChange& change) {
+  for (const auto& c : r.configs) {
+    if (!configs::is_dynamic_broker_config(c.name)) {
+      change.fail(ErrorCode::kInvalidRequest, "Cannot update these configs dynamically: " + c.name);
+      break;
+    }
+    std::optional<std::string> error;
+    if (c.config_operation == configs::kOpSet) {
+      error = c.value ? configs::validate_broker_config(c.name, *c.value)
+                      : std::optional<std::string>("Null value not supported for : " + c.name);
+      if (!error) next[c.name] = *c.value;
+    } else if (c.config_operation == configs::kOpDelete) {
+      next.erase(c.name);
+    } else {
+      error = "Config value append is not allowed for config key: " + c.name;
+    }
+    if (error) {
+      change.fail(ErrorCode::kInvalidConfig, *error);
+      break;
+    }
+  }
+  return next;
+}
+
+ConfigMap next_configs(const Resource& r, ConfigChange& change) {
+  return change.topic ? next_topic_configs(r, *change.current, change)
+                      : next_broker_configs(r, *change.current, change);
+}
+
 }  // namespace
 
 awaitable<IncrementalAlterConfigsResponse> handle(RequestContext& ctx, IncrementalAlterConfigsRequest& req) {
-  IncrementalAlterConfigsResponse resp;
-  auto& b = ctx.broker;
-  for (const auto& r : req.resources) {
-    IncrementalAlterConfigsResponse::AlterConfigsResourceResponse out;
-    out.resource_type = r.resource_type;
-    out.resource_name = r.resource_name;
-    auto fail = [&](ErrorCode e, std::string msg) {
-      out.error_code = code(e);
-      out.error_message = std::move(msg);
-    };
-    if (r.resource_type == configs::kResourceTopic) {
-      const log::TopicInfo* t = b.log.topic(r.resource_name);
-      if (t == nullptr) {
-        fail(ErrorCode::kUnknownTopicOrPartition, "Topic " + r.resource_name + " does not exist.");
-        resp.responses.push_back(std::move(out));
-        continue;
-      }
-      std::map<std::string, std::string> next = t->record.configs;
-      std::optional<std::string> error;
-      for (const auto& c : r.configs) {
-        const auto* spec = log::find_topic_config(c.name);
-        if (spec == nullptr) {
-          error = "Unknown topic config name: " + c.name;
-          break;
-        }
-        auto cur = next.find(c.name);
-        std::string effective = cur != next.end() ? cur->second : spec->default_value;
-        error = apply(next, c.name, c.config_operation, c.value, effective);
-        if (error) break;
-        auto v = next.find(c.name);
-        if (v != next.end()) error = log::validate_topic_config(c.name, v->second);
-        if (error) break;
-      }
-      if (error) {
-        fail(ErrorCode::kInvalidConfig, *error);
-      } else if (!req.validate_only) {
-        auto s = co_await b.log.set_topic_configs(r.resource_name, next);
-        if (!s.ok()) fail(to_kafka_error(s.code()), s.message());
-      }
-    } else if (r.resource_type == configs::kResourceBroker) {
-      if (!configs::is_this_broker(b, r.resource_name)) {
-        fail(ErrorCode::kInvalidRequest, "Unexpected broker id " + r.resource_name);
-        resp.responses.push_back(std::move(out));
-        continue;
-      }
-      std::map<std::string, std::string> next = b.log.dynamic_broker_configs();
-      std::optional<std::string> error;
-      ErrorCode error_code = ErrorCode::kInvalidConfig;
-      for (const auto& c : r.configs) {
-        if (!configs::is_dynamic_broker_config(c.name)) {
-          error = "Cannot update these configs dynamically: " + c.name;
-          error_code = ErrorCode::kInvalidRequest;
-          break;
-        }
-        if (c.config_operation == configs::kOpSet) {
-          error = c.value ? configs::validate_broker_config(c.name, *c.value)
-                          : std::optional<std::string>("Null value not supported for : " + c.name);
-          if (!error) next[c.name] = *c.value;
-        } else if (c.config_operation == configs::kOpDelete) {
-          next.erase(c.name);
-        } else {
-          error = "Config value append is not allowed for config key: " + c.name;
-        }
-        if (error) break;
-      }
-      if (error) {
-        fail(error_code, *error);
-      } else if (!req.validate_only) {
-        auto s = co_await b.log.set_dynamic_broker_configs(next);
-        if (!s.ok()) fail(to_kafka_error(s.code()), s.message());
-      }
-    } else {
-      fail(ErrorCode::kInvalidRequest, "Unsupported resource type " + std::to_string(r.resource_type));
-    }
-    resp.responses.push_back(std::move(out));
-  }
-  co_return resp;
+  return alter_config_resources<IncrementalAlterConfigsResponse>(ctx.broker, req, next_configs);
 }
 
 }  // namespace ks::handlers

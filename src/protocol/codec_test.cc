@@ -256,6 +256,40 @@ TEST(Codec, NullableArraysAndStrings) {
   EXPECT_FALSE(d.responses[0].partitions[0].aborted_transactions.has_value());
 }
 
+TEST(Codec, NullableArrayOfStrings) {
+  // DescribeConfigs configuration_keys: nullable []string (null = all configs).
+  for (int16_t v = 0; v <= DescribeConfigsRequest::kMaxVersion; ++v) {
+    SCOPED_TRACE("v" + std::to_string(v));
+    for (int kind = 0; kind < 3; ++kind) {  // null, empty, two keys
+      DescribeConfigsRequest m;
+      auto& res = m.resources.emplace_back();
+      res.resource_type = 2;
+      res.resource_name = "t";
+      if (kind == 1) res.configuration_keys.emplace();
+      if (kind == 2) res.configuration_keys = std::vector<std::string>{"retention.ms", ""};
+      const std::string wire = encode(m, v);
+      DescribeConfigsRequest d;
+      Reader r(wire);
+      ASSERT_TRUE(d.decode(r, v)) << r.error();
+      EXPECT_EQ(r.remaining(), 0u);
+      ASSERT_EQ(d.resources.size(), 1u);
+      EXPECT_EQ(d.resources[0].configuration_keys, res.configuration_keys) << "kind " << kind;
+      EXPECT_EQ(encode(d, v), wire);
+    }
+  }
+  // Byte-exact v4 (flexible): null is compact length 0, empty is 1; the strings carry no tags.
+  DescribeConfigsRequest m;
+  auto& res = m.resources.emplace_back();
+  res.resource_type = 2;
+  res.resource_name = "t";
+  EXPECT_EQ(encode(m, 4), bytes({0x02, 0x02, 0x02, 't', 0x00, 0x00, 0x00, 0x00, 0x00}));
+  res.configuration_keys = std::vector<std::string>{"ab"};
+  EXPECT_EQ(encode(m, 4), bytes({0x02, 0x02, 0x02, 't', 0x02, 0x03, 'a', 'b', 0x00, 0x00, 0x00, 0x00}));
+  // v3 (classic): null is length -1.
+  res.configuration_keys.reset();
+  EXPECT_EQ(encode(m, 3), bytes({0, 0, 0, 1, 0x02, 0, 1, 't', 0xff, 0xff, 0xff, 0xff, 0x00, 0x00}));
+}
+
 TEST(Codec, FieldsFollowTheirVersions) {
   FetchRequest f;
   f.topics.emplace_back().topic = "t";

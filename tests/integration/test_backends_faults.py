@@ -240,9 +240,15 @@ def test_etcd_stopped_and_restarted_mid_produce(fault_broker, private_services, 
         err, seconds = produce_once_without_retries(b.kafka, topic)
         assert err is not None, 'a produce was acknowledged while etcd was down'
         assert err.code() in (KafkaError.KAFKA_STORAGE_ERROR, KafkaError.REQUEST_TIMED_OUT), err
+        # /readyz tells a load balancer the broker cannot take writes, and says why.
+        wait_ready(b, 503, 30, '/readyz to fail while etcd is down')
+        status, body = b.http_get('/readyz')
+        assert 'metadata store unreachable' in body, body
+        assert b.metrics().get('kafscale_metastore_reachable') == 0
         n = bp.acked_count()
         resumed_at = time.monotonic()
         svc.resume_etcd()
+        wait_ready(b, 200, 30, '/readyz to pass once etcd is back')
         wait_for(lambda: bp.acked_count() >= n + 200, 30, 'the producer to continue')
     finally:
         svc.resume_etcd()

@@ -1,0 +1,43 @@
+#include "handlers/config_changes.h"
+
+#include "handlers/configs.h"
+
+namespace ks::handlers {
+
+using protocol::ErrorCode;
+
+ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std::string& name) {
+  ConfigChange c;
+  if (type == configs::kResourceTopic) {
+    c.topic = true;
+    const log::TopicInfo* t = b.log.topic(name);
+    if (t == nullptr) {
+      c.fail(ErrorCode::kUnknownTopicOrPartition, "Topic " + name + " does not exist.");
+    } else {
+      c.current = &t->record.configs;
+    }
+  } else if (type == configs::kResourceBroker) {
+    if (!configs::is_this_broker(b, name)) {
+      c.fail(ErrorCode::kInvalidRequest, "Unexpected broker id " + name);
+    } else {
+      c.current = &b.log.dynamic_broker_configs();
+    }
+  } else {
+    c.fail(ErrorCode::kInvalidRequest, "Unsupported resource type " + std::to_string(type));
+  }
+  return c;
+}
+
+awaitable<void> store_config_change(BrokerContext& b, const std::string& name, const ConfigMap& next,
+                                    bool validate_only, ConfigChange& change) {
+  if (!change.ok() || validate_only) co_return;
+  Status s;
+  if (change.topic) {
+    s = co_await b.log.set_topic_configs(name, next);
+  } else {
+    s = co_await b.log.set_dynamic_broker_configs(next);
+  }
+  if (!s.ok()) change.fail(to_kafka_error(s.code()), s.message());
+}
+
+}  // namespace ks::handlers

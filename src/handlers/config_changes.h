@@ -1,0 +1,70 @@
+// The part AlterConfigs and IncrementalAlterConfigs share: finding the
+// resource whose configs change, and storing the new explicit config set.
+// Each API only computes that set (a plain function), so the two differ only
+// in how a request's entries turn into it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "handlers/context.h"
+
+namespace ks::handlers {
+
+using ConfigMap = std::map<std::string, std::string>;
+
+// One resource of an alter request, resolved before anything changes.
+struct ConfigChange {
+  bool topic = false;                  // else this broker's dynamic configs
+  const ConfigMap* current = nullptr;  // explicit configs now; null when `error` is set
+  protocol::ErrorCode error = protocol::ErrorCode::kNone;
+  std::string message;
+
+  void fail(protocol::ErrorCode e, std::string msg) {
+    if (error != protocol::ErrorCode::kNone) return;  // the first error is the one reported
+    error = e;
+    message = std::move(msg);
+  }
+  bool ok() const { return error == protocol::ErrorCode::kNone; }
+};
+
+// Looks the resource up: an existing topic or this broker. Anything else comes
+// back with the error Kafka answers (UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST).
+ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std::string& name);
+
+// Stores `next` as the resource's whole explicit config set unless `validate_only`
+// or `change` already failed; a storage failure is recorded in `change`.
+awaitable<void> store_config_change(BrokerContext& b, const std::string& name, const ConfigMap& next,
+                                    bool validate_only, ConfigChange& change);
+
+// The response fields every alter API has.
+template <class Out>
+void report_config_change(const ConfigChange& change, Out& out) {
+  if (change.ok()) return;
+  out.error_code = code(change.error);
+  out.error_message = change.message;
+}
+
+// Runs an alter request resource by resource: `next(resource, change)` computes the
+// new explicit config set from change.current (recording errors in `change`); it is
+// then stored unless validate_only, and the outcome reported. A coroutine template,
+// so each API instantiates it in its own translation unit.
+template <class Response, class Request, class Next>
+awaitable<Response> alter_config_resources(BrokerContext& b, const Request& req, Next next) {
+  Response resp;
+  for (const auto& r : req.resources) {
+    auto& out = resp.responses.emplace_back();
+    out.resource_type = r.resource_type;
+    out.resource_name = r.resource_name;
+    ConfigChange change = find_config_resource(b, r.resource_type, r.resource_name);
+    ConfigMap configs;
+    if (change.ok()) configs = next(r, change);
+    co_await store_config_change(b, r.resource_name, configs, req.validate_only, change);
+    report_config_change(change, out);
+  }
+  co_return resp;
+}
+
+}  // namespace ks::handlers
