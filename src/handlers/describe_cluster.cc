@@ -16,6 +16,8 @@ awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRe
   }
   resp.cluster_id = b.log.cluster_id();
   resp.controller_id = b.node_id;
+  // v2 (KIP-1073): this single broker is never fenced (it answers, so it is
+  // registered), so include_fenced_brokers adds nobody and is_fenced stays false.
   DescribeClusterResponse::DescribeClusterBroker me;
   me.broker_id = b.node_id;
   me.host = b.advertised_host;

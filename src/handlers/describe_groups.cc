@@ -17,6 +17,14 @@ Resp build(RequestContext& ctx, const DescribeGroupsRequest& req) {
       continue;
     }
     coordinator::GroupDescription d = ctx.broker.groups->describe(id);
+    // v6+ (KIP-1043): an unknown group is an error instead of an empty "Dead" group.
+    if (ctx.version >= 6 && d.error == ErrorCode::kNone && d.state == "Dead") {
+      out.error_code = code(ErrorCode::kGroupIdNotFound);
+      out.error_message = "Group " + id + " not found.";
+      out.group_state = d.state;
+      resp.groups.push_back(std::move(out));
+      continue;
+    }
     out.error_code = code(d.error);
     out.group_state = d.state;
     out.protocol_type = d.protocol_type;

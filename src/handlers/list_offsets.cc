@@ -8,6 +8,9 @@ constexpr std::int64_t kLatest = -1;
 constexpr std::int64_t kEarliest = -2;
 constexpr std::int64_t kMaxTimestamp = -3;   // v7+
 constexpr std::int64_t kEarliestLocal = -4;  // v8+: all data is "local" to us
+// v9+ (KIP-1005): highest offset copied to tiered (remote) storage. We have no
+// second tier, so like Kafka with remote storage disabled: offset -1, epoch -1.
+constexpr std::int64_t kLatestTiered = -5;
 
 }  // namespace
 
@@ -36,7 +39,10 @@ awaitable<ListOffsetsResponse> handle(RequestContext& ctx, ListOffsetsRequest& r
         continue;
       }
       pr.leader_epoch = st->leader_epoch;
-      if (rp.timestamp == kLatest) {
+      if (rp.timestamp == kLatestTiered && ctx.version >= 9) {
+        pr.offset = -1;
+        pr.leader_epoch = -1;
+      } else if (rp.timestamp == kLatest) {
         pr.offset = st->hwm;  // last stable offset == high watermark (no transactions)
       } else if (rp.timestamp == kEarliest || rp.timestamp == kEarliestLocal) {
         pr.offset = st->log_start;

@@ -34,6 +34,9 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
   resp.brokers.push_back(me);
   resp.cluster_id = b.log.cluster_id();
   resp.controller_id = b.node_id;
+  // v13 (KIP-1102): a top-level error such as REBOOTSTRAP_REQUIRED tells the client
+  // its whole view of the cluster is stale. We are the whole cluster, so never.
+  resp.error_code = 0;
 
   // v0: an empty list means all topics; v1+: null means all, empty means none.
   const bool all = !req.topics.has_value() || (ctx.version == 0 && req.topics->empty());

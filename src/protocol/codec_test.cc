@@ -178,8 +178,8 @@ TEST(Codec, ErrorNamesApiVersionFieldAndPosition) {
 TEST(Codec, UnsupportedVersionIsRejected) {
   ProduceRequest d;
   Reader r("");
-  EXPECT_FALSE(d.decode(r, 12));
-  EXPECT_EQ(r.error(), "Produce v12 request: unsupported version at byte 0");
+  EXPECT_FALSE(d.decode(r, 14));
+  EXPECT_EQ(r.error(), "Produce v14 request: unsupported version at byte 0");
   FetchRequest f;
   Reader r2("");
   EXPECT_FALSE(f.decode(r2, 3));
@@ -496,6 +496,210 @@ TEST(Codec, FetchV13RequestByteExact) {
   EXPECT_EQ(encode(req, 13), w.buffer());
 }
 
+// ---- Layouts added by the newest versions clients send (Kafka 3.9 - 4.1).
+
+TEST(Codec, MetadataV13ResponseEndsWithTopLevelErrorCode) {
+  MetadataResponse resp;
+  resp.cluster_id = "c";
+  resp.controller_id = 1;
+  resp.error_code = 129;                   // REBOOTSTRAP_REQUIRED (KIP-1102)
+  resp.cluster_authorized_operations = 7;  // v8-10 only: absent in v13
+  Writer w;
+  w.write_i32(0);      // throttle_time_ms
+  w.write_uvarint(1);  // brokers: none
+  w.write_string("c", true);
+  w.write_i32(1);      // controller_id
+  w.write_uvarint(1);  // topics: none
+  w.write_i16(129);    // error_code
+  w.write_uvarint(0);  // tags
+  EXPECT_EQ(encode(resp, 13), w.buffer());
+  // v12 has no top-level error code.
+  Writer w12;
+  w12.write_i32(0);
+  w12.write_uvarint(1);
+  w12.write_string("c", true);
+  w12.write_i32(1);
+  w12.write_uvarint(1);
+  w12.write_uvarint(0);
+  EXPECT_EQ(encode(resp, 12), w12.buffer());
+}
+
+TEST(Codec, FetchV17V18PartitionTags) {
+  FetchRequest req;
+  req.max_wait_ms = 500;
+  req.min_bytes = 1;
+  auto& t = req.topics.emplace_back();
+  t.topic_id = samples::sample_uuid(1);
+  auto& p = t.partitions.emplace_back();
+  p.partition = 3;
+  p.fetch_offset = 42;
+  p.partition_max_bytes = 100;
+  p.replica_directory_id = samples::sample_uuid(7);
+  p.high_watermark = 40;
+  auto body = [&](int tags) {
+    Writer w;
+    w.write_i32(500);
+    w.write_i32(1);
+    w.write_i32(2147483647);  // max_bytes
+    w.write_i8(0);
+    w.write_i32(0);
+    w.write_i32(-1);
+    w.write_uvarint(2);
+    w.write_uuid(samples::sample_uuid(1));
+    w.write_uvarint(2);
+    w.write_i32(3);
+    w.write_i32(-1);
+    w.write_i64(42);
+    w.write_i32(-1);
+    w.write_i64(-1);
+    w.write_i32(100);
+    w.write_uvarint(tags);
+    if (tags >= 1) {  // tag 0: replica directory id (v17+)
+      w.write_uvarint(0);
+      w.write_uvarint(16);
+      w.write_uuid(samples::sample_uuid(7));
+    }
+    if (tags >= 2) {  // tag 1: follower high watermark (v18+)
+      w.write_uvarint(1);
+      w.write_uvarint(8);
+      w.write_i64(40);
+    }
+    w.write_uvarint(0);  // topic tags
+    w.write_uvarint(1);  // forgotten topics: none
+    w.write_string("", true);
+    w.write_uvarint(0);
+    return w.flatten();
+  };
+  EXPECT_EQ(encode(req, 16), body(0));
+  EXPECT_EQ(encode(req, 17), body(1));
+  EXPECT_EQ(encode(req, 18), body(2));
+  // A v18 consumer leaves the high watermark at "not supported", which is not sent.
+  FetchRequest d;
+  const std::string v17 = body(1);
+  Reader r(v17);
+  ASSERT_TRUE(d.decode(r, 18)) << r.error();
+  EXPECT_EQ(d.topics[0].partitions[0].high_watermark, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(d.topics[0].partitions[0].replica_directory_id, samples::sample_uuid(7));
+}
+
+TEST(Codec, ListOffsetsV10RequestEndsWithTimeout) {
+  ListOffsetsRequest req;
+  req.replica_id = -1;
+  auto& t = req.topics.emplace_back();
+  t.name = "t";
+  auto& p = t.partitions.emplace_back();
+  p.partition_index = 0;
+  p.timestamp = -5;
+  req.timeout_ms = 30000;
+  auto body = [&](bool timeout) {
+    Writer w;
+    w.write_i32(-1);
+    w.write_i8(0);
+    w.write_uvarint(2);
+    w.write_string("t", true);
+    w.write_uvarint(2);
+    w.write_i32(0);
+    w.write_i32(-1);
+    w.write_i64(-5);
+    w.write_uvarint(0);
+    w.write_uvarint(0);
+    if (timeout) w.write_i32(30000);
+    w.write_uvarint(0);
+    return w.flatten();
+  };
+  EXPECT_EQ(encode(req, 9), body(false));
+  EXPECT_EQ(encode(req, 10), body(true));
+}
+
+TEST(Codec, DescribeGroupsV6ErrorMessageFollowsErrorCode) {
+  DescribeGroupsResponse resp;
+  auto& g = resp.groups.emplace_back();
+  g.error_code = 69;
+  g.error_message = "Group g not found.";
+  g.group_id = "g";
+  g.group_state = "Dead";
+  Writer w;
+  w.write_i32(0);
+  w.write_uvarint(2);
+  w.write_i16(69);
+  w.write_string("Group g not found.", true);
+  w.write_string("g", true);
+  w.write_string("Dead", true);
+  w.write_string("", true);
+  w.write_string("", true);
+  w.write_uvarint(1);  // members: none
+  w.write_i32(std::numeric_limits<int32_t>::min());
+  w.write_uvarint(0);
+  w.write_uvarint(0);
+  EXPECT_EQ(encode(resp, 6), w.buffer());
+}
+
+TEST(Codec, DescribeClusterV2FencedFlags) {
+  DescribeClusterRequest req;
+  req.include_fenced_brokers = true;
+  EXPECT_EQ(encode(req, 2), bytes({0, 1, 1, 0}));
+  EXPECT_EQ(encode(req, 1), bytes({0, 1, 0}));
+  DescribeClusterResponse resp;
+  resp.cluster_id = "c";
+  auto& b = resp.brokers.emplace_back();
+  b.broker_id = 1;
+  b.host = "h";
+  b.port = 9092;
+  b.is_fenced = true;
+  Writer w;
+  w.write_i32(0);
+  w.write_i16(0);
+  w.write_uvarint(0);  // null error message
+  w.write_i8(1);
+  w.write_string("c", true);
+  w.write_i32(-1);
+  w.write_uvarint(2);
+  w.write_i32(1);
+  w.write_string("h", true);
+  w.write_i32(9092);
+  w.write_uvarint(0);  // null rack
+  w.write_i8(1);       // is_fenced
+  w.write_uvarint(0);
+  w.write_i32(std::numeric_limits<int32_t>::min());
+  w.write_uvarint(0);
+  EXPECT_EQ(encode(resp, 2), w.buffer());
+}
+
+TEST(Codec, ProduceV13UsesTopicIds) {
+  ProduceRequest req;
+  req.acks = -1;
+  req.timeout_ms = 1000;
+  auto& t = req.topic_data.emplace_back();
+  t.name = "ignored-in-v13";
+  t.topic_id = samples::sample_uuid(4);
+  auto& p = t.partition_data.emplace_back();
+  p.index = 0;
+  p.records = Records::view("RB");
+  Writer w;
+  w.write_uvarint(0);  // null transactional id
+  w.write_i16(-1);
+  w.write_i32(1000);
+  w.write_uvarint(2);
+  w.write_uuid(samples::sample_uuid(4));
+  w.write_uvarint(2);
+  w.write_i32(0);
+  w.write_uvarint(3);
+  w.write_raw("RB");
+  w.write_uvarint(0);
+  w.write_uvarint(0);
+  w.write_uvarint(0);
+  EXPECT_EQ(encode(req, 13), w.flatten());
+  ProduceResponse resp;
+  auto& tr = resp.responses.emplace_back();
+  tr.topic_id = samples::sample_uuid(4);
+  ProduceResponse d;
+  const std::string wire = encode(resp, 13);
+  Reader r(wire);
+  ASSERT_TRUE(d.decode(r, 13)) << r.error();
+  EXPECT_EQ(d.responses[0].topic_id, samples::sample_uuid(4));
+  EXPECT_EQ(wire.size(), 1 + 16 + 1 + 1 + 4 + 1);  // topics, id, partitions, tags, throttle, tags
+}
+
 TEST(Codec, RecordsDecodeIsZeroCopy) {
   ProduceRequest req;
   req.acks = 1;
@@ -534,16 +738,16 @@ TEST(ApiTable, MatchesDeclarations) {
   ASSERT_NE(produce, nullptr);
   EXPECT_EQ(produce->name, "Produce");
   EXPECT_EQ(produce->min_version, 0);
-  EXPECT_EQ(produce->max_version, 11);
+  EXPECT_EQ(produce->max_version, 13);
   EXPECT_EQ(produce->min_accepted, 3);
-  EXPECT_EQ(produce->max_accepted, 11);
+  EXPECT_EQ(produce->max_accepted, 13);
   EXPECT_EQ(produce->first_flexible, 9);
   EXPECT_FALSE(produce->accepted(2));
   EXPECT_TRUE(produce->advertised(2));
   const ApiSpec* fetch = find_api(1);
   ASSERT_NE(fetch, nullptr);
   EXPECT_EQ(fetch->min_version, 4);
-  EXPECT_EQ(fetch->max_version, 16);
+  EXPECT_EQ(fetch->max_version, 18);
   EXPECT_TRUE(fetch->flexible(12));
   EXPECT_FALSE(fetch->flexible(11));
   EXPECT_EQ(find_api(9999), nullptr);

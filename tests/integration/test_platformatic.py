@@ -92,7 +92,7 @@ def test_produce_consume_with_the_newest_flexible_versions(broker, topic):
     assert len(read_all(broker.kafka, topic, 3)) == len(messages)
     # It negotiated the newest version both sides know (it knows Fetch up to 17, Metadata 12,
     # Produce 11, ListOffsets 9; we advertise Fetch 16, ListOffsets 8).
-    assert sent[1] == {16}, sent  # Fetch
+    assert sent[1] == {17}, sent  # Fetch: its newest (we advertise up to 18)
     assert sent[3] == {12}, sent  # Metadata
     assert sent[0] == {11}, sent  # Produce
     assert 19 in sent and sent[19] == {7}, sent  # CreateTopics
@@ -245,7 +245,7 @@ def test_describe_cluster_list_offsets_and_leader_epochs(broker, topic):
     assert offset_of(results[5])[0] == 5
     assert offset_of(results[6]) == (1, stamps[1])  # offset of the largest timestamp
     assert offset_of(results[7]) == (1, stamps[1])  # first record at or after that time
-    assert sent[2] == {8}, sent  # ListOffsets: we advertise up to 8
+    assert sent[2] == {9}, sent  # ListOffsets: its newest (we advertise up to 10)
     assert sent[60] == {1}, sent  # DescribeCluster
 
     # OffsetForLeaderEpoch v4 (the library's encoder; its 1.35.0 decoder swaps error_code and
