@@ -3,8 +3,10 @@
 #include "common/metrics.h"
 #include "metastore/embedded_store.h"
 #include "metastore/etcd_store.h"
+#include "metastore/timed_store.h"
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
+#include "objstore/timed_store.h"
 
 namespace ks::broker {
 namespace {
@@ -181,11 +183,14 @@ Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std:
                     "' (this build supports embedded:///path, etcd://HOST:PORT[,...]/PREFIX)");
 }
 
+// Counted and timed (kafscale_objstore_request_seconds, kafscale_metastore_txn_seconds).
 std::shared_ptr<objstore::ObjectStore> counting(std::shared_ptr<objstore::ObjectStore> inner) {
-  return std::make_shared<CountingObjectStore>(std::move(inner));
+  return std::make_shared<CountingObjectStore>(
+      std::make_shared<objstore::TimedObjectStore>(std::move(inner)));
 }
 std::shared_ptr<metastore::MetadataStore> counting(std::shared_ptr<metastore::MetadataStore> inner) {
-  return std::make_shared<CountingMetadataStore>(std::move(inner));
+  return std::make_shared<CountingMetadataStore>(
+      std::make_shared<metastore::TimedMetadataStore>(std::move(inner)));
 }
 
 }  // namespace ks::broker

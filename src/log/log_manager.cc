@@ -118,9 +118,6 @@ std::optional<objstore::ByteRange> footer_range(const CommitRecord& c) {
   return objstore::ByteRange{c.footer.position, c.footer.length};
 }
 
-std::optional<objstore::ByteRange> chunk_range(const IndexEntry& e) {
-  return objstore::ByteRange{e.position, e.length};
-}
 std::optional<objstore::ByteRange> entry_range(const ObjectEntry& e) {
   return objstore::ByteRange{e.position, e.length};
 }
@@ -861,6 +858,11 @@ Result<LogManager::AppendResult> LogManager::append_batches(const PartitionKey& 
   if (fresh) {
     c.base_offset = p->leo;
     c.leader_epoch = p->leader_epoch;
+    std::size_t incoming = 0;
+    for (const auto& b : batches) incoming += b.size;
+    // Bounded by flush_bytes: a chunk past it is sealed anyway.
+    c.data = take_chunk_buffer(
+        std::max(incoming, std::min(opt_.flush_bytes, p->last_chunk_bytes + p->last_chunk_bytes / 4)));
   }
   const std::int64_t base = p->leo;
   for (const auto& b : batches) {
@@ -895,6 +897,31 @@ Result<LogManager::AppendResult> LogManager::append_batches(const PartitionKey& 
   return out;
 }
 
+// Chunk buffers are reused: fresh ones (and growing them) cost page faults
+// and copies of every byte appended.
+std::string LogManager::take_chunk_buffer(std::size_t reserve) {
+  std::string b;
+  if (!spare_chunks_.empty()) {
+    b = std::move(spare_chunks_.back());
+    spare_chunks_.pop_back();
+    spare_chunk_bytes_ -= b.capacity();
+  }
+  b.reserve(reserve);
+  return b;
+}
+
+void LogManager::recycle_chunk_buffer(std::string&& b) {
+  // Bounded: twice a flush's bytes, and a count for many tiny chunks.
+  constexpr std::size_t kMaxSpareChunks = 4096;
+  if (b.capacity() == 0 || spare_chunks_.size() >= kMaxSpareChunks ||
+      spare_chunk_bytes_ + b.capacity() > 2 * opt_.flush_bytes) {
+    return;
+  }
+  b.clear();
+  spare_chunk_bytes_ += b.capacity();
+  spare_chunks_.push_back(std::move(b));
+}
+
 awaitable<bool> LogManager::wait_buffer_space(Clock::time_point deadline) {
   while (buffered_bytes_ >= opt_.max_buffered_bytes) {
     if (Clock::now() >= deadline) co_return false;
@@ -904,6 +931,10 @@ awaitable<bool> LogManager::wait_buffer_space(Clock::time_point deadline) {
 }
 
 awaitable<void> LogManager::flush_timer(std::shared_ptr<Flush> flush) {
+  // This coroutine starts from the loop's queue: a flush sealed before then
+  // (flush_bytes reached, or stop()) had no timer for seal() to cancel, and
+  // a timer started now would keep the loop busy for a whole interval.
+  if (pending_ != flush) co_return;
   asio::steady_timer t(io_, opt_.flush_interval);
   flush->timer = &t;  // seal() cancels it, so nothing lingers after stop()
   boost::system::error_code ec;
@@ -917,6 +948,9 @@ void LogManager::seal() {
   auto f = std::move(pending_);
   pending_.reset();
   if (f->timer != nullptr) f->timer->cancel();
+  for (const auto& [k, c] : f->chunks) {
+    if (PartitionState* p = partition(k)) p->last_chunk_bytes = c.data.size();
+  }
   f->seq = next_seq_++;
   sealed_.push_back(f);
   spawn([this, f] { return put_object(f); }, "object put");
@@ -930,7 +964,7 @@ awaitable<void> LogManager::put_object(std::shared_ptr<Flush> f) {
   f->object_key = keys::object(opt_.node_id, epoch_, f->seq);
   // Build on the pool: the sealed flush is no longer touched by the loop.
   auto built = co_await offload(pool_, build_fn(f));
-  for (auto& [k, c] : f->chunks) std::string().swap(c.data);  // the object holds the bytes now
+  for (auto& [k, c] : f->chunks) recycle_chunk_buffer(std::move(c.data));  // the object holds the bytes now
   f->entries = std::move(built.entries);
   f->footer = built.footer;
   auto bytes = std::make_shared<const std::string>(std::move(built.bytes));
@@ -1414,18 +1448,81 @@ awaitable<Result<std::int64_t>> LogManager::allocate_producer_id() {
 
 // ---------------------------------------------------------------- read path
 
+// (Plain functions: keep braced temporaries out of coroutine bodies.)
+std::optional<objstore::ByteRange> LogManager::fetch_range(const ObjectFetch& f, std::uint64_t object_size) {
+  if (f.start == 0 && f.length == object_size) return std::nullopt;  // the whole object
+  return objstore::ByteRange{f.start, f.length};
+}
+
+Slice LogManager::fetched_slice(const ObjectFetch& f, std::uint64_t pos, std::uint64_t len) {
+  return Slice{f.bytes, std::string_view(*f.bytes).substr(pos - f.start, len)};
+}
+
+std::shared_ptr<LogManager::ObjectFetch> LogManager::find_fetch(const std::string& key, std::uint64_t pos,
+                                                                std::uint64_t len) const {
+  auto it = fetches_.find(key);
+  if (it == fetches_.end()) return nullptr;
+  for (const auto& f : it->second) {
+    if (pos >= f->start && len <= f->length && pos - f->start <= f->length - len) return f;
+  }
+  return nullptr;
+}
+
+// Plans the GET for a chunk not in the cache: the whole object when it is
+// small enough, else a window starting at the chunk, else the chunk alone.
+std::shared_ptr<LogManager::ObjectFetch> LogManager::start_fetch(const IndexEntry& e) {
+  auto f = std::make_shared<ObjectFetch>();
+  f->start = e.position;
+  f->length = e.length;
+  const std::uint64_t limit = std::min<std::uint64_t>(opt_.read_ahead_bytes, cache_.capacity() / 4);
+  const std::uint64_t size = e.object->size;
+  if (size > 0 && e.position + e.length <= size && e.length < limit) {
+    if (size <= limit) {
+      f->start = 0;
+      f->length = size;
+    } else {
+      f->length = std::min<std::uint64_t>(limit, size - e.position);
+    }
+  }
+  fetches_[e.object->key].push_back(f);
+  return f;
+}
+
+void LogManager::finish_fetch(const std::string& key, const std::shared_ptr<ObjectFetch>& f,
+                              Result<std::string> r) {
+  auto it = fetches_.find(key);
+  if (it != fetches_.end()) {
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), f), v.end());
+    if (v.empty()) fetches_.erase(it);
+  }
+  if (!r.ok()) {
+    f->status = r.status();
+  } else if (r->size() != f->length) {
+    f->status = Status(Errc::corrupt, fmt::format("{}: short read at {} ({} of {} bytes)", key, f->start,
+                                                  r->size(), f->length));
+  } else {
+    f->bytes = std::make_shared<const std::string>(std::move(r).value());
+    cache_.insert_span(key, f->start, Slice{f->bytes, std::string_view(*f->bytes)});
+  }
+  f->done.set();
+}
+
 awaitable<Result<Slice>> LogManager::chunk_data(const IndexEntry& e) {
-  Slice s = cache_.find(e.object->key, e.position);
+  const std::string key = e.object->key;
+  const std::uint64_t pos = e.position, len = e.length;
+  Slice s = cache_.find(key, pos, len);
   if (s.owner) co_return s;
-  auto key = e.object->key;
-  auto r = co_await object_get(key, chunk_range(e));
-  if (!r.ok()) co_return r.status();
-  if (r->size() != e.length)
-    co_return Status(Errc::corrupt, fmt::format("{}: short read of chunk at {}", key, e.position));
-  auto owner = std::make_shared<const std::string>(std::move(r).value());
-  Slice out{owner, std::string_view(*owner)};
-  cache_.insert(key, e.position, out);
-  co_return out;
+  std::shared_ptr<ObjectFetch> f = find_fetch(key, pos, len);
+  if (f) {
+    co_await f->done.wait();
+  } else {
+    f = start_fetch(e);
+    auto r = co_await object_get(key, fetch_range(*f, e.object->size));
+    finish_fetch(key, f, std::move(r));
+  }
+  if (!f->status.ok()) co_return f->status;
+  co_return fetched_slice(*f, pos, len);
 }
 
 awaitable<Result<LogManager::ReadResult>> LogManager::read(const PartitionKey& key, std::int64_t offset,

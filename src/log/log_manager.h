@@ -76,6 +76,11 @@ struct LogOptions {
   // are deleted once seen unreferenced for this long; 0 = ten checkpoint
   // intervals.
   std::chrono::milliseconds orphan_grace{0};
+  // Cold reads fetch a whole object of up to this size with one GET (and
+  // larger objects in windows of this size), so a consumer of many
+  // partitions costs one GET per object rather than one per chunk. Capped at
+  // a quarter of cache_bytes; 0 = one ranged GET per chunk.
+  std::size_t read_ahead_bytes = std::size_t{16} << 20;
 };
 
 struct TopicInfo {
@@ -267,6 +272,20 @@ class LogManager {
   std::int64_t now_wall_ms() const;
 
   awaitable<Result<Slice>> chunk_data(const IndexEntry& e);
+  // One GET of bytes [start, start + length) of an object, awaited by every
+  // chunk read that needs bytes inside it (in-flight dedupe).
+  struct ObjectFetch {
+    Event done;
+    Status status;
+    std::uint64_t start = 0;
+    std::uint64_t length = 0;
+    std::shared_ptr<const std::string> bytes;
+  };
+  std::shared_ptr<ObjectFetch> find_fetch(const std::string& key, std::uint64_t pos, std::uint64_t len) const;
+  std::shared_ptr<ObjectFetch> start_fetch(const IndexEntry& e);
+  static std::optional<objstore::ByteRange> fetch_range(const ObjectFetch& f, std::uint64_t object_size);
+  static Slice fetched_slice(const ObjectFetch& f, std::uint64_t pos, std::uint64_t len);
+  void finish_fetch(const std::string& key, const std::shared_ptr<ObjectFetch>& f, Result<std::string> r);
 
   // Backend calls on the worker pool. Plain functions returning awaitables
   // (not coroutines), and requests are built by plain functions too: g++ 12
@@ -337,6 +356,11 @@ class LogManager {
 
   std::shared_ptr<Flush> pending_;
   std::deque<std::shared_ptr<Flush>> sealed_;  // in flush order
+  // Emptied chunk buffers of built objects, reused by later flushes.
+  std::string take_chunk_buffer(std::size_t reserve);
+  void recycle_chunk_buffer(std::string&& b);
+  std::vector<std::string> spare_chunks_;
+  std::size_t spare_chunk_bytes_ = 0;
   std::size_t buffered_bytes_ = 0;
   std::size_t puts_in_flight_ = 0;
   Notifier sealed_notifier_;  // a flush was sealed / a put finished
@@ -348,6 +372,8 @@ class LogManager {
   bool checkpoint_running_ = false;
 
   ReadCache cache_;
+  // GETs in flight per object key (entries removed when they finish).
+  std::unordered_map<std::string, std::vector<std::shared_ptr<ObjectFetch>>> fetches_;
   LogStats stats_;
 };
 

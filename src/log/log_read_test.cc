@@ -224,7 +224,7 @@ TEST_F(LogReadTest, ReadFillsMaxBytesAcrossChunks) {
 
 // Fresh commits are served from the cache; after a restart the first read
 // fetches each chunk with one ranged GET, later reads hit the cache again.
-TEST_F(LogReadTest, ColdReadsUseRangedGetsAndThenTheCache) {
+TEST_F(LogReadTest, ColdReadsGetWholeObjectsAndThenTheCache) {
   const Layout l = layout();
   TopicId id{};
   std::vector<StoredBatch> warm;
@@ -247,17 +247,13 @@ TEST_F(LogReadTest, ColdReadsUseRangedGetsAndThenTheCache) {
     for (std::size_t i = 0; i < std::min(cold.size(), warm.size()); ++i)
       EXPECT_EQ(cold[i].bytes, warm[i].bytes) << "batch " << i;
     auto gets = probe_->gets();
-    EXPECT_EQ(gets.size(), 2u);  // one per chunk
+    EXPECT_EQ(gets.size(), 2u);  // one per object
     const auto& index = log.partition(k)->index;
     for (const auto& g : gets) {
-      EXPECT_TRUE(g.range.has_value()) << "whole-object GET of " << g.key;
-      if (!g.range) continue;
-      bool matches = false;
-      for (const auto& e : index) {
-        matches |= e.object->key == g.key && e.position == g.range->offset && e.length == g.range->length;
-      }
-      EXPECT_TRUE(matches) << "GET " << g.key << " @" << g.range->offset << "+" << g.range->length
-                           << " is not exactly one chunk";
+      EXPECT_FALSE(g.range.has_value()) << "small objects are read whole: " << g.key;
+      bool known = false;
+      for (const auto& e : index) known |= e.object->key == g.key;
+      EXPECT_TRUE(known) << "GET of " << g.key << " is not an object of the partition";
     }
     probe_->clear_gets();
     std::vector<StoredBatch> again;
@@ -266,6 +262,184 @@ TEST_F(LogReadTest, ColdReadsUseRangedGetsAndThenTheCache) {
     EXPECT_EQ(again.size(), cold.size());
     EXPECT_TRUE(probe_->gets().empty()) << "second read should hit the cache";
   });
+}
+
+// ---- read-ahead: one GET per object for reads of many partitions ----
+
+constexpr int kSpread = 8;  // partitions, all in one object
+
+// One batch per partition, all in ONE flush (one object with kSpread chunks).
+awaitable<TopicId> write_spread(LogManager& log) {
+  TopicId id = co_await make_topic(log, "spread", kSpread);
+  std::vector<std::shared_ptr<LogManager::Completion>> done;
+  for (int i = 0; i < kSpread; ++i) {
+    auto t = append_batch(log, pkey(id, i), make_batch(5, "p" + std::to_string(i) + "-"));
+    EXPECT_TRUE(t.ok());
+    if (t.ok()) done.push_back(t->done);
+  }
+  for (auto& d : done) {
+    Status s = co_await wait_done(*d, in(10s));
+    EXPECT_TRUE(s.ok()) << s.to_string();
+  }
+  co_return id;
+}
+
+struct ReadOutcome {
+  bool done = false;
+  Status status;
+  std::vector<StoredBatch> batches;
+};
+
+// Reads partition `*key` from offset 0 into `out` (spawned: pointer and
+// reference parameters only).
+awaitable<void> read_into(LogManager& log, const PartitionKey* key, ReadOutcome& out) {
+  auto r = co_await log.read(*key, 0, 1 << 20);
+  if (r.ok()) {
+    collect(*r, out.batches);
+  } else {
+    out.status = r.status();
+  }
+  out.done = true;
+}
+
+// Starts one read per partition at once and waits (with a deadline) until the
+// first GET is blocked in the store, i.e. every read has reached its GET or
+// is waiting for one. Returns false at the deadline.
+awaitable<bool> spawn_reads(LogManager& log, logtest::ProbeObjectStore& probe,
+                            const std::vector<PartitionKey>& keys, std::vector<ReadOutcome>& outs) {
+  auto ex = co_await asio::this_coro::executor;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    asio::co_spawn(ex, read_into(log, &keys[i], outs[i]), asio::detached);
+  auto blocked = [&] { return probe.gets_blocked() >= 1; };
+  co_return co_await poll_until(blocked, in(10s));
+}
+
+awaitable<bool> all_done(std::vector<ReadOutcome>& outs) {
+  auto done = [&] {
+    for (const auto& o : outs)
+      if (!o.done) return false;
+    return true;
+  };
+  co_return co_await poll_until(done, in(10s));
+}
+
+std::vector<PartitionKey> spread_keys(const TopicId& id) {
+  std::vector<PartitionKey> keys;
+  for (int i = 0; i < kSpread; ++i) keys.push_back(pkey(id, i));
+  return keys;
+}
+
+TEST_F(LogReadTest, ColdReadsOfManyPartitionsGetTheObjectOnce) {
+  TopicId id{};
+  run([&](LogManager& log) -> awaitable<void> { id = co_await write_spread(log); });
+  open_stores();
+  run([&](LogManager& log) -> awaitable<void> {
+    probe_->clear_gets();
+    for (int i = 0; i < kSpread; ++i) {
+      std::vector<StoredBatch> got;
+      Status s = co_await read_all(log, pkey(id, i), got);
+      EXPECT_TRUE(s.ok()) << s.to_string();
+      EXPECT_TRUE(contiguous(got, 5)) << "partition " << i;
+      if (!got.empty()) {
+        EXPECT_NE(got[0].bytes.find("p" + std::to_string(i) + "-4"), std::string::npos) << "partition " << i;
+      }
+    }
+    auto gets = probe_->gets();
+    EXPECT_EQ(gets.size(), 1u) << "one GET for all chunks of the object";
+    if (!gets.empty()) {
+      EXPECT_FALSE(gets[0].range.has_value());
+    }
+  });
+}
+
+TEST_F(LogReadTest, ConcurrentColdReadsShareOneGet) {
+  TopicId id{};
+  run([&](LogManager& log) -> awaitable<void> { id = co_await write_spread(log); });
+  open_stores();
+  run([&](LogManager& log) -> awaitable<void> {
+    probe_->clear_gets();
+    const auto keys = spread_keys(id);
+    std::vector<ReadOutcome> outs(keys.size());
+    probe_->hold_gets();
+    EXPECT_TRUE(co_await spawn_reads(log, *probe_, keys, outs));
+    probe_->release_gets();
+    EXPECT_TRUE(co_await all_done(outs));
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      EXPECT_TRUE(outs[i].status.ok()) << outs[i].status.to_string();
+      EXPECT_TRUE(contiguous(outs[i].batches, 5)) << "partition " << i;
+      if (!outs[i].batches.empty()) {
+        EXPECT_NE(outs[i].batches[0].bytes.find("p" + std::to_string(i) + "-0"), std::string::npos);
+      }
+    }
+    EXPECT_EQ(probe_->gets().size(), 1u) << "concurrent reads of one object share its GET";
+  });
+}
+
+TEST_F(LogReadTest, AFailedSharedGetFailsEveryWaiterAndIsRetried) {
+  TopicId id{};
+  run([&](LogManager& log) -> awaitable<void> { id = co_await write_spread(log); });
+  open_stores();
+  run([&](LogManager& log) -> awaitable<void> {
+    probe_->clear_gets();
+    const auto keys = spread_keys(id);
+    std::vector<ReadOutcome> outs(keys.size());
+    fobj_->fail_next(FaultObjectStore::Op::get, 1, Errc::io_error);
+    probe_->hold_gets();
+    EXPECT_TRUE(co_await spawn_reads(log, *probe_, keys, outs));
+    probe_->release_gets();
+    EXPECT_TRUE(co_await all_done(outs));
+    for (const auto& o : outs) {
+      EXPECT_EQ(o.status.code(), Errc::io_error) << o.status.to_string();
+      EXPECT_TRUE(o.batches.empty());
+    }
+    EXPECT_EQ(probe_->gets().size(), 1u);
+    // Nothing was cached: the next reads GET again, once, and succeed.
+    std::vector<ReadOutcome> again(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) co_await read_into(log, &keys[i], again[i]);
+    for (const auto& o : again) {
+      EXPECT_TRUE(o.status.ok()) << o.status.to_string();
+      EXPECT_TRUE(contiguous(o.batches, 5));
+    }
+    EXPECT_EQ(probe_->gets().size(), 2u);
+  });
+}
+
+TEST_F(LogReadTest, ObjectsAboveTheReadAheadLimitAreReadInWindows) {
+  TopicId id{};
+  std::vector<std::pair<std::uint64_t, int>> by_position;  // chunk position -> partition
+  std::uint64_t chunk = 0;
+  run([&](LogManager& log) -> awaitable<void> {
+    id = co_await write_spread(log);
+    for (int i = 0; i < kSpread; ++i) {
+      const auto& e = log.partition(pkey(id, i))->index.front();
+      by_position.emplace_back(e.position, i);
+      chunk = std::max<std::uint64_t>(chunk, e.length);
+    }
+  });
+  std::sort(by_position.begin(), by_position.end());
+  open_stores();
+  LogOptions o;
+  o.read_ahead_bytes = chunk * 3 + chunk / 2;  // a window holds three chunks
+  run(
+      [&](LogManager& log) -> awaitable<void> {
+        probe_->clear_gets();
+        // In object order: windows start at the first chunk not yet read.
+        for (const auto& [pos, i] : by_position) {
+          std::vector<StoredBatch> got;
+          Status s = co_await read_all(log, pkey(id, i), got);
+          EXPECT_TRUE(s.ok()) << s.to_string();
+          EXPECT_TRUE(contiguous(got, 5)) << "partition " << i;
+        }
+        auto gets = probe_->gets();
+        EXPECT_EQ(gets.size(), static_cast<std::size_t>((kSpread + 2) / 3));
+        for (const auto& g : gets) {
+          EXPECT_TRUE(g.range.has_value());
+          if (g.range) {
+            EXPECT_LE(g.range->length, o.read_ahead_bytes);
+          }
+        }
+      },
+      o);
 }
 
 TEST_F(LogReadTest, TinyCacheStillServesCorrectData) {

@@ -53,6 +53,20 @@ class ProbeObjectStore final : public objstore::ObjectStore {
     holding_ = false;
     cv_.notify_all();
   }
+  // Every GET blocks before reaching the store until release_gets().
+  void hold_gets() {
+    std::lock_guard l(mu_);
+    holding_gets_ = true;
+  }
+  void release_gets() {
+    std::lock_guard l(mu_);
+    holding_gets_ = false;
+    cv_.notify_all();
+  }
+  int gets_blocked() const {
+    std::lock_guard l(mu_);
+    return gets_blocked_;
+  }
   int puts_blocked() const {
     std::lock_guard l(mu_);
     return blocked_;
@@ -86,7 +100,12 @@ class ProbeObjectStore final : public objstore::ObjectStore {
   }
   Result<std::string> get(std::string_view key, std::optional<objstore::ByteRange> range) override {
     {
-      std::lock_guard l(mu_);
+      std::unique_lock l(mu_);
+      if (holding_gets_) {
+        ++gets_blocked_;
+        cv_.wait(l, [&] { return !holding_gets_; });
+        --gets_blocked_;
+      }
       // Bounded: tests issue at most a few thousand reads.
       if (gets_.size() < 100'000) gets_.push_back(GetCall{std::string(key), range});
     }
@@ -104,7 +123,9 @@ class ProbeObjectStore final : public objstore::ObjectStore {
   std::condition_variable cv_;
   std::string held_key_;
   bool holding_ = false;
+  bool holding_gets_ = false;
   int blocked_ = 0;
+  int gets_blocked_ = 0;
   int puts_done_ = 0;
   std::vector<GetCall> gets_;
 };
@@ -353,6 +374,7 @@ class LogHarness : public ::testing::Test {
       fobj_->clear_faults();
       fmeta_->clear_faults();
       probe_->release_puts();
+      probe_->release_gets();
       io.stop();
     });
     asio::co_spawn(
@@ -375,6 +397,7 @@ class LogHarness : public ::testing::Test {
         });
     io.run();
     probe_->release_puts();
+    probe_->release_gets();
     pool.join();
     io_ = nullptr;
     pool_ = nullptr;

@@ -51,6 +51,9 @@ struct PartitionState {
   std::vector<EpochStart> epochs;
   std::deque<IndexEntry> index;   // committed ranges, ascending, contiguous
   std::deque<CachedChunk> cache;  // a subset of `index` held in memory, ascending
+  // Bytes of its chunk in the last sealed flush: the next chunk reserves about
+  // that much at once instead of growing (and copying) step by step.
+  std::size_t last_chunk_bytes = 0;
 };
 
 }  // namespace ks::log

@@ -61,7 +61,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
             info_.id, info_.peer, size, limits.max_request_bytes);
         break;
       }
-      auto payload = std::make_shared<std::string>(static_cast<std::size_t>(size), '\0');
+      std::shared_ptr<std::string> payload = server_.take_buffer(static_cast<std::size_t>(size));
       co_await asio::async_read(socket_, asio::buffer(*payload),
                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
@@ -70,9 +70,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto self = shared_from_this();
       asio::co_spawn(
           socket_.get_executor(),
-          [self, slot,
-           payload = std::shared_ptr<const std::string>(std::move(payload))]() -> awaitable<void> {
-            slot->response = co_await self->server_.handler_(payload, self->info_);
+          [self, slot, payload = std::move(payload)]() -> awaitable<void> {
+            slot->response =
+                co_await self->server_.handler_(std::shared_ptr<const std::string>(payload), self->info_);
+            self->server_.give_back(payload);
             slot->ready = true;
             self->wake_.notify_all();
           },
@@ -158,6 +159,36 @@ Server::Server(asio::io_context& io, ServerLimits limits, Handler handler)
     : io_(io), limits_(limits), handler_(std::move(handler)), acceptor_(io) {}
 
 Server::~Server() = default;
+
+std::shared_ptr<std::string> Server::take_buffer(std::size_t size) {
+  // The smallest spare that holds `size`, else the largest (it grows once).
+  // Few spares: a linear scan.
+  std::size_t fit = spare_.size(), largest = spare_.size();
+  for (std::size_t i = 0; i < spare_.size(); ++i) {
+    const std::size_t cap = spare_[i]->capacity();
+    if (cap >= size && (fit == spare_.size() || cap < spare_[fit]->capacity())) fit = i;
+    if (largest == spare_.size() || cap > spare_[largest]->capacity()) largest = i;
+  }
+  const std::size_t best = fit < spare_.size() ? fit : largest;
+  std::shared_ptr<std::string> b;
+  if (best < spare_.size()) {
+    b = std::move(spare_[best]);
+    spare_[best] = std::move(spare_.back());
+    spare_.pop_back();
+    spare_bytes_ -= b->capacity();
+  } else {
+    b = std::make_shared<std::string>();
+  }
+  b->resize(size);
+  return b;
+}
+
+void Server::give_back(const std::shared_ptr<std::string>& b) {
+  if (b.use_count() != 1 || spare_.size() >= kSpareBuffers || spare_bytes_ + b->capacity() > kSpareBytes)
+    return;
+  spare_bytes_ += b->capacity();
+  spare_.push_back(b);
+}
 
 Status Server::listen(const std::string& host, std::uint16_t port) {
   boost::system::error_code ec;

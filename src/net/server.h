@@ -11,6 +11,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/async.h"
 #include "common/status.h"
@@ -69,6 +70,16 @@ class Server {
   friend class Connection;
   awaitable<void> accept_loop();
   void remove(Connection* c);
+  // Request buffers, reused across requests and connections: a fresh one per
+  // request cost a zero-fill and first-touch page faults of every byte
+  // received. A buffer returns only when nothing else refers to it.
+  std::shared_ptr<std::string> take_buffer(std::size_t size);
+  void give_back(const std::shared_ptr<std::string>& b);
+  // Bounds what the pool keeps (loop thread only).
+  static constexpr std::size_t kSpareBuffers = 32;
+  static constexpr std::size_t kSpareBytes = std::size_t{64} << 20;
+  std::vector<std::shared_ptr<std::string>> spare_;
+  std::size_t spare_bytes_ = 0;
 
   asio::io_context& io_;
   ServerLimits limits_;

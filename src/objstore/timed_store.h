@@ -1,0 +1,30 @@
+// TimedObjectStore: wraps another ObjectStore and records each request's
+// latency in kafscale_objstore_request_seconds{op="put"|"get"|"list"|"delete"}
+// (failed requests included).
+#pragma once
+
+#include <memory>
+
+#include "common/metrics.h"
+#include "objstore/latency_histogram.h"
+#include "objstore/object_store.h"
+
+namespace ks::objstore {
+
+class TimedObjectStore final : public ObjectStore {
+ public:
+  explicit TimedObjectStore(std::shared_ptr<ObjectStore> inner,
+                            metrics::Registry& registry = metrics::registry());
+
+  Status put(std::string_view key, std::string_view data) override;
+  Result<std::string> get(std::string_view key, std::optional<ByteRange> range = std::nullopt) override;
+  Result<std::vector<ObjectInfo>> list(std::string_view prefix) override;
+  Status remove(std::string_view key) override;
+  std::string describe() const override { return inner_->describe(); }
+
+ private:
+  std::shared_ptr<ObjectStore> inner_;
+  LatencyHistogram put_, get_, list_, remove_;
+};
+
+}  // namespace ks::objstore
