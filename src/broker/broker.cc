@@ -125,6 +125,7 @@ struct Runtime {
     lo.flush_interval = cfg.flush_interval;
     lo.flush_bytes = cfg.flush_bytes;
     lo.cache_bytes = cfg.cache_bytes;
+    lo.read_ahead_bytes = cfg.read_ahead_bytes;
     lo.checkpoint_interval = cfg.checkpoint_interval;
     lo.max_buffered_bytes = cfg.max_buffered_bytes;
     lo.producer_expiration = cfg.producer_id_expiration;

@@ -415,6 +415,11 @@ const std::vector<Setting>& settings() {
     s.push_back(size_setting("flush-bytes", "Buffered bytes per partition that trigger a flush.",
                              &Config::flush_bytes, kKiB, 256 * kMiB));
     s.push_back(size_setting("cache-bytes", "Read cache size.", &Config::cache_bytes, kMiB, 1024 * kGiB));
+    s.push_back(
+        size_setting("read-ahead-bytes",
+                     "Cold reads fetch whole objects up to this size with one GET (at most a quarter of "
+                     "cache-bytes; 0 = one ranged GET per partition chunk).",
+                     &Config::read_ahead_bytes, 0, kGiB));
     s.push_back(Setting{
         "auto-create-topics", "BOOL", "Create unknown topics on metadata/produce requests.", "true",
         [](Config& c, std::string_view raw) -> Status {

@@ -60,6 +60,8 @@ struct Config {
   std::chrono::milliseconds flush_interval{10};  // default 10 for file://, 250 otherwise
   uint64_t flush_bytes = 4 * kMiB;
   uint64_t cache_bytes = 256 * kMiB;
+  // Cold reads fetch whole objects up to this size with one GET (capped at a quarter of cache_bytes).
+  uint64_t read_ahead_bytes = 16 * kMiB;
   bool auto_create_topics = true;
   int32_t default_partitions = 1;
   std::chrono::milliseconds checkpoint_interval{60000};

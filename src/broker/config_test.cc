@@ -360,6 +360,7 @@ TEST(ConfigTest, HelpListsEverySetting) {
                            "flush-interval-ms",
                            "flush-bytes",
                            "cache-bytes",
+                           "read-ahead-bytes",
                            "auto-create-topics",
                            "default-partitions",
                            "checkpoint-interval-ms",

@@ -13,12 +13,14 @@ struct Registry::Series {
   Labels labels;
   Counter counter;
   Gauge gauge;
-  std::function<double()> fn;  // set for callback gauges
+  std::unique_ptr<Histogram> histogram;  // set for histogram families
+  std::function<double()> fn;            // set for callback gauges
 };
 
 struct Registry::Family {
   std::string help;
   Type type;
+  std::vector<double> bounds;  // histogram families
   std::map<Labels, std::unique_ptr<Series>> series;
   bool has_overflow = false;
 };
@@ -126,12 +128,79 @@ void append_value(std::string& out, double v) {
   }
 }
 
+void append_labels(std::string& out, const Labels& labels) {
+  if (labels.empty()) return;
+  out += '{';
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out += ',';
+    first = false;
+    out += k;
+    out += "=\"";
+    append_escaped(out, v, /*quote=*/true);
+    out += '"';
+  }
+  out += '}';
+}
+
+// <name>_bucket{...,le="b"} cumulative counts, then _sum and _count. The count is the +Inf bucket, so
+// the page stays consistent even while observations race with the snapshot.
+void append_histogram(std::string& out, const std::string& name, const std::vector<double>& bounds,
+                      const Labels& labels, const std::vector<uint64_t>& buckets, double sum) {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    cumulative += buckets[i];
+    Labels l = labels;
+    l.emplace_back("le", i < bounds.size() ? fmt::format("{}", bounds[i]) : std::string("+Inf"));
+    std::sort(l.begin(), l.end());
+    out += name;
+    out += "_bucket";
+    append_labels(out, l);
+    fmt::format_to(std::back_inserter(out), " {}\n", cumulative);
+  }
+  out += name;
+  out += "_sum";
+  append_labels(out, labels);
+  out += ' ';
+  append_value(out, sum);
+  out += '\n';
+  out += name;
+  out += "_count";
+  append_labels(out, labels);
+  fmt::format_to(std::back_inserter(out), " {}\n", cumulative);
+}
+
 const Labels& overflow_labels() {
   static const Labels kLabels = {{"overflow", "true"}};
   return kLabels;
 }
 
 }  // namespace
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+  assert(std::is_sorted(bounds_.begin(), bounds_.end()) &&
+         std::adjacent_find(bounds_.begin(), bounds_.end()) == bounds_.end() && "bounds must increase");
+  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+}
+
+void Histogram::observe(double v) {
+  // The first bound >= v: Prometheus buckets are "less than or equal".
+  size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(v, std::memory_order_relaxed);
+}
+
+const std::vector<double>& latency_bounds() {
+  static const std::vector<double> kBounds = [] {
+    std::vector<double> b;
+    for (double decade = 0.0001; decade < 100; decade *= 10) {
+      for (double m : {1.0, 1.5, 2.0, 3.0, 5.0, 7.0}) b.push_back(std::round(decade * m * 1e6) / 1e6);
+    }
+    return b;
+  }();
+  return kBounds;
+}
 
 Registry::Registry(size_t max_series_per_family) : max_series_(max_series_per_family) {}
 Registry::~Registry() = default;
@@ -142,12 +211,14 @@ void Registry::set_max_series_per_family(size_t n) {
 }
 
 Registry::Series* Registry::series_locked(std::string_view name, std::string_view help, Type type,
-                                          Labels labels, bool allow_overflow) {
+                                          Labels labels, bool allow_overflow,
+                                          const std::vector<double>* bounds) {
   auto fit = families_.find(name);
   if (fit == families_.end()) {
     auto fam = std::make_unique<Family>();
     fam->help = std::string(help);
     fam->type = type;
+    if (bounds) fam->bounds = *bounds;
     fit = families_.emplace(sanitize_name(name, /*allow_colon=*/true), std::move(fam)).first;
   }
   Family& fam = *fit->second;
@@ -167,12 +238,14 @@ Registry::Series* Registry::series_locked(std::string_view name, std::string_vie
     if (!slot) {
       slot = std::make_unique<Series>();
       slot->labels = overflow_labels();
+      if (type == Type::kHistogram) slot->histogram = std::make_unique<Histogram>(fam.bounds);
       fam.has_overflow = true;
     }
     return slot.get();
   }
   auto s = std::make_unique<Series>();
   s->labels = labels;
+  if (type == Type::kHistogram) s->histogram = std::make_unique<Histogram>(fam.bounds);
   Series* raw = s.get();
   fam.series.emplace(std::move(labels), std::move(s));
   return raw;
@@ -188,6 +261,14 @@ Gauge& Registry::gauge(std::string_view name, std::string_view help, Labels labe
   std::lock_guard lock(mu_);
   Series* s = series_locked(name, help, Type::kGauge, std::move(labels), /*allow_overflow=*/true);
   return s ? s->gauge : detached_gauge_;
+}
+
+Histogram& Registry::histogram(std::string_view name, std::string_view help, Labels labels,
+                               const std::vector<double>& bounds) {
+  std::lock_guard lock(mu_);
+  Series* s =
+      series_locked(name, help, Type::kHistogram, std::move(labels), /*allow_overflow=*/true, &bounds);
+  return s ? *s->histogram : detached_histogram_;
 }
 
 void Registry::gauge_fn(std::string_view name, std::string_view help, Labels labels,
@@ -214,10 +295,12 @@ std::string Registry::render() const {
   struct Row {
     Labels owned;  // copied: remove_gauge_fn may destroy the series once the lock is released
     std::variant<uint64_t, double, std::function<double()>> value;
+    std::vector<uint64_t> buckets;  // histograms: per-bucket counts (not cumulative)
   };
   struct Fam {
     std::string name, help;
     Type type;
+    std::vector<double> bounds;
     std::vector<Row> rows;
   };
   std::vector<Fam> fams;
@@ -225,11 +308,15 @@ std::string Registry::render() const {
     std::lock_guard lock(mu_);
     fams.reserve(families_.size());
     for (const auto& [name, fam] : families_) {
-      Fam f{name, fam->help, fam->type, {}};
+      Fam f{name, fam->help, fam->type, fam->bounds, {}};
       f.rows.reserve(fam->series.size());
       for (const auto& [labels, s] : fam->series) {
         Row r{labels, 0.0};
-        if (fam->type == Type::kCounter) {
+        if (fam->type == Type::kHistogram) {
+          for (size_t i = 0; i <= s->histogram->bounds().size(); ++i)
+            r.buckets.push_back(s->histogram->bucket(i));
+          r.value = s->histogram->sum();
+        } else if (fam->type == Type::kCounter) {
           r.value = s->counter.value();
         } else if (s->fn) {
           r.value = s->fn;
@@ -250,22 +337,14 @@ std::string Registry::render() const {
     append_escaped(out, f.help, /*quote=*/false);
     out += "\n# TYPE ";
     out += f.name;
-    out += f.type == Type::kCounter ? " counter\n" : " gauge\n";
+    out += f.type == Type::kCounter ? " counter\n" : f.type == Type::kGauge ? " gauge\n" : " histogram\n";
     for (const Row& r : f.rows) {
-      out += f.name;
-      if (!r.owned.empty()) {
-        out += '{';
-        bool first = true;
-        for (const auto& [k, v] : r.owned) {
-          if (!first) out += ',';
-          first = false;
-          out += k;
-          out += "=\"";
-          append_escaped(out, v, /*quote=*/true);
-          out += '"';
-        }
-        out += '}';
+      if (f.type == Type::kHistogram) {
+        append_histogram(out, f.name, f.bounds, r.owned, r.buckets, std::get<double>(r.value));
+        continue;
       }
+      out += f.name;
+      append_labels(out, r.owned);
       out += ' ';
       if (auto* u = std::get_if<uint64_t>(&r.value)) {
         fmt::format_to(std::back_inserter(out), "{}", *u);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,30 @@ class Gauge {
   std::atomic<double> value_{0};
 };
 
+// Distribution of observed values over fixed upper bounds (Prometheus histogram: <name>_bucket{le},
+// <name>_sum, <name>_count). Lock-free to update; memory is fixed by the bounds given at creation.
+class Histogram {
+ public:
+  // `bounds`: strictly increasing finite upper bounds; +Inf is implicit.
+  explicit Histogram(std::vector<double> bounds);
+  void observe(double v);
+  void observe(std::chrono::steady_clock::duration d) { observe(std::chrono::duration<double>(d).count()); }
+
+  const std::vector<double>& bounds() const { return bounds_; }
+  // Observations in (bounds[i-1], bounds[i]]; i == bounds().size() is the +Inf bucket. Not cumulative.
+  uint64_t bucket(size_t i) const { return buckets_[i].load(std::memory_order_relaxed); }
+  double sum() const { return sum_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> buckets_;  // bounds_.size() + 1
+  std::atomic<double> sum_{0};
+};
+
+// Latency bounds in seconds: 1-1.5-2-3-5-7 per decade from 100 us to 70 s (36 buckets + Inf), fine
+// enough to read a p99 of object-store and etcd requests, which range from sub-ms to tens of seconds.
+const std::vector<double>& latency_bounds();
+
 class Registry {
  public:
   // A family holds at most this many series by default; later label sets share one overflow series.
@@ -64,6 +89,9 @@ class Registry {
   // builds a detached metric that is never rendered is returned).
   Counter& counter(std::string_view name, std::string_view help, Labels labels = {});
   Gauge& gauge(std::string_view name, std::string_view help, Labels labels = {});
+  // Histogram series; the bounds of a family are those given when its first series was created.
+  Histogram& histogram(std::string_view name, std::string_view help, Labels labels = {},
+                       const std::vector<double>& bounds = latency_bounds());
 
   // A gauge whose value is computed at render time. Registering the same name+labels again replaces
   // the callback. The callback runs on the rendering thread without the registry lock held, so it may
@@ -81,13 +109,13 @@ class Registry {
   void set_max_series_per_family(size_t n);
 
  private:
-  enum class Type { kCounter, kGauge };
+  enum class Type { kCounter, kGauge, kHistogram };
   struct Series;
   struct Family;
 
   // Finds or creates a series; nullptr on a type mismatch or (for callbacks) when the family is full.
   Series* series_locked(std::string_view name, std::string_view help, Type type, Labels labels,
-                        bool allow_overflow);
+                        bool allow_overflow, const std::vector<double>* bounds = nullptr);
 
   mutable std::mutex mu_;
   size_t max_series_;                                                     // guarded by mu_
@@ -95,6 +123,7 @@ class Registry {
   // Returned on type mismatches so callers still get a usable object; never rendered.
   Counter detached_counter_;
   Gauge detached_gauge_;
+  Histogram detached_histogram_{latency_bounds()};
 };
 
 // The process-wide registry the broker exposes on /metrics.

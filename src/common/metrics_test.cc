@@ -180,6 +180,34 @@ TEST(MetricsTest, ConcurrentUpdatesAndRendering) {
   EXPECT_DOUBLE_EQ(r.gauge("g", "h").value(), double{kThreads} * kIters);
 }
 
+TEST(MetricsTest, HistogramRendersCumulativeBucketsSumAndCount) {
+  Registry r;
+  Histogram& h = r.histogram("lat_seconds", "Latency", {{"op", "put"}}, {0.01, 0.1, 1});
+  h.observe(0.005);
+  h.observe(0.01);  // on a bound: counted in that bucket ("le")
+  h.observe(0.5);
+  h.observe(std::chrono::seconds(3));
+  EXPECT_EQ(&h, &r.histogram("lat_seconds", "Latency", {{"op", "put"}}));
+  EXPECT_EQ(r.render(),
+            "# HELP lat_seconds Latency\n"
+            "# TYPE lat_seconds histogram\n"
+            "lat_seconds_bucket{le=\"0.01\",op=\"put\"} 2\n"
+            "lat_seconds_bucket{le=\"0.1\",op=\"put\"} 2\n"
+            "lat_seconds_bucket{le=\"1\",op=\"put\"} 3\n"
+            "lat_seconds_bucket{le=\"+Inf\",op=\"put\"} 4\n"
+            "lat_seconds_sum{op=\"put\"} 3.515\n"
+            "lat_seconds_count{op=\"put\"} 4\n");
+}
+
+TEST(MetricsTest, LatencyBoundsIncreaseFrom100usTo70s) {
+  const auto& b = latency_bounds();
+  ASSERT_EQ(b.size(), 36u);
+  EXPECT_DOUBLE_EQ(b.front(), 0.0001);
+  EXPECT_DOUBLE_EQ(b[1], 0.00015);
+  EXPECT_DOUBLE_EQ(b.back(), 70);
+  EXPECT_TRUE(std::is_sorted(b.begin(), b.end()));
+}
+
 TEST(MetricsTest, GlobalRegistryIsSingleton) { EXPECT_EQ(&registry(), &registry()); }
 
 }  // namespace

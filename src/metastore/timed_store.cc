@@ -6,7 +6,8 @@ namespace ks::metastore {
 
 TimedMetadataStore::TimedMetadataStore(std::shared_ptr<MetadataStore> inner, metrics::Registry& registry)
     : inner_(std::move(inner)),
-      txn_(registry, "kafscale_metastore_txn_seconds", "Metadata store transaction latency in seconds", {}) {}
+      txn_(registry.histogram("kafscale_metastore_txn_seconds",
+                              "Metadata store transaction latency in seconds")) {}
 
 Result<TxnResponse> TimedMetadataStore::txn(const TxnRequest& req) {
   const auto start = std::chrono::steady_clock::now();

@@ -7,7 +7,6 @@
 
 #include "common/metrics.h"
 #include "metastore/metadata_store.h"
-#include "objstore/latency_histogram.h"
 
 namespace ks::metastore {
 
@@ -36,7 +35,7 @@ class TimedMetadataStore final : public MetadataStore {
 
  private:
   std::shared_ptr<MetadataStore> inner_;
-  objstore::LatencyHistogram txn_;
+  metrics::Histogram& txn_;
 };
 
 }  // namespace ks::metastore

@@ -9,11 +9,11 @@ constexpr const char* kHelp = "Object store request latency in seconds";
 // Observes the time from construction to destruction.
 class Timer {
  public:
-  explicit Timer(LatencyHistogram& h) : h_(h), start_(std::chrono::steady_clock::now()) {}
+  explicit Timer(metrics::Histogram& h) : h_(h), start_(std::chrono::steady_clock::now()) {}
   ~Timer() { h_.observe(std::chrono::steady_clock::now() - start_); }
 
  private:
-  LatencyHistogram& h_;
+  metrics::Histogram& h_;
   std::chrono::steady_clock::time_point start_;
 };
 
@@ -21,10 +21,10 @@ class Timer {
 
 TimedObjectStore::TimedObjectStore(std::shared_ptr<ObjectStore> inner, metrics::Registry& registry)
     : inner_(std::move(inner)),
-      put_(registry, kName, kHelp, {{"op", "put"}}),
-      get_(registry, kName, kHelp, {{"op", "get"}}),
-      list_(registry, kName, kHelp, {{"op", "list"}}),
-      remove_(registry, kName, kHelp, {{"op", "delete"}}) {}
+      put_(registry.histogram(kName, kHelp, {{"op", "put"}})),
+      get_(registry.histogram(kName, kHelp, {{"op", "get"}})),
+      list_(registry.histogram(kName, kHelp, {{"op", "list"}})),
+      remove_(registry.histogram(kName, kHelp, {{"op", "delete"}})) {}
 
 Status TimedObjectStore::put(std::string_view key, std::string_view data) {
   Timer t(put_);

@@ -6,7 +6,6 @@
 #include <memory>
 
 #include "common/metrics.h"
-#include "objstore/latency_histogram.h"
 #include "objstore/object_store.h"
 
 namespace ks::objstore {
@@ -24,7 +23,7 @@ class TimedObjectStore final : public ObjectStore {
 
  private:
   std::shared_ptr<ObjectStore> inner_;
-  LatencyHistogram put_, get_, list_, remove_;
+  metrics::Histogram &put_, &get_, &list_, &remove_;
 };
 
 }  // namespace ks::objstore

@@ -72,7 +72,7 @@ TEST(TimedObjectStoreTest, RecordsLatencyPerOperation) {
   EXPECT_EQ(series_value(text, "kafscale_objstore_request_seconds_count{op=\"delete\"}"), 1);
   // Buckets are cumulative: never decreasing with the bound.
   double prev = 0;
-  for (double b : LatencyHistogram::kBounds) {
+  for (double b : metrics::latency_bounds()) {
     std::ostringstream le;
     le << b;
     double v = series_value(text, bucket(le.str().c_str(), "put"));
