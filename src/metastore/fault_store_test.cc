@@ -14,16 +14,7 @@ using testing::MetadataStoreBackend;
 using testing::TempDir;
 using testing::WatchRecorder;
 
-std::shared_ptr<EmbeddedMetadataStore> make_inner() {
-  auto dir = std::make_shared<TempDir>();
-  auto store = EmbeddedMetadataStore::open(dir->path());
-  if (!store.ok()) {
-    ADD_FAILURE() << store.status().to_string();
-    return nullptr;
-  }
-  return std::shared_ptr<EmbeddedMetadataStore>(store->release(),
-                                                [dir](EmbeddedMetadataStore* s) { delete s; });
-}
+std::shared_ptr<EmbeddedMetadataStore> make_inner() { return testing::temp_embedded_store(); }
 
 std::shared_ptr<MetadataStore> make_wrapped() {
   auto inner = make_inner();

@@ -1,16 +1,19 @@
 // Test helpers shared by the metastore test files (temp dirs, watch recorder).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "metastore/embedded_store.h"
 #include "metastore/metadata_store.h"
 
 namespace ks::metastore::testing {
@@ -34,6 +37,19 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// An embedded store in a fresh temp dir that is removed when the store dies (nullptr + a test failure if it
+// cannot be opened).
+inline std::shared_ptr<EmbeddedMetadataStore> temp_embedded_store() {
+  auto dir = std::make_shared<TempDir>();
+  auto store = EmbeddedMetadataStore::open(dir->path());
+  if (!store.ok()) {
+    ADD_FAILURE() << store.status().to_string();
+    return nullptr;
+  }
+  return std::shared_ptr<EmbeddedMetadataStore>(store->release(),
+                                                [dir](EmbeddedMetadataStore* s) { delete s; });
+}
 
 // Collects watch callbacks; tests wait on it with a deadline. Must outlive the
 // Watch it records (declare it first).

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "common/metrics_test_util.h"
 #include "metastore/embedded_store.h"
 #include "metastore/fault_store.h"
 
@@ -14,16 +15,7 @@ namespace {
 using testing::MetadataStoreBackend;
 using testing::TempDir;
 
-std::shared_ptr<EmbeddedMetadataStore> make_inner() {
-  auto dir = std::make_shared<TempDir>();
-  auto store = EmbeddedMetadataStore::open(dir->path());
-  if (!store.ok()) {
-    ADD_FAILURE() << store.status().to_string();
-    return nullptr;
-  }
-  return std::shared_ptr<EmbeddedMetadataStore>(store->release(),
-                                                [dir](EmbeddedMetadataStore* s) { delete s; });
-}
+std::shared_ptr<EmbeddedMetadataStore> make_inner() { return testing::temp_embedded_store(); }
 
 std::shared_ptr<MetadataStore> make_wrapped() {
   auto inner = make_inner();
@@ -35,16 +27,7 @@ INSTANTIATE_TEST_SUITE_P(Timed, TimedWrapperConformance,
                          ::testing::Values(MetadataStoreBackend{"timed", make_wrapped, true}),
                          testing::backend_name);
 
-double series_value(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ')
-      return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
+using metrics::testing::series_value;
 
 TEST(TimedMetadataStoreTest, RecordsTransactionLatency) {
   auto inner = make_inner();

@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/metrics_test_util.h"
 #include "objstore/fault_store.h"
 #include "objstore/test_util.h"
 
@@ -27,17 +28,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// The value of one rendered series (e.g. `x_bucket{le="0.01",op="put"}`), -1 when absent.
-double series_value(const std::string& text, const std::string& series) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
-        line[series.size()] == ' ')
-      return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
+using metrics::testing::series_value;
 
 std::string bucket(const char* le, const char* op) {
   return std::string("kafscale_objstore_request_seconds_bucket{le=\"") + le + "\",op=\"" + op + "\"}";
