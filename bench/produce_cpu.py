@@ -31,7 +31,11 @@ def main():
                     help='instead of a saturated run: produce at this rate with a consumer reading along, and '
                          'check produce-ack p99 <= flush interval (10 ms) + PUT p99 + commit p99 + 5 ms')
     ap.add_argument('--env', action='append', default=[], help='KEY=VALUE for the broker\'s environment')
+    ap.add_argument('--cache-bytes', type=int, default=rb.CACHE_BYTES,
+                    help='broker read cache; below the bytes produced it shows the steady state of a long-running '
+                         'broker (the cache evicts as much as each flush adds) rather than a cache filling up')
     args = ap.parse_args()
+    rb.COMMON_BROKER_ARGS[rb.COMMON_BROKER_ARGS.index('--cache-bytes') + 1] = str(args.cache_bytes)
     args.out = str(Path(args.build) / 'bench-produce')
     args.keep_work = False
     bench = rb.Bench(args, dict(rb.PROFILES['quick'], produce_s=args.seconds))

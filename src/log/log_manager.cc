@@ -30,7 +30,7 @@ struct LogManager::Flush {
   // Set when the object PUT finished (put_status says how).
   Event put_done;
   Status put_status;
-  std::shared_ptr<const std::string> object_bytes;
+  std::shared_ptr<const ObjectBuffer> object_bytes;  // set by the build (pool thread)
   std::string object_key;
   std::vector<ObjectEntry> entries;
   FooterLocation footer;
@@ -173,6 +173,9 @@ LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool,
       meta_(std::move(meta)),
       opt_(options),
       done_ok_(std::make_shared<Completion>()),
+      // Spare object buffers: two flushes' worth with headroom (one is
+      // enough in steady state, where each commit evicts about one object).
+      buffers_(std::make_shared<ObjectBufferPool>(3 * options.flush_bytes + (std::size_t{2} << 20))),
       cache_(options.cache_bytes) {
   done_ok_->event.set();
 }
@@ -207,9 +210,10 @@ awaitable<Result<std::string>> LogManager::object_get(std::string key,
                                                       std::optional<objstore::ByteRange> range) {
   return offload(pool_, [o = objects_, key = std::move(key), range] { return o->get(key, range); });
 }
-awaitable<Status> LogManager::object_put(std::string key, std::shared_ptr<const std::string> bytes) {
-  return offload(
-      pool_, [o = objects_, key = std::move(key), bytes = std::move(bytes)] { return o->put(key, *bytes); });
+awaitable<Status> LogManager::object_put(std::string key, std::shared_ptr<const ObjectBuffer> bytes) {
+  return offload(pool_, [o = objects_, key = std::move(key), bytes = std::move(bytes)] {
+    return o->put(key, bytes->view());
+  });
 }
 
 std::function<BuiltObject()> LogManager::build_fn(std::shared_ptr<Flush> f) {
@@ -217,7 +221,7 @@ std::function<BuiltObject()> LogManager::build_fn(std::shared_ptr<Flush> f) {
   h.broker_epoch = epoch_;
   h.flush_seq = f->seq;
   h.created_ms = now_ms();
-  return [f = std::move(f), h] {
+  return [f = std::move(f), h, buffers = buffers_] {
     std::vector<ChunkRef> refs;
     refs.reserve(f->chunks.size() + 1);
     for (const auto& [k, c] : f->chunks) {
@@ -247,7 +251,13 @@ std::function<BuiltObject()> LogManager::build_fn(std::shared_ptr<Flush> f) {
       r.data = digest;
       refs.push_back(r);
     }
-    return build_object(h, refs);
+    // Into a recycled, page-aligned buffer (see object_buffer.h).
+    const std::size_t size = object_size(refs);
+    auto buf = ObjectBufferPool::take(buffers, size);
+    if (buf == nullptr) return BuiltObject{};
+    BuiltObject built = build_object_into(h, refs, buf->data, size);
+    f->object_bytes = std::move(buf);
+    return built;
   };
 }
 
@@ -283,7 +293,7 @@ CommitRecord LogManager::commit_record(const Flush& f) const {
   rec.seq = f.seq;
   rec.broker_epoch = epoch_;
   rec.object = f.object_key;
-  rec.object_size = f.object_bytes->size();
+  rec.object_size = f.object_bytes->size;
   rec.footer = f.footer;
   rec.footer_crc = f.footer_crc;
   return rec;
@@ -964,13 +974,15 @@ awaitable<void> LogManager::put_object(std::shared_ptr<Flush> f) {
   f->object_key = keys::object(opt_.node_id, epoch_, f->seq);
   // Build on the pool: the sealed flush is no longer touched by the loop.
   auto built = co_await offload(pool_, build_fn(f));
-  for (auto& [k, c] : f->chunks) recycle_chunk_buffer(std::move(c.data));  // the object holds the bytes now
-  f->entries = std::move(built.entries);
-  f->footer = built.footer;
-  auto bytes = std::make_shared<const std::string>(std::move(built.bytes));
-  f->footer_crc = crc32c(std::string_view(*bytes).substr(f->footer.position, f->footer.length));
-  f->object_bytes = bytes;
-  f->put_status = co_await object_put(f->object_key, f->object_bytes);
+  if (f->object_bytes == nullptr) {
+    f->put_status = Status(Errc::io_error, "out of memory building the object");
+  } else {
+    for (auto& [k, c] : f->chunks) recycle_chunk_buffer(std::move(c.data));  // the object holds the bytes now
+    f->entries = std::move(built.entries);
+    f->footer = built.footer;
+    f->footer_crc = crc32c(f->object_bytes->view().substr(f->footer.position, f->footer.length));
+    f->put_status = co_await object_put(f->object_key, f->object_bytes);
+  }
   --puts_in_flight_;
   space_notifier_.notify_all();
   f->put_done.set();
@@ -1013,7 +1025,7 @@ awaitable<LogManager::CommitOutcome> LogManager::commit(Flush& f, Status& error)
 }
 
 void LogManager::apply_commit(Flush& f) {
-  auto obj = std::make_shared<ObjectRef>(ObjectRef{f.object_key, f.object_bytes->size()});
+  auto obj = std::make_shared<ObjectRef>(ObjectRef{f.object_key, f.object_bytes->size});
   for (const auto& e : f.entries) {
     auto it = partitions_.find(PartitionKey{e.topic, e.partition});
     if (it == partitions_.end()) continue;  // topic deleted meanwhile (or the producer digest)
@@ -1024,10 +1036,10 @@ void LogManager::apply_commit(Flush& f) {
     p.hwm = e.last_offset + 1;
     assert(p.hwm <= p.leo);
     cache_.insert(f.object_key, e.position,
-                  Slice{f.object_bytes, std::string_view(*f.object_bytes).substr(e.position, e.length)});
+                  Slice{f.object_bytes, f.object_bytes->view().substr(e.position, e.length)});
   }
   // No live range (its topics were deleted): removed after the next checkpoint.
-  if (object_uses_.count(f.object_key) == 0) dead_objects_[f.object_key] = f.object_bytes->size();
+  if (object_uses_.count(f.object_key) == 0) dead_objects_[f.object_key] = f.object_bytes->size;
   for (const auto& r : f.producer_batches) {
     auto ps = producers_.find(r.key);
     if (ps != producers_.end()) ps->second.commit(r.pid, f.id);

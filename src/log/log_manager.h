@@ -42,6 +42,7 @@
 #include "common/status.h"
 #include "log/batch_scan.h"
 #include "log/meta_keys.h"
+#include "log/object_buffer.h"
 #include "log/object_format.h"
 #include "log/partition.h"
 #include "log/producer_state.h"
@@ -295,7 +296,7 @@ class LogManager {
   awaitable<Result<std::int64_t>> meta_delete(std::string key);
   awaitable<Result<metastore::RangeResponse>> meta_range(metastore::RangeRequest rq);
   awaitable<Result<std::string>> object_get(std::string key, std::optional<objstore::ByteRange> range);
-  awaitable<Status> object_put(std::string key, std::shared_ptr<const std::string> bytes);
+  awaitable<Status> object_put(std::string key, std::shared_ptr<const ObjectBuffer> bytes);
   std::function<BuiltObject()> build_fn(std::shared_ptr<Flush> f);
   std::function<Status()> checkpoint_fn(std::string key);
   CommitRecord commit_record(const Flush& f) const;
@@ -371,6 +372,7 @@ class LogManager {
   Event checkpointer_done_;
   bool checkpoint_running_ = false;
 
+  std::shared_ptr<ObjectBufferPool> buffers_;  // built objects' memory, recycled
   ReadCache cache_;
   // GETs in flight per object key (entries removed when they finish).
   std::unordered_map<std::string, std::vector<std::shared_ptr<ObjectFetch>>> fetches_;

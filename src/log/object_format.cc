@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <sys/mman.h>
 
+#include <cassert>
+#include <cstring>
+
 #include "common/binary.h"
 #include "common/crc32c.h"
 
@@ -57,39 +60,62 @@ void prefault(std::string& s) {
 
 }  // namespace
 
-BuiltObject build_object(const ObjectHeader& header, const std::vector<ChunkRef>& chunks) {
-  BuiltObject out;
+std::size_t object_size(const std::vector<ChunkRef>& chunks) {
   std::size_t data_bytes = 0;
   for (const auto& c : chunks) data_bytes += c.data.size();
-  out.bytes.reserve(kObjectHeaderSize + data_bytes + 4 + chunks.size() * kObjectEntrySize +
-                    kObjectTrailerSize);
-  prefault(out.bytes);
-  BinWriter w(out.bytes);
-  w.bytes(std::string_view(kHeaderMagic, 4));
-  w.put<std::uint16_t>(header.version);
-  w.put<std::uint16_t>(0);  // flags
-  w.put<std::uint64_t>(header.broker_epoch);
-  w.put<std::uint64_t>(header.flush_seq);
-  w.put<std::uint64_t>(header.created_ms);
-  assert(out.bytes.size() == kObjectHeaderSize);
-  out.entries.reserve(chunks.size());
+  return kObjectHeaderSize + data_bytes + 4 + chunks.size() * kObjectEntrySize + kObjectTrailerSize;
+}
+
+BuiltObject build_object_into(const ObjectHeader& header, const std::vector<ChunkRef>& chunks, char* out,
+                              std::size_t size) {
+  assert(size == object_size(chunks));
+  BuiltObject built;
+  std::string head;
+  BinWriter hw(head);
+  hw.bytes(std::string_view(kHeaderMagic, 4));
+  hw.put<std::uint16_t>(header.version);
+  hw.put<std::uint16_t>(0);  // flags
+  hw.put<std::uint64_t>(header.broker_epoch);
+  hw.put<std::uint64_t>(header.flush_seq);
+  hw.put<std::uint64_t>(header.created_ms);
+  assert(head.size() == kObjectHeaderSize);
+  std::memcpy(out, head.data(), head.size());
+  std::size_t pos = head.size();
+  built.entries.reserve(chunks.size());
   for (const auto& c : chunks) {
     ObjectEntry e = c.entry;
-    e.position = out.bytes.size();
+    e.position = pos;
     e.length = static_cast<std::uint32_t>(c.data.size());
-    w.bytes(c.data);
-    out.entries.push_back(e);
+    if (!c.data.empty()) std::memcpy(out + pos, c.data.data(), c.data.size());
+    pos += c.data.size();
+    built.entries.push_back(e);
   }
-  out.footer.position = out.bytes.size();
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(out.entries.size()));
-  for (const auto& e : out.entries) put_entry(w, e);
-  out.footer.length = static_cast<std::uint32_t>(out.bytes.size() - out.footer.position);
-  std::uint32_t crc = crc32c(std::string_view(out.bytes).substr(out.footer.position));
-  w.put<std::uint64_t>(out.footer.position);
-  w.put<std::uint32_t>(out.footer.length);
+  std::string tail;
+  tail.reserve(4 + built.entries.size() * kObjectEntrySize + kObjectTrailerSize);
+  BinWriter w(tail);
+  built.footer.position = pos;
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(built.entries.size()));
+  for (const auto& e : built.entries) put_entry(w, e);
+  built.footer.length = static_cast<std::uint32_t>(tail.size());
+  std::uint32_t crc = crc32c(std::string_view(tail));
+  w.put<std::uint64_t>(built.footer.position);
+  w.put<std::uint32_t>(built.footer.length);
   w.put<std::uint32_t>(crc);
   w.put<std::uint32_t>(0);
   w.bytes(std::string_view(kTrailerMagic, 4));
+  assert(pos + tail.size() == size);
+  std::memcpy(out + pos, tail.data(), tail.size());
+  return built;
+}
+
+BuiltObject build_object(const ObjectHeader& header, const std::vector<ChunkRef>& chunks) {
+  std::string bytes;
+  const std::size_t size = object_size(chunks);
+  bytes.reserve(size);
+  prefault(bytes);
+  bytes.resize(size);
+  BuiltObject out = build_object_into(header, chunks, bytes.data(), size);
+  out.bytes = std::move(bytes);
   return out;
 }
 

@@ -66,6 +66,12 @@ struct BuiltObject {
 };
 
 BuiltObject build_object(const ObjectHeader& header, const std::vector<ChunkRef>& chunks);
+// The size of the object build_object makes of `chunks`.
+std::size_t object_size(const std::vector<ChunkRef>& chunks);
+// Builds the object into out[0, size) (size == object_size(chunks)); the
+// result's `bytes` stays empty.
+BuiltObject build_object_into(const ObjectHeader& header, const std::vector<ChunkRef>& chunks, char* out,
+                              std::size_t size);
 
 // Footer bytes (as located by FooterLocation) -> entries; checks the CRC
 // given in the trailer or commit record.

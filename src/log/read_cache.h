@@ -17,7 +17,7 @@
 namespace ks::log {
 
 struct Slice {
-  std::shared_ptr<const std::string> owner;
+  std::shared_ptr<const void> owner;  // keeps `data` alive
   std::string_view data;
 };
 

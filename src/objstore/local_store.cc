@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -91,15 +92,27 @@ Direct write_direct(int fd, std::string_view data, std::string_view path, Status
     if (::ftruncate(fd, 0) != 0) st = errno_status(errno, "truncate", path);
     return Direct::unsupported;
   };
+  // Aligned callers' memory (the log's object buffers) goes to the device as
+  // is; only what is left after the last whole block goes through the bounce
+  // buffer.
+  const bool aligned = reinterpret_cast<std::uintptr_t>(data.data()) % kDirectAlign == 0;
   std::size_t off = 0;
   while (off < data.size()) {
-    const std::size_t n = std::min(kBounceBytes, data.size() - off);
-    std::memcpy(buf, data.data() + off, n);
-    const std::size_t padded = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
-    std::memset(buf + n, 0, padded - n);  // the tail is cut off by ftruncate below
+    std::size_t n = std::min(kBounceBytes, data.size() - off);
+    const char* src = buf;
+    std::size_t padded = n;
+    if (aligned && n >= kDirectAlign) {
+      n = n / kDirectAlign * kDirectAlign;
+      padded = n;
+      src = data.data() + off;
+    } else {
+      std::memcpy(buf, data.data() + off, n);
+      padded = (n + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+      std::memset(buf + n, 0, padded - n);  // the tail is cut off by ftruncate below
+    }
     std::size_t done = 0;
     while (done < padded) {
-      ssize_t w = ::pwrite(fd, buf + done, padded - done, static_cast<off_t>(off + done));
+      ssize_t w = ::pwrite(fd, src + done, padded - done, static_cast<off_t>(off + done));
       if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EINVAL && off == 0 && done == 0) return unsupported();
       if (w < 0) {
