@@ -720,6 +720,20 @@ def plots(results, out):
         return ['plots skipped: python3-matplotlib is not installed (apt-get install python3-matplotlib)']
     runs = results['runs']
     made = []
+
+    def finish(fig, ax, name, xlabel, ylabel, title):
+        """Log-scale x axis, labels, legend; saves the figure as `name` and records it."""
+        ax.set_xscale('log')
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(True, which='both', alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        made.append(name)
+
     # Latency CDF of the end-to-end runs (produce ack and end to end), log scale.
     fig, ax = plt.subplots(figsize=(8, 5))
     for r in runs:
@@ -732,16 +746,7 @@ def plots(results, out):
                 xs = [p[0] / 1000 for p in h['cdf']]
                 ys = [p[1] for p in h['cdf']]
                 ax.plot(xs, ys, style, label=f'{label} {"ack" if key.startswith("ack") else "e2e"}')
-    ax.set_xscale('log')
-    ax.set_xlabel('latency (ms)')
-    ax.set_ylabel('fraction of messages')
-    ax.set_title('Latency CDF at a fixed rate (solid: produce ack, dashed: end to end)')
-    ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / 'latency_cdf.png', dpi=110)
-    plt.close(fig)
-    made.append('latency_cdf.png')
+    finish(fig, ax, 'latency_cdf.png', 'latency (ms)', 'fraction of messages', 'Latency CDF at a fixed rate (solid: produce ack, dashed: end to end)')
 
     def by_partitions(phase, value, backend):
         series = {}
@@ -757,16 +762,7 @@ def plots(results, out):
         for phase, side in (('produce', 'in'), ('consume-cache', 'out'), ('consume-cold', 'out')):
             for size, pts in by_partitions(phase, lambda r: (r[side] or {}).get('mb_per_s'), backend).items():
                 ax.plot([p for p, _ in pts], [v for _, v in pts], marker='o', label=f'{backend} {phase} {size} B')
-    ax.set_xscale('log')
-    ax.set_xlabel('partitions')
-    ax.set_ylabel('MB/s')
-    ax.set_title('Throughput vs partitions')
-    ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / 'throughput_vs_partitions.png', dpi=110)
-    plt.close(fig)
-    made.append('throughput_vs_partitions.png')
+    finish(fig, ax, 'throughput_vs_partitions.png', 'partitions', 'MB/s', 'Throughput vs partitions')
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for backend in ('embedded', 's3_etcd', 'null'):
@@ -776,16 +772,7 @@ def plots(results, out):
             for size, pts in by_partitions(phase, lambda r: r['server'][key], backend).items():
                 ax.plot([p for p, _ in pts], [v for _, v in pts], marker='o',
                         linestyle=':' if backend == 'null' else '-', label=f'{backend} {phase} {size} B')
-    ax.set_xscale('log')
-    ax.set_xlabel('partitions')
-    ax.set_ylabel('server CPU core-seconds per GiB')
-    ax.set_title('CPU per GiB vs partitions (dotted: null sink/source)')
-    ax.grid(True, which='both', alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / 'cpu_per_gib_vs_partitions.png', dpi=110)
-    plt.close(fig)
-    made.append('cpu_per_gib_vs_partitions.png')
+    finish(fig, ax, 'cpu_per_gib_vs_partitions.png', 'partitions', 'server CPU core-seconds per GiB', 'CPU per GiB vs partitions (dotted: null sink/source)')
     return made
 
 
