@@ -1,5 +1,7 @@
 #include "broker/backend_monitor.h"
 
+#include "cluster/keys.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -173,7 +175,7 @@ bool poll_etcd(metastore::EtcdMetadataStore* etcd, BackendMonitor::State* st);
 // The cheapest read there is: the count of one key.
 Status probe_metadata(metastore::MetadataStore* m) {
   metastore::RangeRequest rq;
-  rq.key = "/ks/cluster";
+  rq.key = cluster::keys::cluster();
   rq.count_only = true;
   auto r = m->range(rq);
   return r.ok() ? Status{} : r.status();

@@ -14,6 +14,8 @@
 #include "broker/http.h"
 #include "broker/startup.h"
 #include "broker/stores.h"
+#include "cluster/cluster_state.h"
+#include "cluster/keys.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
 #include "dispatch/dispatcher.h"
@@ -51,7 +53,7 @@ spdlog::level::level_enum to_spdlog(LogLevel l) {
 std::function<Status()> compact_fn(std::shared_ptr<metastore::MetadataStore> m) {
   return [m = std::move(m)]() -> Status {
     metastore::RangeRequest rq;
-    rq.key = "/ks/cluster";
+    rq.key = cluster::keys::cluster();
     rq.count_only = true;
     auto r = m->range(rq);
     if (!r.ok()) return r.status();
@@ -71,6 +73,13 @@ coordinator::Options group_options(const Config& cfg) {
   go.max_group_size = cfg.group_max_size;
   go.max_groups = cfg.max_groups;
   return go;
+}
+
+coordinator::HighWatermarkFn high_watermarks(log::LogManager& log) {
+  return [&log](const cluster::PartitionKey& k) -> std::int64_t {
+    const log::PartitionState* p = log.partition(k);
+    return p == nullptr ? -1 : p->hwm;
+  };
 }
 
 bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
@@ -94,6 +103,7 @@ struct Runtime {
   std::unique_ptr<BackendMonitor> monitor;
   std::shared_ptr<objstore::ObjectStore> objects;
   std::shared_ptr<metastore::MetadataStore> meta;
+  std::unique_ptr<cluster::ClusterState> cluster;
   std::unique_ptr<log::LogManager> log;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
   std::unique_ptr<handlers::BrokerContext> ctx;
@@ -131,14 +141,25 @@ struct Runtime {
     lo.producer_expiration = cfg.producer_id_expiration;
     lo.max_producers_per_partition = cfg.max_producers_per_partition;
     lo.orphan_grace = cfg.orphan_grace;
-    log = std::make_unique<log::LogManager>(io, pool, objects, meta, lo);
+    cluster::ClusterOptions co;
+    co.node_id = cfg.node_id;
+    co.producer_expiration = cfg.producer_id_expiration;
+    cluster = std::make_unique<cluster::ClusterState>(pool, meta, co);
+    if (auto s = co_await cluster->start(); !s.ok()) {
+      spdlog::critical("cannot start: {}", s.to_string());
+      exit_code = 1;
+      io.stop();
+      co_return;
+    }
+    log = std::make_unique<log::LogManager>(io, pool, objects, meta, *cluster, lo);
     if (auto s = co_await log->start(); !s.ok()) {
       spdlog::critical("cannot start: {}", s.to_string());
       exit_code = 1;
       io.stop();
       co_return;
     }
-    groups = std::make_unique<coordinator::GroupCoordinator>(io, pool, meta, *log, group_options(cfg));
+    groups = std::make_unique<coordinator::GroupCoordinator>(io, pool, meta, *cluster, high_watermarks(*log),
+                                                             group_options(cfg));
     if (auto s = co_await groups->start(); !s.ok()) {
       spdlog::critical("cannot start the group coordinator: {}", s.to_string());
       exit_code = 1;

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/metrics.h"
+#include "common/task.h"
 #include "protocol/uuid.h"
 
 namespace ks::coordinator {
@@ -75,9 +76,14 @@ std::string_view state_name(GroupState s) {
 }
 
 GroupCoordinator::GroupCoordinator(asio::io_context& io, asio::thread_pool& pool,
-                                   std::shared_ptr<metastore::MetadataStore> meta, log::LogManager& log,
-                                   Options options)
-    : io_(io), pool_(pool), meta_(std::move(meta)), log_(log), opt_(options) {
+                                   std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
+                                   HighWatermarkFn high_watermark, Options options)
+    : io_(io),
+      pool_(pool),
+      meta_(std::move(meta)),
+      cluster_(cluster),
+      high_watermark_(std::move(high_watermark)),
+      opt_(options) {
   rebalances_counter();
 }
 
@@ -595,7 +601,7 @@ void GroupCoordinator::ensure_timer(const std::shared_ptr<Group>& g) {
     return;
   }
   g->timer_running = true;
-  asio::co_spawn(io_, group_timer(g), asio::detached);
+  spawn_critical(io_, "group timer", [this, g] { return group_timer(g); });
 }
 
 std::optional<Clock::time_point> GroupCoordinator::next_deadline(const Group& g) const {
@@ -613,7 +619,7 @@ std::optional<Clock::time_point> GroupCoordinator::next_deadline(const Group& g)
   return next;
 }
 
-awaitable<void> GroupCoordinator::group_timer(std::shared_ptr<Group> g) {
+awaitable<Status> GroupCoordinator::group_timer(std::shared_ptr<Group> g) {
   while (!stopping_ && !g->removed) {
     auto next = next_deadline(*g);
     if (!next) break;
@@ -622,6 +628,7 @@ awaitable<void> GroupCoordinator::group_timer(std::shared_ptr<Group> g) {
     on_timer(*g);
   }
   g->timer_running = false;
+  co_return Status{};
 }
 
 void GroupCoordinator::on_timer(Group& g) {

@@ -10,7 +10,7 @@
 // before the request is answered (layout in store_format.h). A single writer
 // coalesces everything queued (commits of many consumers, group records) into
 // as few transactions as etcd's limits allow; each transaction is fenced by
-// this broker's ownership key (mod_revision == LogManager::broker_epoch()), so
+// the cluster state's fence (this broker's ownership key, see cluster_state.h), so
 // a coordinator that lost ownership can never overwrite a newer one's state.
 //
 // Loop thread only; metadata-store calls are offloaded to the worker pool.
@@ -27,7 +27,7 @@
 #include "common/status.h"
 #include "coordinator/group.h"
 #include "coordinator/types.h"
-#include "log/log_manager.h"
+#include "cluster/cluster_state.h"
 #include "metastore/metadata_store.h"
 
 namespace ks::coordinator {
@@ -40,10 +40,15 @@ struct CoordinatorStats {
   std::uint64_t expired_offsets = 0;
 };
 
+// The high watermark of a partition (-1 when this broker has no such
+// partition), for the lag metrics.
+using HighWatermarkFn = std::function<std::int64_t(const cluster::PartitionKey&)>;
+
 class GroupCoordinator {
  public:
   GroupCoordinator(asio::io_context& io, asio::thread_pool& pool,
-                   std::shared_ptr<metastore::MetadataStore> meta, log::LogManager& log, Options options);
+                   std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
+                   HighWatermarkFn high_watermark, Options options);
   ~GroupCoordinator();
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
@@ -54,7 +59,7 @@ class GroupCoordinator {
   awaitable<void> stop();
 
   // True once the coordinator stopped or lost ownership: every call answers NOT_COORDINATOR.
-  bool unavailable() const { return stopping_ || fenced_ || log_.fenced(); }
+  bool unavailable() const { return stopping_ || cluster_.fenced(); }
   std::int32_t node_id() const { return opt_.node_id; }
   const Options& options() const { return opt_; }
   const CoordinatorStats& stats() const { return stats_; }
@@ -82,7 +87,7 @@ class GroupCoordinator {
  private:
   struct OffsetUpdate {
     std::string topic;
-    log::TopicId topic_id{};
+    cluster::TopicId topic_id{};
     std::int32_t partition = 0;
     std::optional<OffsetValue> value;  // nullopt: remove
   };
@@ -113,7 +118,7 @@ class GroupCoordinator {
   void remove_member(Group& g, const std::string& member_id, const char* reason);
   void set_state(Group& g, GroupState s);
   void ensure_timer(const std::shared_ptr<Group>& g);
-  awaitable<void> group_timer(std::shared_ptr<Group> g);
+  awaitable<Status> group_timer(std::shared_ptr<Group> g);
   std::optional<Clock::time_point> next_deadline(const Group& g) const;
   void on_timer(Group& g);
   void persist_group(const std::shared_ptr<Group>& g, const std::map<std::string, std::string>* assignments,
@@ -124,21 +129,22 @@ class GroupCoordinator {
 
   // ---- storage (offsets.cc) ----
   void enqueue(WriteItem item);
-  awaitable<void> writer();
+  awaitable<Status> writer();
   Round build_round(std::vector<WriteItem>& items) const;
   awaitable<Result<metastore::TxnResponse>> run_txn(metastore::TxnRequest t);
   awaitable<Result<metastore::RangeResponse>> run_range(metastore::RangeRequest r);
   Status load_kv(const metastore::KeyValue& kv, std::map<std::string, StoredGroup>& metas);
   void restore(Group& g, StoredGroup sg);
-  awaitable<void> retention_loop();
-  awaitable<void> lag_loop();
+  awaitable<Status> retention_loop();
+  awaitable<Status> lag_loop();
   ErrorCode write_error(const Status& s) const;
   std::int64_t now_ms() const;
 
   asio::io_context& io_;
   asio::thread_pool& pool_;
   std::shared_ptr<metastore::MetadataStore> meta_;
-  log::LogManager& log_;
+  cluster::ClusterState& cluster_;
+  HighWatermarkFn high_watermark_;
   Options opt_;
 
   std::map<std::string, std::shared_ptr<Group>> groups_;
@@ -151,7 +157,6 @@ class GroupCoordinator {
   bool started_ = false;
   bool stopping_ = false;
   bool writer_exited_ = false;
-  bool fenced_ = false;
   CoordinatorStats stats_;
 
   // Exported lag series (group, topic) -> value read by /metrics.

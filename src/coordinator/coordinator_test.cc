@@ -1,14 +1,14 @@
-// The group coordinator on a real io_context, with the real log and the
-// embedded metadata store in a temporary directory.
+// The group coordinator on a real io_context, with the real cluster state and
+// the embedded metadata store in a temporary directory.
 #include "coordinator/coordinator.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "log/meta_keys.h"
+#include "cluster/cluster_state.h"
+#include "cluster/keys.h"
 #include "metastore/embedded_store.h"
-#include "objstore/local_store.h"
 
 namespace ks::coordinator {
 namespace {
@@ -17,6 +17,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
 constexpr auto kWait = 10s;  // upper bound for anything a test waits for
+
+// No partitions here: lag metrics are not what these tests look at.
+std::int64_t no_partitions(const cluster::PartitionKey&) { return -1; }
 
 std::string subscription(const std::vector<std::string>& topics) {
   std::string b;
@@ -76,8 +79,6 @@ class CoordinatorTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   void open_stores() {
-    objects_ =
-        std::shared_ptr<objstore::ObjectStore>(objstore::LocalObjectStore::open(dir_ / "objects").value());
     meta_.reset();
     meta_ = std::shared_ptr<metastore::MetadataStore>(
         metastore::EmbeddedMetadataStore::open(dir_ / "meta").value());
@@ -89,19 +90,18 @@ class CoordinatorTest : public ::testing::Test {
   void run(Body body) {
     asio::io_context io;
     asio::thread_pool pool(2);
-    log::LogManager log(io, pool, objects_, meta_, log::LogOptions{});
+    cluster::ClusterState log(pool, meta_, cluster::ClusterOptions{});
     bool done = false;
     asio::co_spawn(
         io,
         [&]() -> awaitable<void> {
           Status s = co_await log.start();
           EXPECT_TRUE(s.ok()) << s.to_string();
-          GroupCoordinator c(io, pool, meta_, log, opt_);
+          GroupCoordinator c(io, pool, meta_, log, no_partitions, opt_);
           s = co_await c.start();
           EXPECT_TRUE(s.ok()) << s.to_string();
           if (s.ok()) co_await body(c, log);
           co_await c.stop();
-          co_await log.stop();
           done = true;
         },
         [](std::exception_ptr e) {
@@ -114,7 +114,6 @@ class CoordinatorTest : public ::testing::Test {
 
   fs::path dir_;
   Options opt_;
-  std::shared_ptr<objstore::ObjectStore> objects_;
   std::shared_ptr<metastore::MetadataStore> meta_;
 };
 
@@ -137,7 +136,7 @@ std::shared_ptr<JoinWait> join_new(GroupCoordinator& c, JoinParams p, std::strin
 }
 
 TEST_F(CoordinatorTest, JoinSyncHeartbeatAndFencingErrors) {
-  run([&](GroupCoordinator& c, log::LogManager& log) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
     auto t = co_await log.create_topic("t", 4, {});
     EXPECT_TRUE(t.ok());
     std::string id1, id2;
@@ -209,7 +208,7 @@ TEST_F(CoordinatorTest, JoinSyncHeartbeatAndFencingErrors) {
 }
 
 TEST_F(CoordinatorTest, SessionTimeoutRemovesSilentMember) {
-  run([&](GroupCoordinator& c, log::LogManager&) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
     std::string id1, id2;
     auto j1 = join_new(c, join_params("g", "", {"range"}, 200), id1);
     EXPECT_TRUE(co_await wait(j1->done));
@@ -238,7 +237,7 @@ TEST_F(CoordinatorTest, SessionTimeoutRemovesSilentMember) {
 
 TEST_F(CoordinatorTest, ProtocolChosenByVoteAndInconsistentRejected) {
   opt_.initial_rebalance_delay = 100ms;
-  run([&](GroupCoordinator& c, log::LogManager&) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
     auto p1 = join_params("g", "", {"range", "roundrobin"});
     auto p2 = join_params("g", "", {"roundrobin", "range"});
     auto p3 = join_params("g", "", {"roundrobin"});
@@ -269,7 +268,7 @@ TEST_F(CoordinatorTest, ProtocolChosenByVoteAndInconsistentRejected) {
 }
 
 TEST_F(CoordinatorTest, StaticMemberRejoinsWithoutRebalanceAndOldIdIsFenced) {
-  run([&](GroupCoordinator& c, log::LogManager&) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
     auto p = join_params("g", "");
     p.instance_id = "worker-1";
     auto j = c.join(p);  // static members get their id at once
@@ -299,7 +298,7 @@ TEST_F(CoordinatorTest, StaticMemberRejoinsWithoutRebalanceAndOldIdIsFenced) {
 
 TEST_F(CoordinatorTest, OffsetsAndGroupSurviveRestart) {
   std::string member;
-  run([&](GroupCoordinator& c, log::LogManager& log) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
     EXPECT_TRUE((co_await log.create_topic("big", 300, {})).ok());
     CommitParams p;
     p.group_id = "simple";
@@ -327,7 +326,7 @@ TEST_F(CoordinatorTest, OffsetsAndGroupSurviveRestart) {
     member = id;
   });
   open_stores();
-  run([&](GroupCoordinator& c, log::LogManager&) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
     auto f = c.fetch("simple", std::nullopt);
     EXPECT_EQ(f.topics.size(), 1u);
     EXPECT_EQ(f.topics.at(0).partitions.size(), 300u);
@@ -348,7 +347,7 @@ TEST_F(CoordinatorTest, OffsetsAndGroupSurviveRestart) {
 }
 
 TEST_F(CoordinatorTest, CommitsOfManyConsumersShareTransactions) {
-  run([&](GroupCoordinator& c, log::LogManager& log) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
     EXPECT_TRUE((co_await log.create_topic("t", 8, {})).ok());
     const auto before = c.stats();
     std::vector<std::shared_ptr<CommitWait>> waits;
@@ -367,7 +366,7 @@ TEST_F(CoordinatorTest, CommitsOfManyConsumersShareTransactions) {
 }
 
 TEST_F(CoordinatorTest, LargestCommitIsSplitIntoTransactionsThatFit) {
-  run([&](GroupCoordinator& c, log::LogManager& log) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
     EXPECT_TRUE((co_await log.create_topic("t", 2000, {})).ok());
     CommitParams p;
     p.group_id = "g";
@@ -387,7 +386,7 @@ TEST_F(CoordinatorTest, LargestCommitIsSplitIntoTransactionsThatFit) {
 
 TEST_F(CoordinatorTest, DeleteGroupsOffsetDeleteAndRetention) {
   opt_.offsets_retention = std::chrono::minutes(0);
-  run([&](GroupCoordinator& c, log::LogManager& log) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
     EXPECT_TRUE((co_await log.create_topic("t", 2, {})).ok());
     EXPECT_TRUE((co_await log.create_topic("u", 1, {})).ok());
     std::string id;
@@ -433,21 +432,21 @@ TEST_F(CoordinatorTest, DeleteGroupsOffsetDeleteAndRetention) {
     EXPECT_EQ(c.describe("g2").state, "Dead");
   });
   open_stores();
-  run([&](GroupCoordinator& c, log::LogManager&) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
     EXPECT_TRUE(c.list({}).empty());
     co_return;
   });
 }
 
 TEST_F(CoordinatorTest, LostOwnershipFencesWrites) {
-  run([&](GroupCoordinator& c, log::LogManager& log) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
     EXPECT_TRUE((co_await log.create_topic("t", 1, {})).ok());
     auto w = c.commit(commit_params("g", -1, "", "t", {0}, 1));
     EXPECT_TRUE(co_await wait(w->done));
     EXPECT_EQ(w->errors.at(0), ErrorCode::kNone);
     // Another process takes this node id over.
     auto m = meta_;
-    EXPECT_TRUE(m->put(log::keys::owner(0), "someone else").ok());
+    EXPECT_TRUE(m->put(cluster::keys::owner(0), "someone else").ok());
     auto w2 = c.commit(commit_params("g", -1, "", "t", {0}, 2));
     EXPECT_TRUE(co_await wait(w2->done));
     EXPECT_EQ(w2->errors.at(0), ErrorCode::kNotCoordinator);
@@ -458,7 +457,7 @@ TEST_F(CoordinatorTest, LostOwnershipFencesWrites) {
 
 TEST_F(CoordinatorTest, StopAnswersWaitingJoins) {
   std::shared_ptr<JoinWait> parked;
-  run([&](GroupCoordinator& c, log::LogManager&) -> awaitable<void> {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
     std::string id1, id2;
     auto j1 = join_new(c, join_params("g", ""), id1);
     EXPECT_TRUE(co_await wait(j1->done));

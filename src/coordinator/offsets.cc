@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/metrics.h"
+#include "common/task.h"
 #include "coordinator/coordinator.h"
 #include "metastore/request_checks.h"
 
@@ -147,7 +148,7 @@ std::shared_ptr<CommitWait> GroupCoordinator::commit(CommitParams p) {
   const std::int64_t now = now_ms();
   for (std::size_t i = 0; i < p.partitions.size(); ++i) {
     auto& cp = p.partitions[i];
-    const log::TopicInfo* t = log_.topic(cp.topic);
+    const cluster::TopicInfo* t = cluster_.topic(cp.topic);
     if (t == nullptr || cp.partition < 0 || cp.partition >= t->record.partitions) {
       w->errors[i] = ErrorCode::kUnknownTopicOrPartition;
       continue;
@@ -199,7 +200,7 @@ FetchResult GroupCoordinator::fetch(const std::string& group_id,
     auto cit = tit->second.find(chunk_of(partition));
     if (cit == tit->second.end()) return f;
     // Offsets of an earlier topic with the same name do not apply.
-    const log::TopicInfo* t = log_.topic(topic);
+    const cluster::TopicInfo* t = cluster_.topic(topic);
     if (t == nullptr || t->record.id != cit->second.topic_id) return f;
     auto pit = cit->second.parts.find(partition);
     if (pit == cit->second.parts.end()) return f;
@@ -350,7 +351,7 @@ std::shared_ptr<OffsetDeleteWait> GroupCoordinator::delete_offsets(const std::st
   item.kind = WriteItem::Kind::kOffsets;
   item.group = g;
   for (auto& [name, parts] : w->topics) {
-    const log::TopicInfo* t = log_.topic(name);
+    const cluster::TopicInfo* t = cluster_.topic(name);
     const bool in_use =
         subscribed_now && std::binary_search(subscribed_now->begin(), subscribed_now->end(), name);
     for (auto& [p, e] : parts) {
@@ -410,11 +411,7 @@ GroupCoordinator::Round GroupCoordinator::build_round(std::vector<WriteItem>& it
     // A group deletion is a round of its own: one range delete of all its keys.
     round.delete_group = true;
     TxnRequest t;
-    t.compare.push_back(Compare{log::keys::owner(opt_.node_id),
-                                Compare::Target::mod_revision,
-                                Compare::Result::equal,
-                                static_cast<std::int64_t>(log_.broker_epoch()),
-                                {}});
+    t.compare.push_back(cluster_.fence());
     const std::string prefix = group_prefix(items[0].group->id);
     t.success.push_back(Op::del(prefix, metastore::prefix_end(prefix)));
     round.txns.push_back(std::move(t));
@@ -487,11 +484,7 @@ GroupCoordinator::Round GroupCoordinator::build_round(std::vector<WriteItem>& it
     if (cur.success.size() + 1 > kTxnMaxOps || (cur_bytes + bytes > kTxnMaxBytes && !cur.success.empty()))
       flush();
     if (cur.success.empty()) {
-      cur.compare.push_back(Compare{log::keys::owner(opt_.node_id),
-                                    Compare::Target::mod_revision,
-                                    Compare::Result::equal,
-                                    static_cast<std::int64_t>(log_.broker_epoch()),
-                                    {}});
+      cur.compare.push_back(cluster_.fence());
     }
     cur.success.push_back(p.value ? Op::put(key, *p.value) : Op::del(key));
     cur_bytes += bytes;
@@ -502,7 +495,7 @@ GroupCoordinator::Round GroupCoordinator::build_round(std::vector<WriteItem>& it
   return round;
 }
 
-awaitable<void> GroupCoordinator::writer() {
+awaitable<Status> GroupCoordinator::writer() {
   for (;;) {
     if (queue_.empty()) {
       if (stopping_) break;
@@ -530,7 +523,7 @@ awaitable<void> GroupCoordinator::writer() {
     Round round = build_round(items);
     std::vector<Status> results(round.txns.size());
     for (std::size_t t = 0; t < round.txns.size(); ++t) {
-      if (fenced_) {
+      if (cluster_.fenced()) {
         results[t] = Status(Errc::fenced, "group coordinator lost ownership");
         continue;
       }
@@ -542,9 +535,9 @@ awaitable<void> GroupCoordinator::writer() {
         continue;
       }
       if (!r->succeeded) {
-        fenced_ = true;
         results[t] = Status(Errc::fenced, "ownership key changed: another process owns this node id");
         spdlog::error("group coordinator: fenced ({})", results[t].message());
+        cluster_.set_fenced(results[t]);
         continue;
       }
       ++stats_.txns;
@@ -579,6 +572,7 @@ awaitable<void> GroupCoordinator::writer() {
   }
   writer_exited_ = true;
   writer_done_.set();
+  co_return Status{};
 }
 
 // ---------------------------------------------------------------- load / stop
@@ -665,9 +659,9 @@ awaitable<Status> GroupCoordinator::start() {
   }
   spdlog::info("group coordinator: loaded {} groups ({} keys)", groups_.size(), keys);
   started_ = true;
-  asio::co_spawn(io_, writer(), asio::detached);
-  asio::co_spawn(io_, retention_loop(), asio::detached);
-  asio::co_spawn(io_, lag_loop(), asio::detached);
+  spawn_critical(io_, "group-offset writer", [this] { return writer(); });
+  spawn_critical(io_, "offsets retention", [this] { return retention_loop(); });
+  spawn_critical(io_, "group lag", [this] { return lag_loop(); });
   refresh_lag();
   co_return Status{};
 }
@@ -776,13 +770,14 @@ void GroupCoordinator::expire_offsets() {
   }
 }
 
-awaitable<void> GroupCoordinator::retention_loop() {
+awaitable<Status> GroupCoordinator::retention_loop() {
   while (!stopping_) {
     co_await loop_wakeup_.wait_until(Clock::now() + opt_.retention_check_interval);
     if (stopping_) break;
     expire_offsets();
   }
   retention_done_.set();
+  co_return Status{};
 }
 
 // ---------------------------------------------------------------- lag
@@ -793,16 +788,16 @@ void GroupCoordinator::refresh_lag() {
   for (const auto& [id, g] : groups_) {
     counts[static_cast<int>(g->state)]++;
     for (const auto& [topic, chunks] : g->offsets) {
-      const log::TopicInfo* t = log_.topic(topic);
+      const cluster::TopicInfo* t = cluster_.topic(topic);
       if (t == nullptr) continue;
       double sum = 0;
       bool any = false;
       for (const auto& [c, chunk] : chunks) {
         if (chunk.topic_id != t->record.id) continue;
         for (const auto& [p, v] : chunk.parts) {
-          const log::PartitionState* st = log_.partition(log::PartitionKey{t->record.id, p});
-          if (st == nullptr || v.offset < 0) continue;
-          sum += static_cast<double>(std::max<std::int64_t>(0, st->hwm - v.offset));
+          const std::int64_t hwm = high_watermark_(cluster::PartitionKey{t->record.id, p});
+          if (hwm < 0 || v.offset < 0) continue;
+          sum += static_cast<double>(std::max<std::int64_t>(0, hwm - v.offset));
           any = true;
         }
       }
@@ -844,13 +839,14 @@ void GroupCoordinator::refresh_lag() {
   lag_dropped_gauge().set(static_cast<double>(dropped));
 }
 
-awaitable<void> GroupCoordinator::lag_loop() {
+awaitable<Status> GroupCoordinator::lag_loop() {
   while (!stopping_) {
     co_await loop_wakeup_.wait_until(Clock::now() + opt_.lag_interval);
     if (stopping_) break;
     refresh_lag();
   }
   lag_done_.set();
+  co_return Status{};
 }
 
 }  // namespace ks::coordinator

@@ -12,18 +12,6 @@ using json = nlohmann::json;
 
 namespace {
 
-bool plain(unsigned char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == '-';
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // Client-chosen strings may be invalid UTF-8: replace such bytes rather than
@@ -43,69 +31,6 @@ std::int64_t int_field(const json& o, const char* k, std::int64_t fallback) {
 }
 
 }  // namespace
-
-std::string groups_prefix() { return "/ks/groups/"; }
-std::string group_prefix(std::string_view group) { return groups_prefix() + encode_group_id(group) + "/"; }
-std::string meta_key(std::string_view group) { return group_prefix(group) + "meta"; }
-std::string offsets_key(std::string_view group, std::string_view topic, std::int32_t chunk) {
-  return fmt::format("{}offsets/{}/{:06}", group_prefix(group), topic, chunk);
-}
-
-std::string encode_group_id(std::string_view group) {
-  std::string out;
-  out.reserve(group.size());
-  for (unsigned char c : group) {
-    if (plain(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += fmt::format("%{:02X}", c);
-    }
-  }
-  // An empty id still needs a path segment.
-  return out.empty() ? "%" : out;
-}
-
-std::optional<std::string> decode_group_id(std::string_view enc) {
-  if (enc == "%") return std::string();
-  std::string out;
-  for (std::size_t i = 0; i < enc.size(); ++i) {
-    if (enc[i] != '%') {
-      out.push_back(enc[i]);
-      continue;
-    }
-    if (i + 2 >= enc.size()) return std::nullopt;
-    int hi = hex_value(enc[i + 1]), lo = hex_value(enc[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
-}
-
-std::optional<ParsedKey> parse_key(std::string_view key) {
-  const std::string prefix = groups_prefix();
-  if (!key.starts_with(prefix)) return std::nullopt;
-  key.remove_prefix(prefix.size());
-  auto slash = key.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  auto group = decode_group_id(key.substr(0, slash));
-  if (!group) return std::nullopt;
-  std::string_view rest = key.substr(slash + 1);
-  ParsedKey k;
-  k.group = std::move(*group);
-  if (rest == "meta") return k;
-  constexpr std::string_view kOffsets = "offsets/";
-  if (!rest.starts_with(kOffsets)) return std::nullopt;
-  rest.remove_prefix(kOffsets.size());
-  slash = rest.rfind('/');
-  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
-  k.kind = ParsedKey::Kind::kOffsets;
-  k.topic = std::string(rest.substr(0, slash));
-  std::string_view num = rest.substr(slash + 1);
-  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), k.chunk);
-  if (ec != std::errc() || p != num.data() + num.size() || k.chunk < 0) return std::nullopt;
-  return k;
-}
 
 std::string base64_encode(std::string_view in) {
   std::string out;
@@ -177,7 +102,7 @@ std::string encode_chunk(std::string_view topic, const Chunk& c) {
     parts.push_back(std::move(e));
   }
   json j = {
-      {"v", 1}, {"topic", std::string(topic)}, {"id", log::to_hex(c.topic_id)}, {"p", std::move(parts)}};
+      {"v", 1}, {"topic", std::string(topic)}, {"id", cluster::to_hex(c.topic_id)}, {"p", std::move(parts)}};
   return dump(j);
 }
 
@@ -186,7 +111,7 @@ Result<Chunk> decode_chunk(std::string_view text) {
   if (!j.is_object() || int_field(j, "v", 0) != 1) return corrupt("offsets: bad version");
   Chunk c;
   auto id = j.find("id");
-  if (id == j.end() || !id->is_string() || !log::from_hex(id->get<std::string>(), c.topic_id)) {
+  if (id == j.end() || !id->is_string() || !cluster::from_hex(id->get<std::string>(), c.topic_id)) {
     return corrupt("offsets: bad topic id");
   }
   auto parts = j.find("p");

@@ -1,12 +1,11 @@
-// How groups and committed offsets are laid out in the metadata store.
+// The values of the group keys (cluster/keys.h) in the metadata store:
 //
 //   /ks/groups/<group>/meta                      group record: protocol, generation, leader,
 //                                                members with subscription and assignment
 //   /ks/groups/<group>/offsets/<topic>/<chunk:06> committed offsets of partitions
 //                                                [chunk*128, chunk*128+128) of one topic
 //
-// <group> is percent-encoded (any byte outside [A-Za-z0-9._-]) so a group id can
-// never reach into another group's keys. One key holds up to 128 partitions:
+// One key holds up to 128 partitions:
 // a commit of N partitions of a topic writes ceil(N/128) keys at most, and the
 // largest possible value (128 partitions x 4 KiB of metadata, base64) stays
 // below 1 MiB, under etcd's 1.5 MiB request limit. Values are JSON with "v":1.
@@ -20,30 +19,26 @@
 #include <vector>
 
 #include "common/status.h"
-#include "log/types.h"
+#include "cluster/keys.h"
+#include "cluster/types.h"
 
 namespace ks::coordinator {
 
-inline constexpr std::int32_t kPartitionsPerKey = 128;
-
-std::string groups_prefix();                       // "/ks/groups/"
-std::string group_prefix(std::string_view group);  // "/ks/groups/<enc>/"
-std::string meta_key(std::string_view group);
-std::string offsets_key(std::string_view group, std::string_view topic, std::int32_t chunk);
-inline std::int32_t chunk_of(std::int32_t partition) { return partition / kPartitionsPerKey; }
-
-std::string encode_group_id(std::string_view group);
-std::optional<std::string> decode_group_id(std::string_view enc);
-
-struct ParsedKey {
-  enum class Kind { kMeta, kOffsets };
-  Kind kind = Kind::kMeta;
-  std::string group;
-  std::string topic;
-  std::int32_t chunk = 0;
-};
+// The keys are declared with every other key in cluster/keys.h; these are the
+// coordinator's names for them.
+using cluster::keys::chunk_of;
+using cluster::keys::decode_group_id;
+using cluster::keys::encode_group_id;
+using cluster::keys::group_prefix;
+using cluster::keys::groups_prefix;
+using cluster::keys::kPartitionsPerKey;
+using ParsedKey = cluster::keys::GroupKey;
+inline std::string meta_key(std::string_view group) { return cluster::keys::group_meta(group); }
+inline std::string offsets_key(std::string_view group, std::string_view topic, std::int32_t chunk) {
+  return cluster::keys::group_offsets(group, topic, chunk);
+}
 // nullopt for keys outside the layout (ignored on load).
-std::optional<ParsedKey> parse_key(std::string_view key);
+inline std::optional<ParsedKey> parse_key(std::string_view key) { return cluster::keys::parse_group_key(key); }
 
 struct OffsetValue {
   std::int64_t offset = -1;
@@ -55,7 +50,7 @@ struct OffsetValue {
 
 // The offsets one key holds: partitions of one topic incarnation.
 struct Chunk {
-  log::TopicId topic_id{};
+  cluster::TopicId topic_id{};
   std::map<std::int32_t, OffsetValue> parts;
   bool operator==(const Chunk&) const = default;
 };

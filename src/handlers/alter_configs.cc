@@ -17,7 +17,7 @@ ConfigMap wanted_configs(const AlterConfigsRequest::AlterConfigsResource& r, Con
     std::optional<std::string> error;
     ErrorCode error_code = ErrorCode::kInvalidConfig;
     if (change.topic) {
-      error = log::validate_topic_config(c.name, *c.value);
+      error = cluster::validate_topic_config(c.name, *c.value);
     } else {
       error = configs::validate_broker_config(c.name, *c.value);
       if (error && !configs::is_dynamic_broker_config(c.name)) error_code = ErrorCode::kInvalidRequest;

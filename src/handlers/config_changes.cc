@@ -10,7 +10,7 @@ ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std:
   ConfigChange c;
   if (type == configs::kResourceTopic) {
     c.topic = true;
-    const log::TopicInfo* t = b.log.topic(name);
+    const cluster::TopicInfo* t = b.log.topic(name);
     if (t == nullptr) {
       c.fail(ErrorCode::kUnknownTopicOrPartition, "Topic " + name + " does not exist.");
     } else {

@@ -2,13 +2,13 @@
 
 #include <charconv>
 
-#include "log/topic_config.h"
+#include "cluster/topic_config.h"
 
 namespace ks::handlers::configs {
 namespace {
 
-std::int8_t type_of(log::TopicConfigSpec::Type t) {
-  using T = log::TopicConfigSpec::Type;
+std::int8_t type_of(cluster::TopicConfigSpec::Type t) {
+  using T = cluster::TopicConfigSpec::Type;
   switch (t) {
     case T::kLong:
       return kTypeLong;
@@ -42,9 +42,9 @@ constexpr const char* kDefaultProducerExpirationMs = "86400000";
 
 }  // namespace
 
-std::vector<Entry> describe_topic(const log::TopicInfo& t) {
+std::vector<Entry> describe_topic(const cluster::TopicInfo& t) {
   std::vector<Entry> out;
-  for (const auto& spec : log::topic_config_specs()) {
+  for (const auto& spec : cluster::topic_config_specs()) {
     Entry e;
     e.name = spec.name;
     e.type = type_of(spec.type);
@@ -120,8 +120,8 @@ std::optional<std::string> validate_broker_config(const std::string& name, const
 }
 
 bool is_list_config(const std::string& name) {
-  const auto* spec = log::find_topic_config(name);
-  return spec != nullptr && spec->type == log::TopicConfigSpec::Type::kList;
+  const auto* spec = cluster::find_topic_config(name);
+  return spec != nullptr && spec->type == cluster::TopicConfigSpec::Type::kList;
 }
 
 }  // namespace ks::handlers::configs

@@ -1,6 +1,6 @@
 // Config descriptions shared by DescribeConfigs, AlterConfigs and
 // IncrementalAlterConfigs: Kafka's resource types, config sources and types,
-// the topic configs (log/topic_config.h) and the broker configs we expose.
+// the topic configs (cluster/topic_config.h) and the broker configs we expose.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +53,7 @@ struct Entry {
   std::vector<Synonym> synonyms;
 };
 
-std::vector<Entry> describe_topic(const log::TopicInfo& t);
+std::vector<Entry> describe_topic(const cluster::TopicInfo& t);
 std::vector<Entry> describe_broker(const BrokerContext& b);
 
 // A broker resource names this broker ("" = the cluster-wide default).

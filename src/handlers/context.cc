@@ -66,7 +66,7 @@ bool valid_topic_name(const std::string& name) {
   return true;
 }
 
-awaitable<const log::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name,
+awaitable<const cluster::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name,
                                                      bool allowed, ErrorCode& error) {
   auto& log = ctx.broker.log;
   if (const auto* t = log.topic(name)) co_return t;

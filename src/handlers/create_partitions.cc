@@ -18,7 +18,7 @@ awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitions
       out.error_code = code(e);
       out.error_message = std::move(msg);
     };
-    const log::TopicInfo* info = b.log.topic(t.name);
+    const cluster::TopicInfo* info = b.log.topic(t.name);
     const std::int32_t current = info ? info->record.partitions : 0;
     if (duplicated.count(t.name)) {
       fail(ErrorCode::kInvalidRequest, "Duplicate topic in the request: " + t.name);

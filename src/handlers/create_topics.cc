@@ -13,7 +13,7 @@ constexpr std::int8_t kSourceDefault = 5;
 
 void fill_configs(Result_& out, const std::map<std::string, std::string>& explicit_configs) {
   std::vector<CreateTopicsResponse::CreatableTopicResult::CreatableTopicConfigs> list;
-  for (const auto& spec : log::topic_config_specs()) {
+  for (const auto& spec : cluster::topic_config_specs()) {
     CreateTopicsResponse::CreatableTopicResult::CreatableTopicConfigs c;
     c.name = spec.name;
     auto it = explicit_configs.find(spec.name);
@@ -46,7 +46,7 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
     std::optional<std::string> config_error;
     for (const auto& c : t.configs) {
       if (!c.value.has_value()) continue;  // null: use the default
-      if (auto e = log::validate_topic_config(c.name, *c.value)) {
+      if (auto e = cluster::validate_topic_config(c.name, *c.value)) {
         config_error = std::move(e);
         break;
       }

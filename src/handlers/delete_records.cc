@@ -15,7 +15,7 @@ awaitable<DeleteRecordsResponse> handle(RequestContext& ctx, DeleteRecordsReques
     auto& tr = resp.topics.back();
     tr.name = rt.name;
     tr.partitions.reserve(rt.partitions.size());
-    const log::TopicInfo* t = log.topic(rt.name);
+    const cluster::TopicInfo* t = log.topic(rt.name);
     for (const auto& rp : rt.partitions) {
       tr.partitions.emplace_back();
       auto& pr = tr.partitions.back();

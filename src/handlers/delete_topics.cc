@@ -14,7 +14,7 @@ awaitable<DeleteTopicsResponse> handle(RequestContext& ctx, DeleteTopicsRequest&
   }
   for (const auto& w : wanted) {
     DeleteTopicsResponse::DeletableTopicResult out;
-    const log::TopicInfo* t = nullptr;
+    const cluster::TopicInfo* t = nullptr;
     ErrorCode missing = ErrorCode::kUnknownTopicOrPartition;
     if (w.name.has_value()) {
       t = log.topic(*w.name);

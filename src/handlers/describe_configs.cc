@@ -48,7 +48,7 @@ awaitable<DescribeConfigsResponse> handle(RequestContext& ctx, DescribeConfigsRe
       keys.emplace(r.configuration_keys->begin(), r.configuration_keys->end());
     }
     if (r.resource_type == configs::kResourceTopic) {
-      const log::TopicInfo* t = b.log.topic(r.resource_name);
+      const cluster::TopicInfo* t = b.log.topic(r.resource_name);
       if (t == nullptr) {
         out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
         out.error_message = "Topic " + r.resource_name + " does not exist.";

@@ -18,7 +18,7 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
   resp.responses.clear();
   for (const auto& ft : req.topics) {
     TopicResponse tr;
-    const log::TopicInfo* t = by_id ? log.topic_by_id(ft.topic_id.bytes) : log.topic(ft.topic);
+    const cluster::TopicInfo* t = by_id ? log.topic_by_id(ft.topic_id.bytes) : log.topic(ft.topic);
     tr.topic = ft.topic;
     tr.topic_id = ft.topic_id;
     for (const auto& fp : ft.partitions) {

@@ -62,7 +62,7 @@ using Resource = IncrementalAlterConfigsRequest::AlterConfigsResource;
 // A topic's explicit configs after the operations (each checked by name and value).
 ConfigMap next_topic_configs(const Resource& r, ConfigMap next, ConfigChange& change) {
   for (const auto& c : r.configs) {
-    const auto* spec = log::find_topic_config(c.name);
+    const auto* spec = cluster::find_topic_config(c.name);
     if (spec == nullptr) {
       change.fail(ErrorCode::kInvalidConfig, "Unknown topic config name: " + c.name);
       break;
@@ -71,7 +71,7 @@ ConfigMap next_topic_configs(const Resource& r, ConfigMap next, ConfigChange& ch
     std::string effective = cur != next.end() ? cur->second : spec->default_value;
     std::optional<std::string> error = apply(next, c.name, c.config_operation, c.value, effective);
     auto v = next.find(c.name);
-    if (!error && v != next.end()) error = log::validate_topic_config(c.name, v->second);
+    if (!error && v != next.end()) error = cluster::validate_topic_config(c.name, v->second);
     if (error) {
       change.fail(ErrorCode::kInvalidConfig, *error);
       break;

@@ -24,7 +24,7 @@ awaitable<ListOffsetsResponse> handle(RequestContext& ctx, ListOffsetsRequest& r
     for (const auto& rp : rt.partitions) {
       ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse pr;
       pr.partition_index = rp.partition_index;
-      const log::TopicInfo* t = log.topic(rt.name);
+      const cluster::TopicInfo* t = log.topic(rt.name);
       log::PartitionKey key{t ? t->record.id : log::TopicId{}, rp.partition_index};
       const log::PartitionState* st = t ? log.partition(key) : nullptr;
       if (st == nullptr) {

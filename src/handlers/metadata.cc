@@ -3,7 +3,7 @@
 namespace ks::handlers {
 namespace {
 
-void describe_topic(RequestContext& ctx, const log::TopicInfo& t,
+void describe_topic(RequestContext& ctx, const cluster::TopicInfo& t,
                     MetadataResponse::MetadataResponseTopic& out) {
   out.error_code = 0;
   out.name = t.record.name;

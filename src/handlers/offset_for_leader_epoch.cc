@@ -39,7 +39,7 @@ awaitable<OffsetForLeaderEpochResponse> handle(RequestContext& ctx, OffsetForLea
   for (const auto& rt : req.topics) {
     OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult tr;
     tr.topic = rt.topic;
-    const log::TopicInfo* t = log.topic(rt.topic);
+    const cluster::TopicInfo* t = log.topic(rt.topic);
     for (const auto& rp : rt.partitions) {
       EpochEndOffset pr;
       pr.partition = rp.partition;

@@ -24,7 +24,7 @@ constexpr std::int32_t kMaxProduceTimeoutMs = 300'000;
 constexpr std::int32_t kMinProduceTimeoutMs = 1'000;
 
 // v13+ (KIP-516) names topics by id; older versions by name.
-const log::TopicInfo* find_topic(LogManager& log, std::int16_t version,
+const cluster::TopicInfo* find_topic(LogManager& log, std::int16_t version,
                                  const ProduceRequest::TopicProduceData& td) {
   return version >= 13 ? log.topic_by_id(td.topic_id.bytes) : log.topic(td.name);
 }
@@ -68,7 +68,7 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     tr.name = td.name;
     tr.topic_id = td.topic_id;  // v13+ (KIP-516): topics are named by id only
     tr.partition_responses.reserve(td.partition_data.size());
-    const log::TopicInfo* topic = whole == ErrorCode::kNone ? find_topic(log, ctx.version, td) : nullptr;
+    const cluster::TopicInfo* topic = whole == ErrorCode::kNone ? find_topic(log, ctx.version, td) : nullptr;
     for (auto& pd : td.partition_data) {
       tr.partition_responses.emplace_back();
       PartitionResponse& pr = tr.partition_responses.back();
@@ -150,7 +150,7 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     }
   }
   for (auto& tr : resp.responses) {
-    const log::TopicInfo* topic = ctx.version >= 13 ? log.topic_by_id(tr.topic_id.bytes) : log.topic(tr.name);
+    const cluster::TopicInfo* topic = ctx.version >= 13 ? log.topic_by_id(tr.topic_id.bytes) : log.topic(tr.name);
     for (auto& pr : tr.partition_responses) {
       const auto* st = topic ? log.partition(log::PartitionKey{topic->record.id, pr.index}) : nullptr;
       if (st != nullptr) pr.log_start_offset = st->log_start;

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "log/log_manager.h"
-#include "log/meta_keys.h"
+#include "log/records.h"
 #include "metastore/embedded_store.h"
 #include "metastore/fault_store.h"
 #include "objstore/fault_store.h"

@@ -13,6 +13,8 @@ namespace {
 constexpr size_t kLengthOffset = 8;
 constexpr size_t kEpochOffset = 12;
 constexpr size_t kMagicOffset = 16;
+constexpr size_t kAttributesOffset = 21;
+constexpr size_t kMaxTimestampOffset = 35;
 // Smallest batchLength that still reaches the magic byte (Kafka's own check
 // before it looks at the magic).
 constexpr int32_t kMinLengthToMagic = static_cast<int32_t>(kMagicOffset + 1 - kBatchLogOverhead);
@@ -280,6 +282,15 @@ ValidateResult validate_record_set(std::string_view records) {
 void stamp_batch(char* batch, int64_t base_offset, int32_t partition_leader_epoch) {
   store_be(batch, static_cast<uint64_t>(base_offset), 8);
   store_be(batch + kEpochOffset, static_cast<uint32_t>(partition_leader_epoch), 4);
+}
+
+void set_log_append_time(char* batch, size_t size, int64_t ts) {
+  assert(size >= kBatchHeaderSize);
+  auto attrs = static_cast<uint16_t>(load_be(batch + kAttributesOffset, 2));
+  attrs |= static_cast<uint16_t>(kAttrLogAppendTime);
+  store_be(batch + kAttributesOffset, attrs, 2);
+  store_be(batch + kMaxTimestampOffset, static_cast<uint64_t>(ts), 8);
+  update_batch_crc(batch, size);
 }
 
 uint32_t compute_batch_crc(std::string_view batch) {

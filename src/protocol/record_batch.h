@@ -113,6 +113,10 @@ ValidateResult validate_record_set(std::string_view records);
 // least kBatchLogOverhead + 4 writable bytes.
 void stamp_batch(char* batch, int64_t base_offset, int32_t partition_leader_epoch);
 
+// Marks a stored batch as LogAppendTime with max timestamp `ts`
+// (message.timestamp.type=LogAppendTime) and recomputes its CRC.
+void set_log_append_time(char* batch, size_t size, int64_t ts);
+
 // CRC32C of a batch's CRC-covered range (bytes [21, size)); `batch` must hold
 // at least kBatchHeaderSize bytes.
 uint32_t compute_batch_crc(std::string_view batch);

@@ -1,8 +1,8 @@
-#include "log/types.h"
+#include "cluster/types.h"
 
 #include <random>
 
-namespace ks::log {
+namespace ks::cluster {
 
 std::string to_hex(const TopicId& id) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -49,4 +49,4 @@ TopicId random_topic_id() {
   }
 }
 
-}  // namespace ks::log
+}  // namespace ks::cluster

@@ -1,8 +1,8 @@
-#include "log/topic_config.h"
+#include "cluster/topic_config.h"
 
 #include <charconv>
 
-namespace ks::log {
+namespace ks::cluster {
 
 const std::vector<TopicConfigSpec>& topic_config_specs() {
   using T = TopicConfigSpec::Type;
@@ -120,4 +120,4 @@ TopicSettings effective_settings(const std::map<std::string, std::string>& confi
   return s;
 }
 
-}  // namespace ks::log
+}  // namespace ks::cluster

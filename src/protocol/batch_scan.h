@@ -1,11 +1,12 @@
-// Scans stored (already validated) record batches without decompressing.
+// Scans stored (already validated) record batches without decompressing:
+// timestamp look-ups for ListOffsets, reading record headers in place.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string_view>
 
-namespace ks::log {
+namespace ks::protocol {
 
 struct OffsetAndTimestamp {
   std::int64_t offset = -1;
@@ -22,4 +23,4 @@ std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view c
 // for a compressed batch, its last offset.
 std::optional<OffsetAndTimestamp> max_timestamp_record(std::string_view chunk);
 
-}  // namespace ks::log
+}  // namespace ks::protocol

@@ -1,8 +1,8 @@
-#include "log/batch_scan.h"
+#include "protocol/batch_scan.h"
 
 #include "protocol/record_batch.h"
 
-namespace ks::log {
+namespace ks::protocol {
 namespace {
 
 // Zig-zag varint as used inside records; false on malformed input.
@@ -20,14 +20,14 @@ bool read_varlong(std::string_view d, std::size_t& pos, std::int64_t& out) {
   return false;
 }
 
-bool opaque(const protocol::BatchHeader& h) {
-  return h.compression() != 0 || (h.attributes & protocol::kAttrLogAppendTime) != 0;
+bool opaque(const BatchHeader& h) {
+  return h.compression() != 0 || (h.attributes & kAttrLogAppendTime) != 0;
 }
 
 // Calls f(offset, timestamp) for each record of an uncompressed batch until f returns true.
 template <class F>
-bool for_each_record(std::string_view batch, const protocol::BatchHeader& h, F f) {
-  std::string_view recs = batch.substr(protocol::kBatchHeaderSize);
+bool for_each_record(std::string_view batch, const BatchHeader& h, F f) {
+  std::string_view recs = batch.substr(kBatchHeaderSize);
   std::size_t rp = 0;
   for (std::int32_t i = 0; i < h.records_count; ++i) {
     std::int64_t len = 0, ts_delta = 0, off_delta = 0;
@@ -45,7 +45,7 @@ bool for_each_record(std::string_view batch, const protocol::BatchHeader& h, F f
 }  // namespace
 
 std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view chunk, std::int64_t ts) {
-  for (const auto& b : protocol::scan_batches(chunk)) {
+  for (const auto& b : scan_batches(chunk)) {
     const auto& h = b.header;
     if (h.max_timestamp < ts) continue;
     if (opaque(h)) return OffsetAndTimestamp{h.base_offset, h.max_timestamp};
@@ -64,7 +64,7 @@ std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view c
 
 std::optional<OffsetAndTimestamp> max_timestamp_record(std::string_view chunk) {
   std::optional<OffsetAndTimestamp> best;
-  for (const auto& b : protocol::scan_batches(chunk)) {
+  for (const auto& b : scan_batches(chunk)) {
     const auto& h = b.header;
     if (best && h.max_timestamp <= best->timestamp) continue;
     if (opaque(h)) {
@@ -84,4 +84,4 @@ std::optional<OffsetAndTimestamp> max_timestamp_record(std::string_view chunk) {
   return best;
 }
 
-}  // namespace ks::log
+}  // namespace ks::protocol

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-namespace ks::log {
+namespace ks::cluster {
 
 struct TopicConfigSpec {
   const char* name;
@@ -32,4 +32,4 @@ struct TopicSettings {
 };
 TopicSettings effective_settings(const std::map<std::string, std::string>& configs);
 
-}  // namespace ks::log
+}  // namespace ks::cluster

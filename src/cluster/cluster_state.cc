@@ -1,0 +1,301 @@
+#include "cluster/cluster_state.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "cluster/keys.h"
+#include "common/assert.h"
+#include "common/clock.h"
+
+namespace ks::cluster {
+
+using metastore::Compare;
+using metastore::Op;
+using metastore::TxnRequest;
+
+namespace {
+
+TxnRequest cluster_txn(const std::string& cid) {
+  TxnRequest t;
+  t.compare.push_back(Compare{keys::cluster(), Compare::Target::create_revision, Compare::Result::equal, 0, {}});
+  nlohmann::json j;
+  j["v"] = 1;
+  j["cluster_id"] = cid;
+  t.success.push_back(Op::put(keys::cluster(), j.dump()));
+  t.failure.push_back(Op::get(keys::cluster()));
+  return t;
+}
+
+Result<std::string> cluster_id_from(const metastore::TxnResponse& r, const std::string& proposed) {
+  if (r.succeeded) return proposed;
+  if (r.results.empty()) return Status(Errc::corrupt, "cluster record: no read in the answer");
+  const auto& kvs = r.results[0].range.kvs;
+  if (kvs.empty()) return Status(Errc::corrupt, "cluster record vanished");
+  auto j = nlohmann::json::parse(kvs[0].value, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("cluster_id") || !j["cluster_id"].is_string()) {
+    return Status(Errc::corrupt, "cluster record unreadable");
+  }
+  return j["cluster_id"].get<std::string>();
+}
+
+std::string owner_value(std::int32_t node, std::int64_t ms) {
+  nlohmann::json j;
+  j["v"] = 1;
+  j["node"] = node;
+  j["started_ms"] = ms;
+  return j.dump();
+}
+
+TxnRequest create_if_absent_txn(const std::string& key, const std::string& value) {
+  TxnRequest t;
+  t.compare.push_back(Compare{key, Compare::Target::create_revision, Compare::Result::equal, 0, {}});
+  t.success.push_back(Op::put(key, value));
+  return t;
+}
+
+// Replaces the topic record if it is still the one we read (by mod revision).
+TxnRequest topic_update_txn(const std::string& key, std::int64_t mod_revision, const std::string& value) {
+  TxnRequest t;
+  t.compare.push_back(Compare{key, Compare::Target::mod_revision, Compare::Result::equal, mod_revision, {}});
+  t.success.push_back(Op::put(key, value));
+  return t;
+}
+
+TopicRecord new_topic(const std::string& name, std::int32_t partitions, std::map<std::string, std::string> configs,
+                      std::int64_t ms) {
+  TopicRecord rec;
+  rec.name = name;
+  rec.id = random_topic_id();
+  rec.partitions = partitions;
+  rec.configs = std::move(configs);
+  rec.created_ms = ms;
+  return rec;
+}
+
+std::string encode_dynamic_configs(const std::map<std::string, std::string>& configs) {
+  nlohmann::json j;
+  j["v"] = 1;
+  j["configs"] = configs;
+  return j.dump();
+}
+
+}  // namespace
+
+ClusterState::ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta,
+                           ClusterOptions options)
+    : meta_(pool, meta),
+      opt_(options),
+      producer_expiration_(options.producer_expiration),
+      producer_ids_(pool, std::move(meta)) {}
+
+awaitable<Status> ClusterState::start() {
+  if (auto s = co_await take_ownership(); !s.ok()) co_return s;
+  if (auto s = co_await load_dynamic_configs(); !s.ok()) co_return s;
+  if (auto s = co_await load_topics(); !s.ok()) co_return s;
+  co_return Status{};
+}
+
+// ---------------------------------------------------------------- ownership
+
+awaitable<Status> ClusterState::take_ownership() {
+  // Cluster id: created once, create-if-absent.
+  std::string cid = to_hex(random_topic_id());
+  auto r = co_await meta_.txn(cluster_txn(cid));
+  if (!r.ok()) co_return Status(r.code(), "creating cluster id: " + r.status().message());
+  auto id = cluster_id_from(*r, cid);
+  if (!id.ok()) co_return id.status();
+  cluster_id_ = *id;
+  // Ownership: writing the key fences every older process of this node id;
+  // the revision of our write is our epoch.
+  auto p = co_await meta_.put(keys::owner(opt_.node_id), owner_value(opt_.node_id, wall_clock_ms()));
+  if (!p.ok()) co_return Status(p.code(), "taking ownership: " + p.status().message());
+  if (*p <= 0) co_return Status(Errc::corrupt, fmt::format("taking ownership: revision {} from the store", *p));
+  epoch_ = static_cast<std::uint64_t>(*p);
+  co_return Status{};
+}
+
+metastore::Compare ClusterState::fence() const {
+  KS_ASSERT(epoch_ != 0, "node {}: fenced write before ownership was taken", opt_.node_id);
+  return Compare{keys::owner(opt_.node_id),
+                 Compare::Target::mod_revision,
+                 Compare::Result::equal,
+                 static_cast<std::int64_t>(epoch_),
+                 {}};
+}
+
+metastore::Op ClusterState::read_owner() const { return Op::get(keys::owner(opt_.node_id)); }
+
+void ClusterState::set_fenced(const Status& why) {
+  if (!fenced_) spdlog::error("node {} fenced: {}; no more writes from this process", opt_.node_id, why.to_string());
+  fenced_ = true;
+}
+
+Status ClusterState::fenced_status(std::int64_t new_revision) const {
+  return Status(Errc::fenced, fmt::format("ownership key of node {} changed (epoch {} -> {})", opt_.node_id,
+                                          epoch_, new_revision));
+}
+
+// ---------------------------------------------------------------- dynamic configs
+
+void ClusterState::apply_dynamic_configs() {
+  producer_expiration_ = opt_.producer_expiration;
+  auto it = dynamic_configs_.find("producer.id.expiration.ms");
+  if (it != dynamic_configs_.end()) {
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    if (ec == std::errc() && v >= 0) producer_expiration_ = std::chrono::milliseconds(v);
+  }
+}
+
+awaitable<Status> ClusterState::load_dynamic_configs() {
+  const std::string key = keys::broker_config(opt_.node_id);
+  auto r = co_await meta_.get(key);
+  if (!r.ok()) co_return Status(r.code(), "loading broker configs: " + r.status().message());
+  if (!r->kvs.empty()) {
+    auto j = nlohmann::json::parse(r->kvs[0].value, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("configs") || !j["configs"].is_object()) {
+      co_return Status(Errc::corrupt, key + ": unreadable");
+    }
+    for (const auto& [k, v] : j["configs"].items()) {
+      if (v.is_string()) dynamic_configs_[k] = v.get<std::string>();
+    }
+  }
+  apply_dynamic_configs();
+  co_return Status{};
+}
+
+awaitable<Status> ClusterState::set_dynamic_broker_configs(const std::map<std::string, std::string>& configs) {
+  auto r = co_await meta_.put(keys::broker_config(opt_.node_id), encode_dynamic_configs(configs));
+  if (!r.ok()) co_return r.status();
+  dynamic_configs_ = configs;
+  apply_dynamic_configs();
+  co_return Status{};
+}
+
+// ---------------------------------------------------------------- topics
+
+awaitable<Status> ClusterState::load_topics() {
+  metastore::RangeRequest rq;
+  rq.key = keys::topics_prefix();
+  rq.range_end = metastore::prefix_end(rq.key);
+  auto r = co_await meta_.range(rq);
+  if (!r.ok()) co_return Status(r.code(), "loading topics: " + r.status().message());
+  for (const auto& kv : r->kvs) {
+    auto t = decode_topic(kv.value);
+    if (!t.ok()) co_return Status(Errc::corrupt, kv.key + ": " + t.status().message());
+    topics_[t->name] = TopicInfo{*t, effective_settings(t->configs)};
+  }
+  co_return Status{};
+}
+
+const TopicInfo* ClusterState::topic(const std::string& name) const {
+  auto it = topics_.find(name);
+  return it == topics_.end() ? nullptr : &it->second;
+}
+
+const TopicInfo* ClusterState::topic_by_id(const TopicId& id) const {
+  for (const auto& [n, t] : topics_) {
+    if (t.record.id == id) return &t;
+  }
+  return nullptr;
+}
+
+std::vector<const TopicInfo*> ClusterState::topics() const {
+  std::vector<const TopicInfo*> out;
+  out.reserve(topics_.size());
+  for (const auto& [n, t] : topics_) out.push_back(&t);
+  return out;
+}
+
+const TopicInfo& ClusterState::install_topic(TopicRecord rec) {
+  TopicInfo& info = topics_[rec.name];
+  info.settings = effective_settings(rec.configs);
+  info.record = std::move(rec);
+  for (auto* l : listeners_) l->partitions_added(info, 0, info.record.partitions);
+  return info;
+}
+
+awaitable<Result<const TopicInfo*>> ClusterState::create_topic(std::string name, std::int32_t partitions,
+                                                               std::map<std::string, std::string> configs) {
+  TopicRecord rec = new_topic(name, partitions, std::move(configs), wall_clock_ms());
+  auto r = co_await meta_.txn(create_if_absent_txn(keys::topic(name), encode_topic(rec)));
+  if (!r.ok()) co_return r.status();
+  if (!r->succeeded) co_return Status(Errc::already_exists, "Topic '" + name + "' already exists.");
+  const TopicInfo& info = install_topic(std::move(rec));
+  spdlog::info("created topic {} ({} partitions, id {})", name, partitions, to_hex(info.record.id));
+  co_return &info;
+}
+
+awaitable<Status> ClusterState::delete_topic(const std::string& name) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
+  const TopicId id = it->second.record.id;
+  auto r = co_await meta_.remove(keys::topic(name));
+  if (!r.ok()) co_return r.status();
+  // Looked up again: the map may have changed while we waited.
+  it = topics_.find(name);
+  if (it != topics_.end() && it->second.record.id == id) {
+    for (auto* l : listeners_) l->topic_removed(it->second);
+    topics_.erase(it);
+  }
+  spdlog::info("deleted topic {}", name);
+  co_return Status{};
+}
+
+awaitable<Result<metastore::KeyValue>> ClusterState::read_topic_record(const std::string& name, const TopicId& id) {
+  auto cur = co_await meta_.get(keys::topic(name));
+  if (!cur.ok()) co_return cur.status();
+  if (cur->kvs.empty()) co_return Status(Errc::not_found, "unknown topic " + name);
+  auto rec = decode_topic(cur->kvs[0].value);
+  if (!rec.ok()) co_return rec.status();
+  if (rec->id != id) co_return Status(Errc::not_found, "topic " + name + " was re-created");
+  co_return cur->kvs[0];
+}
+
+awaitable<Status> ClusterState::set_topic_configs(const std::string& name,
+                                                  const std::map<std::string, std::string>& configs) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
+  const TopicId id = it->second.record.id;
+  auto cur = co_await read_topic_record(name, id);
+  if (!cur.ok()) co_return cur.status();
+  auto rec = decode_topic(cur->value);
+  if (!rec.ok()) co_return rec.status();
+  rec->configs = configs;
+  auto r = co_await meta_.txn(topic_update_txn(keys::topic(name), cur->mod_revision, encode_topic(*rec)));
+  if (!r.ok()) co_return r.status();
+  if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
+  it = topics_.find(name);
+  if (it == topics_.end() || it->second.record.id != id) co_return Status(Errc::not_found, "unknown topic " + name);
+  it->second.record.configs = configs;
+  it->second.settings = effective_settings(configs);
+  spdlog::info("topic {}: configs updated", name);
+  co_return Status{};
+}
+
+awaitable<Status> ClusterState::add_topic_partitions(const std::string& name, std::int32_t count) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
+  const TopicId id = it->second.record.id;
+  auto cur = co_await read_topic_record(name, id);
+  if (!cur.ok()) co_return cur.status();
+  auto rec = decode_topic(cur->value);
+  if (!rec.ok()) co_return rec.status();
+  if (count <= rec->partitions) co_return Status(Errc::invalid_argument, "the topic already has that many partitions");
+  const std::int32_t old = rec->partitions;
+  rec->partitions = count;
+  auto r = co_await meta_.txn(topic_update_txn(keys::topic(name), cur->mod_revision, encode_topic(*rec)));
+  if (!r.ok()) co_return r.status();
+  if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
+  it = topics_.find(name);
+  if (it == topics_.end() || it->second.record.id != id) co_return Status(Errc::not_found, "unknown topic " + name);
+  it->second.record.partitions = count;
+  for (auto* l : listeners_) l->partitions_added(it->second, old, count);
+  spdlog::info("topic {}: {} -> {} partitions", name, old, count);
+  co_return Status{};
+}
+
+}  // namespace ks::cluster

@@ -1,0 +1,125 @@
+// ClusterState: what this broker knows of the cluster and its own place in
+// it, shared by the log and the group coordinator (loop thread only).
+//
+// - Identity and ownership: the cluster id (created once) and this broker's
+//   ownership key /ks/brokers/<node>/owner. Writing that key at start fences
+//   every older process of the node id; its mod_revision is our epoch. Every
+//   metadata write that must not come from a fenced process carries
+//   fence(), the ONE compare that proves ownership, whatever it writes.
+// - The topic registry: topics and their configs (/ks/topics/<name>), with
+//   listeners told when partitions appear or a topic goes away.
+// - Dynamic broker configs (/ks/brokers/<node>/config).
+// - Producer ids, reserved cluster-wide in blocks (/ks/producer-ids).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/producer_ids.h"
+#include "cluster/topic.h"
+#include "common/async.h"
+#include "common/status.h"
+#include "metastore/async.h"
+
+namespace ks::cluster {
+
+struct ClusterOptions {
+  std::int32_t node_id = 0;
+  // producer.id.expiration.ms unless a dynamic broker config overrides it.
+  std::chrono::milliseconds producer_expiration{86'400'000};
+};
+
+// Told about topic changes on the loop thread, after they are durable.
+class TopicListener {
+ public:
+  virtual ~TopicListener() = default;
+  // Partitions [from, to) of `t` were created (a new topic: from == 0).
+  virtual void partitions_added(const TopicInfo& t, std::int32_t from, std::int32_t to) = 0;
+  // `t` is being deleted (still readable during the call).
+  virtual void topic_removed(const TopicInfo& t) = 0;
+};
+
+class ClusterState {
+ public:
+  ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta, ClusterOptions options);
+  ClusterState(const ClusterState&) = delete;
+  ClusterState& operator=(const ClusterState&) = delete;
+
+  // Creates or reads the cluster id, takes ownership of the node id (new
+  // epoch), loads dynamic broker configs and every topic.
+  awaitable<Status> start();
+  bool started() const { return epoch_ != 0; }
+
+  // ---- identity, ownership, fencing ----
+  std::int32_t node_id() const { return opt_.node_id; }
+  const std::string& cluster_id() const { return cluster_id_; }
+  // mod_revision of our ownership key.
+  std::uint64_t broker_epoch() const { return epoch_; }
+  // The compare every fenced write carries: our ownership key still has the
+  // revision we wrote. One key, whatever the write contains.
+  metastore::Compare fence() const;
+  // A read of the ownership key, for a transaction's failure branch (to tell
+  // "fenced" from other failed compares).
+  metastore::Op read_owner() const;
+  // Another process took the node id over: nothing of ours may be written
+  // any more. Set by whoever saw its fenced write rejected; never cleared.
+  bool fenced() const { return fenced_; }
+  void set_fenced(const Status& why);
+  // The error for a rejected fenced write (new_revision: the owner key's
+  // mod_revision as read in the failure branch, 0 when absent).
+  Status fenced_status(std::int64_t new_revision) const;
+
+  // ---- topics ----
+  const TopicInfo* topic(const std::string& name) const;
+  const TopicInfo* topic_by_id(const TopicId& id) const;
+  std::vector<const TopicInfo*> topics() const;
+  std::size_t topic_count() const { return topics_.size(); }
+  void add_listener(TopicListener* l) { listeners_.push_back(l); }
+  void remove_listener(TopicListener* l) { std::erase(listeners_, l); }
+  // Creates a topic (the caller has validated name, count and configs);
+  // already_exists if the name is taken.
+  awaitable<Result<const TopicInfo*>> create_topic(std::string name, std::int32_t partitions,
+                                                   std::map<std::string, std::string> configs);
+  awaitable<Status> delete_topic(const std::string& name);
+  // Replaces a topic's explicit configs (validated by the caller).
+  awaitable<Status> set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs);
+  // Grows a topic to `count` partitions (the caller has checked count > current).
+  awaitable<Status> add_topic_partitions(const std::string& name, std::int32_t count);
+
+  // ---- dynamic broker configs ----
+  // Kafka names (e.g. producer.id.expiration.ms) set through AlterConfigs:
+  // replaced as a whole, persisted, applied at once (and at start-up).
+  const std::map<std::string, std::string>& dynamic_broker_configs() const { return dynamic_configs_; }
+  awaitable<Status> set_dynamic_broker_configs(const std::map<std::string, std::string>& configs);
+  // The effective producer.id.expiration.ms.
+  std::chrono::milliseconds producer_expiration() const { return producer_expiration_; }
+
+  // ---- producer ids ----
+  // A producer id never handed out before by any broker of the cluster.
+  awaitable<Result<std::int64_t>> allocate_producer_id() { return producer_ids_.allocate(); }
+
+ private:
+  awaitable<Status> take_ownership();
+  awaitable<Status> load_dynamic_configs();
+  awaitable<Status> load_topics();
+  void apply_dynamic_configs();
+  const TopicInfo& install_topic(TopicRecord rec);
+  awaitable<Result<metastore::KeyValue>> read_topic_record(const std::string& name, const TopicId& id);
+
+  metastore::AsyncMetadataStore meta_;
+  ClusterOptions opt_;
+  std::string cluster_id_;
+  std::uint64_t epoch_ = 0;
+  bool fenced_ = false;
+  std::map<std::string, TopicInfo> topics_;
+  std::vector<TopicListener*> listeners_;
+  std::map<std::string, std::string> dynamic_configs_;
+  std::chrono::milliseconds producer_expiration_;
+  ProducerIdAllocator producer_ids_;
+};
+
+}  // namespace ks::cluster

@@ -1,0 +1,129 @@
+#include "cluster/keys.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+
+namespace ks::cluster::keys {
+
+std::string cluster() { return kRoot + "cluster"; }
+std::string topics_prefix() { return kRoot + "topics/"; }
+std::string topic(const std::string& name) { return topics_prefix() + name; }
+std::string producer_ids() { return kRoot + "producer-ids"; }
+
+std::string broker_prefix(std::int32_t node) { return fmt::format("{}brokers/{}/", kRoot, node); }
+std::string owner(std::int32_t node) { return broker_prefix(node) + "owner"; }
+std::string broker_config(std::int32_t node) { return broker_prefix(node) + "config"; }
+std::string commits_prefix(std::int32_t node) { return broker_prefix(node) + "commits/"; }
+std::string commit(std::int32_t node, std::uint64_t seq) {
+  return fmt::format("{}{:020}", commits_prefix(node), seq);
+}
+std::string checkpoint(std::int32_t node) { return broker_prefix(node) + "checkpoint"; }
+
+// ---------------------------------------------------------------- groups
+
+namespace {
+
+bool plain(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == '-';
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::string groups_prefix() { return kRoot + "groups/"; }
+std::string group_prefix(std::string_view group) { return groups_prefix() + encode_group_id(group) + "/"; }
+std::string group_meta(std::string_view group) { return group_prefix(group) + "meta"; }
+std::string group_offsets(std::string_view group, std::string_view topic, std::int32_t chunk) {
+  return fmt::format("{}offsets/{}/{:06}", group_prefix(group), topic, chunk);
+}
+
+std::string encode_group_id(std::string_view group) {
+  std::string out;
+  out.reserve(group.size());
+  for (unsigned char c : group) {
+    if (plain(c)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  // An empty id still needs a path segment.
+  return out.empty() ? "%" : out;
+}
+
+std::optional<std::string> decode_group_id(std::string_view enc) {
+  if (enc == "%") return std::string();
+  std::string out;
+  for (std::size_t i = 0; i < enc.size(); ++i) {
+    if (enc[i] != '%') {
+      out.push_back(enc[i]);
+      continue;
+    }
+    if (i + 2 >= enc.size()) return std::nullopt;
+    int hi = hex_value(enc[i + 1]), lo = hex_value(enc[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<GroupKey> parse_group_key(std::string_view key) {
+  const std::string prefix = groups_prefix();
+  if (!key.starts_with(prefix)) return std::nullopt;
+  key.remove_prefix(prefix.size());
+  auto slash = key.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  auto group = decode_group_id(key.substr(0, slash));
+  if (!group) return std::nullopt;
+  std::string_view rest = key.substr(slash + 1);
+  GroupKey k;
+  k.group = std::move(*group);
+  if (rest == "meta") return k;
+  constexpr std::string_view kOffsets = "offsets/";
+  if (!rest.starts_with(kOffsets)) return std::nullopt;
+  rest.remove_prefix(kOffsets.size());
+  slash = rest.rfind('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  k.kind = GroupKey::Kind::kOffsets;
+  k.topic = std::string(rest.substr(0, slash));
+  std::string_view num = rest.substr(slash + 1);
+  auto [p, ec] = std::from_chars(num.data(), num.data() + num.size(), k.chunk);
+  if (ec != std::errc() || p != num.data() + num.size() || k.chunk < 0) return std::nullopt;
+  return k;
+}
+
+// ---------------------------------------------------------------- objects
+
+std::string objects_prefix(std::int32_t node) { return fmt::format("objects/{}/", node); }
+std::string checkpoints_prefix(std::int32_t node) { return fmt::format("checkpoints/{}/", node); }
+std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
+  return fmt::format("{}{:016x}-{:016x}.kso", objects_prefix(node), epoch, seq);
+}
+std::string checkpoint_object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
+  return fmt::format("{}{:016x}-{:016x}.ksc", checkpoints_prefix(node), epoch, seq);
+}
+
+std::optional<ObjectName> parse_object_name(std::string_view key) {
+  auto slash = key.rfind('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  std::string_view name = key.substr(slash + 1);
+  if (name.size() != 16 + 1 + 16 + 4 || name[16] != '-') return std::nullopt;
+  auto hex = [](std::string_view h, std::uint64_t& out) {
+    auto [p, ec] = std::from_chars(h.data(), h.data() + h.size(), out, 16);
+    return ec == std::errc() && p == h.data() + h.size();
+  };
+  ObjectName n;
+  if (!hex(name.substr(0, 16), n.epoch) || !hex(name.substr(17, 16), n.seq)) return std::nullopt;
+  return n;
+}
+
+}  // namespace ks::cluster::keys

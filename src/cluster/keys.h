@@ -1,0 +1,80 @@
+// Every key KafScale writes, in one place: the metadata store's keys (etcd in
+// production) and the object store's names. Nothing else spells a "/ks/"
+// string or an object name. Values are versioned (JSON with "v": 1 in the
+// metadata store, a magic + version in objects).
+//
+// Metadata store:
+//   /ks/cluster                                   {"v":1,"cluster_id":...}, created once
+//   /ks/topics/<name>                             topic record (id, partitions, configs)
+//   /ks/producer-ids                              next free producer-id block (cluster-wide)
+//   /ks/brokers/<node>/owner                      ownership key; its mod_revision is the broker epoch
+//   /ks/brokers/<node>/config                     dynamic broker configs (AlterConfigs)
+//   /ks/brokers/<node>/commits/<seq:020>          commit record of one flush (points at the object)
+//   /ks/brokers/<node>/checkpoint                 pointer to the latest checkpoint object
+//   /ks/groups/<group>/meta                       group record (coordinator/store_format.h)
+//   /ks/groups/<group>/offsets/<topic>/<chunk:06> committed offsets of partitions
+//                                                 [chunk*128, chunk*128+128) of one topic
+//
+// <group> is percent-encoded (any byte outside [A-Za-z0-9._-]) so a group id
+// can never reach into another group's keys.
+//
+// Object store:
+//   objects/<node>/<epoch:016x>-<seq:016x>.kso      log objects (one per flush)
+//   checkpoints/<node>/<epoch:016x>-<seq:016x>.ksc  checkpoint snapshots
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ks::cluster::keys {
+
+inline const std::string kRoot = "/ks/";
+
+std::string cluster();
+std::string topics_prefix();
+std::string topic(const std::string& name);
+std::string producer_ids();
+
+std::string broker_prefix(std::int32_t node);
+std::string owner(std::int32_t node);
+std::string broker_config(std::int32_t node);
+std::string commits_prefix(std::int32_t node);
+std::string commit(std::int32_t node, std::uint64_t seq);
+std::string checkpoint(std::int32_t node);
+
+// Consumer groups. One offsets key holds up to kPartitionsPerKey partitions.
+inline constexpr std::int32_t kPartitionsPerKey = 128;
+inline std::int32_t chunk_of(std::int32_t partition) { return partition / kPartitionsPerKey; }
+std::string groups_prefix();                       // "/ks/groups/"
+std::string group_prefix(std::string_view group);  // "/ks/groups/<enc>/"
+std::string group_meta(std::string_view group);
+std::string group_offsets(std::string_view group, std::string_view topic, std::int32_t chunk);
+std::string encode_group_id(std::string_view group);
+std::optional<std::string> decode_group_id(std::string_view enc);
+
+struct GroupKey {
+  enum class Kind { kMeta, kOffsets };
+  Kind kind = Kind::kMeta;
+  std::string group;
+  std::string topic;
+  std::int32_t chunk = 0;
+};
+// nullopt for keys outside the group layout.
+std::optional<GroupKey> parse_group_key(std::string_view key);
+
+// Object store names.
+std::string objects_prefix(std::int32_t node);
+std::string checkpoints_prefix(std::int32_t node);
+std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq);
+std::string checkpoint_object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq);
+struct ObjectName {
+  std::uint64_t epoch = 0;
+  std::uint64_t seq = 0;
+};
+// ".../<epoch:016x>-<seq:016x>.kso" or ".ksc" -> epoch and seq; nullopt for
+// names we did not make.
+std::optional<ObjectName> parse_object_name(std::string_view key);
+
+}  // namespace ks::cluster::keys
