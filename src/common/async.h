@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <chrono>
+#include <exception>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -15,7 +17,13 @@ using Clock = std::chrono::steady_clock;
 template <class T>
 using awaitable = asio::awaitable<T>;
 
+// Ends the process when a critical task (or a call on the worker pool) dies;
+// see task.h. Never returns.
+[[noreturn]] void task_died(const std::string& task, const std::string& why);
+
 namespace detail {
+
+std::string describe_exception(std::exception_ptr e);
 
 // The work of one offload() call, owned by the pool task. Only a raw pointer
 // to it travels through Asio's coroutine machinery: g++ 12 mishandles some
@@ -35,7 +43,15 @@ struct OffloadInit {
     std::unique_ptr<OffloadJob<F>> owned(job);
     asio::thread_pool& pool = *owned->pool;
     asio::post(pool, [owned = std::move(owned), handler = std::move(handler), ex]() mutable {
-      R r = owned->fn();
+      // Backends report failures as Status; an exception here is a bug that
+      // must not strand the coroutine waiting for this result.
+      R r = [&]() -> R {
+        try {
+          return owned->fn();
+        } catch (...) {
+          task_died("a call on the worker pool", describe_exception(std::current_exception()));
+        }
+      }();
       owned.reset();
       asio::post(ex, [handler = std::move(handler), r = std::move(r)]() mutable { handler(std::move(r)); });
     });

@@ -28,11 +28,7 @@ inline constexpr int kTaskDiedExitCode = 70;
 // critical level, flushes the log and exits with kTaskDiedExitCode.
 using TaskDiedHandler = std::function<void(const std::string& task, const std::string& why)>;
 void set_task_died_handler(TaskDiedHandler h);
-[[noreturn]] void task_died(const std::string& task, const std::string& why);
-
-namespace detail {
-std::string describe_exception(std::exception_ptr e);
-}  // namespace detail
+// task_died() (declared in async.h) runs it.
 
 // Starts `make()` (returning awaitable<Status>) from the loop's queue, never
 // inline inside the coroutine that asks for it.
