@@ -317,8 +317,10 @@ inline awaitable<TopicId> make_topic(LogManager& log, const char* name, std::int
 class LogHarness : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* base = ::getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ks-logtest-XXXXXX";
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string tmpl = (base / "ks-logtest-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     open_stores();
