@@ -141,7 +141,8 @@ class CountingMetadataStore final : public metastore::MetadataStore {
 
 }  // namespace
 
-Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::string& url) {
+Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::string& url,
+                                                                 const EnvLookup& env) {
   std::string path = url;
   if (strip(path, "file://")) {
     if (path.empty()) return Status(Errc::invalid_argument, "object-store: file:// needs a path");
@@ -152,7 +153,7 @@ Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::stri
   if (url.rfind("s3://", 0) == 0) {
     // Credentials come from the environment (keys, shared file, or web
     // identity), never from the URL or the command line.
-    auto creds = objstore::default_credentials_provider();
+    auto creds = objstore::default_credentials_provider(env);
     if (!creds.ok()) return Status(creds.code(), "object-store: " + creds.status().message());
     objstore::S3Options options;
     options.credentials = std::move(*creds);
@@ -165,7 +166,8 @@ Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::stri
                                             "s3://bucket/prefix?endpoint=...&region=...&path_style=...)");
 }
 
-Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std::string& url) {
+Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std::string& url,
+                                                                      const EnvLookup& env) {
   std::string path = url;
   if (strip(path, "embedded://")) {
     if (path.empty()) return Status(Errc::invalid_argument, "metadata: embedded:// needs a path");
