@@ -8,12 +8,9 @@
 #include <cctype>
 #include <charconv>
 #include <condition_variable>
-#include <cstdlib>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -213,22 +210,6 @@ Result<std::string> parse_endpoint(std::string_view hp) {
   return std::string(host) + ":" + std::string(port);
 }
 
-Result<std::string> read_password_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return bad_url("cannot read KAFSCALE_ETCD_PASSWORD_FILE '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string pw = ss.str();
-  if (!pw.empty() && pw.back() == '\n') pw.pop_back();
-  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
-  return pw;
-}
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr ? v : "";
-}
-
 // ---------------------------------------------------------------------------
 // Curl plumbing
 
@@ -409,25 +390,6 @@ Result<EtcdOptions> parse_etcd_url(const std::string& url) {
       }
     }
   }
-
-  o.username = env("KAFSCALE_ETCD_USERNAME");
-  std::string pw = env("KAFSCALE_ETCD_PASSWORD");
-  std::string pw_file = env("KAFSCALE_ETCD_PASSWORD_FILE");
-  if (!pw.empty() && !pw_file.empty()) {
-    return bad_url("set KAFSCALE_ETCD_PASSWORD or KAFSCALE_ETCD_PASSWORD_FILE, not both");
-  }
-  if (!pw_file.empty()) {
-    auto r = read_password_file(pw_file);
-    if (!r.ok()) return r.status();
-    pw = std::move(r).value();
-  }
-  if (o.username.empty() && (!pw.empty() || !pw_file.empty())) {
-    return bad_url("an etcd password is set but KAFSCALE_ETCD_USERNAME is not");
-  }
-  if (!o.username.empty() && pw.empty()) {
-    return bad_url("KAFSCALE_ETCD_USERNAME is set but no password (KAFSCALE_ETCD_PASSWORD[_FILE])");
-  }
-  o.password = std::move(pw);
   return o;
 }
 
