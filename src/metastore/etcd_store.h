@@ -24,6 +24,9 @@
 //
 // Thread-safe: requests take a curl handle from a small pool (keep-alive
 // connections are reused); watches run on their own thread each.
+//
+// Files: etcd_url.cc (URL), etcd_codec.h (JSON encoding and decoding),
+// etcd_transport.h (HTTP, failover, auth), etcd_watch.h (watch streams).
 #pragma once
 
 #include <chrono>
