@@ -2,8 +2,8 @@
 //
 // Only the broker reads the process environment (broker/env.h
 // process_env()); backends that need a variable (the AWS credential chain)
-// take a lookup as an argument, so tests pass a map and nothing reads
-// getenv behind the caller's back.
+// take a lookup as an argument, so tests pass a map and no module reads the
+// environment behind its caller's back.
 #pragma once
 
 #include <functional>
