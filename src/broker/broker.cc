@@ -247,7 +247,7 @@ struct Runtime {
 
 }  // namespace
 
-int run_broker(const Config& cfg) {
+int run_broker(const Config& cfg, const EnvLookup& env) {
   spdlog::set_level(to_spdlog(cfg.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   if (cfg.object_store.starts_with("file://") || cfg.metadata.starts_with("embedded://")) {
@@ -257,7 +257,7 @@ int run_broker(const Config& cfg) {
   // Both stores answer (the bucket is writable), or exit: 2 bad setting, 1 unreachable.
   StartupOptions startup;
   startup.timeout = cfg.startup_timeout;
-  auto opened = open_stores_at_startup(cfg, url_openers(cfg), startup);
+  auto opened = open_stores_at_startup(cfg, url_openers(cfg, env), startup);
   if (!opened.stores) {
     spdlog::critical("{}", opened.message);
     return opened.exit_code;

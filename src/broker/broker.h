@@ -2,7 +2,9 @@
 #pragma once
 
 #include "broker/config.h"
+#include "common/env.h"
 
 namespace ks::broker {
-int run_broker(const Config& cfg);
+// `env` supplies the stores' credentials (AWS_*, KAFSCALE_ETCD_*); see stores.h.
+int run_broker(const Config& cfg, const EnvLookup& env);
 }  // namespace ks::broker

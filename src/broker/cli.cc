@@ -47,7 +47,7 @@ int inspect_command(const std::vector<std::string>& args, const CliActions& acti
     err << "kafscale inspect: --object-store must not be empty\n";
     return 2;
   }
-  return actions.inspect(opts);
+  return actions.inspect(opts, env);
 }
 
 }  // namespace
@@ -76,7 +76,7 @@ int run_cli(const std::vector<std::string>& args, const CliActions& actions, con
       }
       return p.exit_code;
     }
-    return actions.broker(*p.config);
+    return actions.broker(*p.config, env);
   }
   if (cmd == "inspect") return inspect_command(rest, actions, env, out, err);
   return usage_error(err, "unknown command '" + cmd + "'");

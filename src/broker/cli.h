@@ -10,17 +10,20 @@
 
 #include "broker/broker.h"
 #include "broker/config.h"
+#include "broker/env.h"
 #include "broker/inspect.h"
 
 namespace ks::broker {
 
-// What each command runs; injectable so the dispatch can be tested without a broker.
+// What each command runs; injectable so the dispatch can be tested without a broker. Each gets the
+// environment run_cli was given (credentials for the stores come from it).
 struct CliActions {
-  std::function<int(const Config&)> broker;
-  std::function<int(const InspectOptions&)> inspect;
+  std::function<int(const Config&, const EnvLookup&)> broker;
+  std::function<int(const InspectOptions&, const EnvLookup&)> inspect;
 };
 
 // args excludes the program name. Help goes to out, errors to err. Returns the process exit code.
+// `env` is the only environment the command sees.
 int run_cli(const std::vector<std::string>& args, const CliActions& actions, const EnvLookup& env,
             std::ostream& out, std::ostream& err);
 

@@ -598,14 +598,6 @@ std::string describe(const Config& cfg) {
   return out;
 }
 
-EnvLookup process_env() {
-  return [](const std::string& name) -> std::optional<std::string> {
-    const char* v = std::getenv(name.c_str());
-    if (!v) return std::nullopt;
-    return std::string(v);
-  };
-}
-
 std::string broker_help() {
   std::string out =
       "Usage: kafscale broker [--SETTING VALUE]...\n"

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 
 namespace ks::broker {
@@ -114,10 +115,6 @@ HostPort advertised_address(const Config& cfg, uint16_t bound_port);
 
 // One "name = value" line per setting, for the startup log.
 std::string describe(const Config& cfg);
-
-// Returns the value of an environment variable, or nullopt when unset.
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
-EnvLookup process_env();
 
 struct ParseOutcome {
   std::optional<Config> config;  // set: run the broker with it

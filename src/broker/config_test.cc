@@ -389,17 +389,20 @@ struct CliRun {
   std::string out, err;
   std::optional<Config> broker_cfg;
   std::optional<InspectOptions> inspect_opts;
+  std::optional<std::string> action_env;  // AWS_PROFILE as the action's environment has it
 };
 
 CliRun run(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
   CliRun r;
   std::ostringstream out, err;
-  CliActions actions{[&](const Config& c) {
+  CliActions actions{[&](const Config& c, const EnvLookup& e) {
                        r.broker_cfg = c;
+                       r.action_env = e("AWS_PROFILE");
                        return 7;
                      },
-                     [&](const InspectOptions& o) {
+                     [&](const InspectOptions& o, const EnvLookup& e) {
                        r.inspect_opts = o;
+                       r.action_env = e("AWS_PROFILE");
                        return 5;
                      }};
   r.code = run_cli(args, actions, fake_env(std::move(env)), out, err);
@@ -424,6 +427,13 @@ TEST(CliTest, Dispatch) {
   EXPECT_EQ(r.inspect_opts->object_store, "file://./kafscale-data/objects");
   r = run({"inspect", "k"}, {{"KAFSCALE_OBJECT_STORE", "s3://b/p"}});
   EXPECT_EQ(r.inspect_opts->object_store, "s3://b/p");
+
+  // The actions see the environment run_cli was given (the stores' credentials come from it).
+  r = run({"inspect", "k"}, {{"AWS_PROFILE", "prod"}});
+  EXPECT_EQ(r.action_env, "prod");
+  r = run({"broker"}, {{"AWS_PROFILE", "dev"}});
+  EXPECT_EQ(r.code, 7);
+  EXPECT_EQ(r.action_env, "dev");
 
   r = run({"version"});
   EXPECT_EQ(r.code, 0);

@@ -47,7 +47,7 @@ void print_checkpoint(const log::Checkpoint& c) {
 
 }  // namespace
 
-int run_inspect(const InspectOptions& opt) {
+int run_inspect(const InspectOptions& opt, const EnvLookup& env) {
   std::string bytes;
   std::error_code ec;
   if (std::filesystem::is_regular_file(opt.target, ec)) {
@@ -56,7 +56,7 @@ int run_inspect(const InspectOptions& opt) {
     ss << f.rdbuf();
     bytes = ss.str();
   } else {
-    auto store = open_object_store(opt.object_store);
+    auto store = open_object_store(opt.object_store, env);
     if (!store.ok()) {
       fmt::print(stderr, "object-store: {}\n", store.status().message());
       return 2;

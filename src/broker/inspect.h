@@ -3,12 +3,15 @@
 
 #include <string>
 
+#include "common/env.h"
+
 namespace ks::broker {
 
 struct InspectOptions {
   std::string target;        // path or object key
   std::string object_store;  // URL; never empty (defaults like the broker's object-store)
 };
-int run_inspect(const InspectOptions&);
+// `env` supplies the object store's credentials (stores.h).
+int run_inspect(const InspectOptions& opt, const EnvLookup& env);
 
 }  // namespace ks::broker

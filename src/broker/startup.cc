@@ -72,9 +72,9 @@ StartupOutcome fail(const Status& s, const std::string& setting, const std::stri
 
 }  // namespace
 
-StoreOpeners url_openers(const Config& cfg) {
-  return StoreOpeners{[url = cfg.object_store] { return open_object_store(url); },
-                      [url = cfg.metadata] { return open_metadata_store(url); }};
+StoreOpeners url_openers(const Config& cfg, EnvLookup env) {
+  return StoreOpeners{[url = cfg.object_store, env] { return open_object_store(url, env); },
+                      [url = cfg.metadata, env] { return open_metadata_store(url, env); }};
 }
 
 Status probe_object_store(objstore::ObjectStore& store, const std::string& key) {

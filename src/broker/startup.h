@@ -27,8 +27,9 @@ struct StoreOpeners {
   std::function<Result<std::shared_ptr<metastore::MetadataStore>>()> metadata;
 };
 
-// Opens the URLs of cfg.object_store and cfg.metadata (stores.h).
-StoreOpeners url_openers(const Config& cfg);
+// Opens the URLs of cfg.object_store and cfg.metadata (stores.h), with the
+// credentials `env` holds.
+StoreOpeners url_openers(const Config& cfg, EnvLookup env);
 
 struct StartupOptions {
   std::chrono::milliseconds timeout{60000};  // 0: one attempt each

@@ -1,5 +1,8 @@
 #include "broker/stores.h"
 
+#include <fstream>
+#include <sstream>
+
 #include "common/metrics.h"
 #include "metastore/embedded_store.h"
 #include "metastore/etcd_store.h"
@@ -139,9 +142,50 @@ class CountingMetadataStore final : public metastore::MetadataStore {
   std::shared_ptr<MetadataStore> inner_;
 };
 
+Status bad_etcd_setting(const std::string& why) {
+  return Status(Errc::invalid_argument, "metadata: etcd URL: " + why);
+}
+
+Result<std::string> read_password_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return bad_etcd_setting("cannot read KAFSCALE_ETCD_PASSWORD_FILE '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string pw = ss.str();
+  if (!pw.empty() && pw.back() == '\n') pw.pop_back();
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  return pw;
+}
+
 }  // namespace
 
-Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::string& url) {
+Result<metastore::EtcdOptions> etcd_options(const std::string& url, const EnvLookup& env) {
+  auto parsed = metastore::parse_etcd_url(url);
+  if (!parsed.ok()) return parsed.status();
+  metastore::EtcdOptions o = std::move(parsed).value();
+  o.username = env("KAFSCALE_ETCD_USERNAME").value_or("");
+  std::string pw = env("KAFSCALE_ETCD_PASSWORD").value_or("");
+  const std::string pw_file = env("KAFSCALE_ETCD_PASSWORD_FILE").value_or("");
+  if (!pw.empty() && !pw_file.empty()) {
+    return bad_etcd_setting("set KAFSCALE_ETCD_PASSWORD or KAFSCALE_ETCD_PASSWORD_FILE, not both");
+  }
+  if (!pw_file.empty()) {
+    auto r = read_password_file(pw_file);
+    if (!r.ok()) return r.status();
+    pw = std::move(r).value();
+  }
+  if (o.username.empty() && (!pw.empty() || !pw_file.empty())) {
+    return bad_etcd_setting("an etcd password is set but KAFSCALE_ETCD_USERNAME is not");
+  }
+  if (!o.username.empty() && pw.empty()) {
+    return bad_etcd_setting("KAFSCALE_ETCD_USERNAME is set but no password (KAFSCALE_ETCD_PASSWORD[_FILE])");
+  }
+  o.password = std::move(pw);
+  return o;
+}
+
+Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::string& url,
+                                                                 const EnvLookup& env) {
   std::string path = url;
   if (strip(path, "file://")) {
     if (path.empty()) return Status(Errc::invalid_argument, "object-store: file:// needs a path");
@@ -152,7 +196,7 @@ Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::stri
   if (url.rfind("s3://", 0) == 0) {
     // Credentials come from the environment (keys, shared file, or web
     // identity), never from the URL or the command line.
-    auto creds = objstore::default_credentials_provider();
+    auto creds = objstore::default_credentials_provider(env);
     if (!creds.ok()) return Status(creds.code(), "object-store: " + creds.status().message());
     objstore::S3Options options;
     options.credentials = std::move(*creds);
@@ -165,7 +209,8 @@ Result<std::shared_ptr<objstore::ObjectStore>> open_object_store(const std::stri
                                             "s3://bucket/prefix?endpoint=...&region=...&path_style=...)");
 }
 
-Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std::string& url) {
+Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std::string& url,
+                                                                      const EnvLookup& env) {
   std::string path = url;
   if (strip(path, "embedded://")) {
     if (path.empty()) return Status(Errc::invalid_argument, "metadata: embedded:// needs a path");
@@ -174,7 +219,9 @@ Result<std::shared_ptr<metastore::MetadataStore>> open_metadata_store(const std:
     return std::shared_ptr<metastore::MetadataStore>(std::move(s).value());
   }
   if (url.rfind("etcd://", 0) == 0 || url.rfind("etcds://", 0) == 0) {
-    auto s = metastore::EtcdMetadataStore::open(url);
+    auto options = etcd_options(url, env);
+    if (!options.ok()) return options.status();
+    auto s = metastore::EtcdMetadataStore::open(std::move(options).value());
     if (!s.ok()) return s.status();
     return std::shared_ptr<metastore::MetadataStore>(std::move(s).value());
   }

@@ -317,7 +317,10 @@ inline awaitable<TopicId> make_topic(LogManager& log, const char* name, std::int
 class LogHarness : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "ks-logtest-XXXXXX").string();
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string tmpl = (base / "ks-logtest-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     open_stores();

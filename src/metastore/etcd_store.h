@@ -24,6 +24,9 @@
 //
 // Thread-safe: requests take a curl handle from a small pool (keep-alive
 // connections are reused); watches run on their own thread each.
+//
+// Files: etcd_url.cc (URL), etcd_codec.h (JSON encoding and decoding),
+// etcd_transport.h (HTTP, failover, auth), etcd_watch.h (watch streams).
 #pragma once
 
 #include <chrono>
@@ -56,9 +59,10 @@ struct EtcdOptions {
 // Parses etcd://HOST:PORT[,HOST:PORT...][/PREFIX][?PARAMS] (etcds:// = TLS).
 // PORT defaults to 2379. PREFIX becomes "/PREFIX" (trailing '/' dropped,
 // %XX decoded). PARAMS: timeout_ms, connect_timeout_ms, cacert, cert, key.
-// Credentials never go in the URL: KAFSCALE_ETCD_USERNAME plus
-// KAFSCALE_ETCD_PASSWORD or KAFSCALE_ETCD_PASSWORD_FILE (a file holding the
-// password; one trailing newline is ignored). invalid_argument on any error.
+// Credentials never go in the URL (user@host is refused); the caller sets
+// username and password (the broker takes them from KAFSCALE_ETCD_USERNAME
+// and KAFSCALE_ETCD_PASSWORD[_FILE]). Reads nothing but `url`.
+// invalid_argument on any error.
 Result<EtcdOptions> parse_etcd_url(const std::string& url);
 
 // What etcd's maintenance Status call reports about one member.
@@ -73,7 +77,7 @@ struct EtcdStatus {
 
 class EtcdMetadataStore final : public MetadataStore {
  public:
-  // parse_etcd_url + open(options).
+  // parse_etcd_url + open(options): no authentication.
   static Result<std::unique_ptr<EtcdMetadataStore>> open(const std::string& url);
   // unavailable if check_connection and no endpoint answers.
   static Result<std::unique_ptr<EtcdMetadataStore>> open(EtcdOptions options);

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -22,7 +21,6 @@ namespace ks::metastore {
 namespace {
 
 using testing::MetadataStoreBackend;
-using testing::TempDir;
 
 // "host:port" of the test etcd from KAFSCALE_TEST_ETCD (http://host:port), or "".
 std::string test_etcd() {
@@ -287,22 +285,7 @@ class Proxy {
 // ---------------------------------------------------------------------------
 // URL parsing
 
-class EnvGuard {
- public:
-  EnvGuard() {
-    for (const char* n : kNames) unsetenv(n);
-  }
-  ~EnvGuard() {
-    for (const char* n : kNames) unsetenv(n);
-  }
-
- private:
-  static constexpr const char* kNames[] = {"KAFSCALE_ETCD_USERNAME", "KAFSCALE_ETCD_PASSWORD",
-                                           "KAFSCALE_ETCD_PASSWORD_FILE"};
-};
-
 TEST(EtcdUrl, EndpointsPrefixAndParams) {
-  EnvGuard env;
   auto o = parse_etcd_url("etcd://10.0.0.1:2379,etcd-1.example:2380,[::1]:23,bare/kafscale/prod/");
   ASSERT_TRUE(o.ok()) << o.status().to_string();
   EXPECT_EQ(o->endpoints, (std::vector<std::string>{"http://10.0.0.1:2379", "http://etcd-1.example:2380",
@@ -333,7 +316,6 @@ TEST(EtcdUrl, EndpointsPrefixAndParams) {
 }
 
 TEST(EtcdUrl, Rejects) {
-  EnvGuard env;
   for (const char* bad :
        {"http://h:1", "etcd://", "etcd:///p", "etcd://h:0", "etcd://h:70000", "etcd://h:x", "etcd://h:1,,h:2",
         "etcd://user:pw@h:1", "etcd://h:1/%zz", "etcd://h:1?nope=1", "etcd://h:1?timeout_ms=0",
@@ -346,39 +328,7 @@ TEST(EtcdUrl, Rejects) {
   EXPECT_NE(o.status().message().find("KAFSCALE_ETCD_USERNAME"), std::string::npos);
 }
 
-TEST(EtcdUrl, CredentialsFromEnvironment) {
-  EnvGuard env;
-  setenv("KAFSCALE_ETCD_USERNAME", "kafscale", 1);
-  setenv("KAFSCALE_ETCD_PASSWORD", "s3cret", 1);
-  auto o = parse_etcd_url("etcd://h:1/p");
-  ASSERT_TRUE(o.ok());
-  EXPECT_EQ(o->username, "kafscale");
-  EXPECT_EQ(o->password, "s3cret");
-
-  // Both a password and a password file: ambiguous.
-  TempDir dir;
-  const std::string file = dir.path() + "/pw";
-  std::ofstream(file) << "from-file\n";
-  setenv("KAFSCALE_ETCD_PASSWORD_FILE", file.c_str(), 1);
-  EXPECT_EQ(parse_etcd_url("etcd://h:1/p").code(), Errc::invalid_argument);
-
-  unsetenv("KAFSCALE_ETCD_PASSWORD");
-  o = parse_etcd_url("etcd://h:1/p");
-  ASSERT_TRUE(o.ok());
-  EXPECT_EQ(o->password, "from-file");  // trailing newline dropped
-
-  setenv("KAFSCALE_ETCD_PASSWORD_FILE", (dir.path() + "/missing").c_str(), 1);
-  EXPECT_EQ(parse_etcd_url("etcd://h:1/p").code(), Errc::invalid_argument);
-
-  unsetenv("KAFSCALE_ETCD_PASSWORD_FILE");
-  EXPECT_EQ(parse_etcd_url("etcd://h:1/p").code(), Errc::invalid_argument);  // user without password
-  unsetenv("KAFSCALE_ETCD_USERNAME");
-  setenv("KAFSCALE_ETCD_PASSWORD", "x", 1);
-  EXPECT_EQ(parse_etcd_url("etcd://h:1/p").code(), Errc::invalid_argument);  // password without user
-}
-
 TEST(EtcdUrl, Describe) {
-  EnvGuard env;
   auto o = parse_etcd_url("etcd://a:1,b:2/x");
   ASSERT_TRUE(o.ok());
   auto s = open_unchecked(*o);

@@ -18,12 +18,14 @@
 
 namespace ks::metastore::testing {
 
-// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+// A fresh directory under the temporary directory ($TMPDIR, else /tmp), removed with its contents.
 class TempDir {
  public:
   TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ks-meta-XXXXXX";
+    std::error_code ec;
+    std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+    if (ec) base = "/tmp";
+    std::string tmpl = (base / "ks-meta-XXXXXX").string();
     if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
   }
   ~TempDir() {

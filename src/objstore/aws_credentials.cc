@@ -210,12 +210,6 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
 
 }  // namespace aws
 
-std::optional<std::string> process_env(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::string(v);
-}
-
 namespace {
 
 class StaticProvider final : public CredentialsProvider {
@@ -400,7 +394,14 @@ Result<AwsCredentials> parse_shared_credentials(std::string_view text, std::stri
   return c;
 }
 
-Result<std::shared_ptr<CredentialsProvider>> default_credentials_provider(const EnvLookup& env) {
+Result<std::shared_ptr<CredentialsProvider>> default_credentials_provider(const EnvLookup& lookup) {
+  if (!lookup) return Status(Errc::invalid_argument, "AWS credentials: no environment lookup given");
+  // An empty variable counts as unset (AWS_PROFILE= means the default profile).
+  auto env = [&lookup](const std::string& name) -> std::optional<std::string> {
+    auto v = lookup(name);
+    if (v && v->empty()) return std::nullopt;
+    return v;
+  };
   // 1. Environment.
   auto id = env("AWS_ACCESS_KEY_ID");
   auto secret = env("AWS_SECRET_ACCESS_KEY");

@@ -1,8 +1,9 @@
 // AWS credentials for the S3 backend, and the small AWS text helpers
 // (percent-encoding, minimal XML reading) shared with it.
 //
-// Credentials never come from the command line. The default chain, first
-// match wins:
+// Credentials never come from the command line, and this module never reads
+// the process environment itself: the caller passes an EnvLookup (the
+// broker's, or a map in tests). The default chain, first match wins:
 //   1. AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN);
 //   2. the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, else
 //      ~/.aws/credentials), profile AWS_PROFILE or "default";
@@ -20,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
 
 namespace ks::objstore {
@@ -42,18 +44,14 @@ class CredentialsProvider {
   virtual std::string describe() const = 0;
 };
 
-// Environment lookup, injectable for tests. nullopt when unset; an empty
-// value counts as unset.
-using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
-std::optional<std::string> process_env(const std::string& name);
-
 std::shared_ptr<CredentialsProvider> static_credentials(AwsCredentials creds,
                                                         std::string description = "static");
 
-// The chain above. unavailable when nothing is configured; invalid_argument
-// for half-configured sources (a key id without its secret, a missing
-// profile, an unreadable token file).
-Result<std::shared_ptr<CredentialsProvider>> default_credentials_provider(const EnvLookup& env = process_env);
+// The chain above, reading the variables through `env` (an empty value
+// counts as unset). unavailable when nothing is configured;
+// invalid_argument for half-configured sources (a key id without its
+// secret, a missing profile, an unreadable token file).
+Result<std::shared_ptr<CredentialsProvider>> default_credentials_provider(const EnvLookup& env);
 
 // Parses the INI-style shared credentials file text and returns `profile`
 // (aws_access_key_id, aws_secret_access_key, optional aws_session_token).

@@ -18,10 +18,11 @@ using testing::FakeHttpServer;
 using testing::HttpRequest;
 using testing::HttpResponse;
 
+// Like the broker's process environment: a variable set to "" is returned as "".
 EnvLookup env_of(std::map<std::string, std::string> vars) {
   return [vars = std::move(vars)](const std::string& name) -> std::optional<std::string> {
     auto it = vars.find(name);
-    if (it == vars.end() || it->second.empty()) return std::nullopt;
+    if (it == vars.end()) return std::nullopt;
     return it->second;
   };
 }
@@ -143,6 +144,23 @@ TEST(CredentialChain, SharedFileWithProfile) {
   // An explicitly named file must exist.
   auto nofile = default_credentials_provider(env_of({{"AWS_SHARED_CREDENTIALS_FILE", dir.path() + "/none"}}));
   EXPECT_EQ(nofile.code(), Errc::invalid_argument);
+}
+
+TEST(CredentialChain, EmptyVariablesCountAsUnset) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/.aws");
+  dir.write(".aws/credentials", kSharedFile);
+  auto p = default_credentials_provider(env_of({{"AWS_ACCESS_KEY_ID", ""},
+                                                {"AWS_SECRET_ACCESS_KEY", ""},
+                                                {"AWS_SHARED_CREDENTIALS_FILE", ""},
+                                                {"AWS_PROFILE", ""},
+                                                {"AWS_ROLE_ARN", ""},
+                                                {"HOME", dir.path()}}));
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ((*p)->get()->access_key_id, "AKIDDEFAULT");
+  EXPECT_NE((*p)->describe().find("[default]"), std::string::npos);
+
+  EXPECT_EQ(default_credentials_provider(EnvLookup()).code(), Errc::invalid_argument);
 }
 
 TEST(CredentialChain, NothingConfiguredIsUnavailable) {

@@ -14,10 +14,12 @@
 
 namespace ks::objstore::testing {
 
-// A fresh directory under $TMPDIR (or /tmp); empty string on failure.
+// A fresh directory under the temporary directory ($TMPDIR, else /tmp); empty string on failure.
 inline std::string make_temp_dir() {
-  const char* base = ::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ks_objstore_XXXXXX";
+  std::error_code ec;
+  std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  std::string tmpl = (base / "ks_objstore_XXXXXX").string();
   if (::mkdtemp(tmpl.data()) == nullptr) return {};
   return tmpl;
 }
