@@ -61,6 +61,7 @@ awaitable<Response> alter_config_resources(BrokerContext& b, const Request& req,
     ConfigChange change = find_config_resource(b, r.resource_type, r.resource_name);
     ConfigMap configs;
     if (change.ok()) configs = next(r, change);
+    change.current = nullptr;  // points into loop state: not valid after the co_await below
     co_await store_config_change(b, r.resource_name, configs, req.validate_only, change);
     report_config_change(change, out);
   }
