@@ -245,55 +245,56 @@ awaitable<Status> ClusterState::delete_topic(const std::string& name) {
   co_return Status{};
 }
 
-awaitable<Result<metastore::KeyValue>> ClusterState::read_topic_record(const std::string& name, const TopicId& id) {
+awaitable<Result<ClusterState::TopicUpdate>> ClusterState::read_topic_record(const std::string& name) {
+  auto it = topics_.find(name);
+  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
+  TopicUpdate u;
+  u.id = it->second.record.id;
   auto cur = co_await meta_.get(keys::topic(name));
   if (!cur.ok()) co_return cur.status();
   if (cur->kvs.empty()) co_return Status(Errc::not_found, "unknown topic " + name);
   auto rec = decode_topic(cur->kvs[0].value);
   if (!rec.ok()) co_return rec.status();
-  if (rec->id != id) co_return Status(Errc::not_found, "topic " + name + " was re-created");
-  co_return cur->kvs[0];
+  if (rec->id != u.id) co_return Status(Errc::not_found, "topic " + name + " was re-created");
+  u.record = std::move(*rec);
+  u.mod_revision = cur->kvs[0].mod_revision;
+  co_return u;
+}
+
+awaitable<Result<TopicInfo*>> ClusterState::write_topic_record(const TopicUpdate& u) {
+  const std::string& name = u.record.name;
+  auto r = co_await meta_.txn(topic_update_txn(keys::topic(name), u.mod_revision, encode_topic(u.record)));
+  if (!r.ok()) co_return r.status();
+  if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
+  // Looked up again: the map may have changed while we waited.
+  auto it = topics_.find(name);
+  if (it == topics_.end() || it->second.record.id != u.id) co_return Status(Errc::not_found, "unknown topic " + name);
+  co_return &it->second;
 }
 
 awaitable<Status> ClusterState::set_topic_configs(const std::string& name,
                                                   const std::map<std::string, std::string>& configs) {
-  auto it = topics_.find(name);
-  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
-  const TopicId id = it->second.record.id;
-  auto cur = co_await read_topic_record(name, id);
-  if (!cur.ok()) co_return cur.status();
-  auto rec = decode_topic(cur->value);
-  if (!rec.ok()) co_return rec.status();
-  rec->configs = configs;
-  auto r = co_await meta_.txn(topic_update_txn(keys::topic(name), cur->mod_revision, encode_topic(*rec)));
-  if (!r.ok()) co_return r.status();
-  if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
-  it = topics_.find(name);
-  if (it == topics_.end() || it->second.record.id != id) co_return Status(Errc::not_found, "unknown topic " + name);
-  it->second.record.configs = configs;
-  it->second.settings = effective_settings(configs);
+  auto u = co_await read_topic_record(name);
+  if (!u.ok()) co_return u.status();
+  u->record.configs = configs;
+  auto t = co_await write_topic_record(*u);
+  if (!t.ok()) co_return t.status();
+  (*t)->record.configs = configs;
+  (*t)->settings = effective_settings(configs);
   spdlog::info("topic {}: configs updated", name);
   co_return Status{};
 }
 
 awaitable<Status> ClusterState::add_topic_partitions(const std::string& name, std::int32_t count) {
-  auto it = topics_.find(name);
-  if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
-  const TopicId id = it->second.record.id;
-  auto cur = co_await read_topic_record(name, id);
-  if (!cur.ok()) co_return cur.status();
-  auto rec = decode_topic(cur->value);
-  if (!rec.ok()) co_return rec.status();
-  if (count <= rec->partitions) co_return Status(Errc::invalid_argument, "the topic already has that many partitions");
-  const std::int32_t old = rec->partitions;
-  rec->partitions = count;
-  auto r = co_await meta_.txn(topic_update_txn(keys::topic(name), cur->mod_revision, encode_topic(*rec)));
-  if (!r.ok()) co_return r.status();
-  if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
-  it = topics_.find(name);
-  if (it == topics_.end() || it->second.record.id != id) co_return Status(Errc::not_found, "unknown topic " + name);
-  it->second.record.partitions = count;
-  for (auto* l : listeners_) l->partitions_added(it->second, old, count);
+  auto u = co_await read_topic_record(name);
+  if (!u.ok()) co_return u.status();
+  const std::int32_t old = u->record.partitions;
+  if (count <= old) co_return Status(Errc::invalid_argument, "the topic already has that many partitions");
+  u->record.partitions = count;
+  auto t = co_await write_topic_record(*u);
+  if (!t.ok()) co_return t.status();
+  (*t)->record.partitions = count;
+  for (auto* l : listeners_) l->partitions_added(**t, old, count);
   spdlog::info("topic {}: {} -> {} partitions", name, old, count);
   co_return Status{};
 }

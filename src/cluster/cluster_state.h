@@ -108,7 +108,16 @@ class ClusterState {
   awaitable<Status> load_topics();
   void apply_dynamic_configs();
   const TopicInfo& install_topic(TopicRecord rec);
-  awaitable<Result<metastore::KeyValue>> read_topic_record(const std::string& name, const TopicId& id);
+  // A topic record read for a compare-and-set update.
+  struct TopicUpdate {
+    TopicId id{};
+    TopicRecord record;
+    std::int64_t mod_revision = 0;
+  };
+  awaitable<Result<TopicUpdate>> read_topic_record(const std::string& name);
+  // Writes u.record if unchanged since it was read; returns the registry's
+  // entry (looked up again after the write).
+  awaitable<Result<TopicInfo*>> write_topic_record(const TopicUpdate& u);
 
   metastore::AsyncMetadataStore meta_;
   ClusterOptions opt_;

@@ -18,18 +18,22 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
   resp.responses.clear();
   for (const auto& ft : req.topics) {
     TopicResponse tr;
-    const cluster::TopicInfo* t = by_id ? log.topic_by_id(ft.topic_id.bytes) : log.topic(ft.topic);
+    // The topic's id, not a pointer to it: reads below wait for the object
+    // store, and a DeleteTopics meanwhile erases the topic (partitions looked
+    // up after that are simply unknown).
+    std::optional<cluster::TopicId> id;
+    if (const cluster::TopicInfo* t = by_id ? log.topic_by_id(ft.topic_id.bytes) : log.topic(ft.topic)) {
+      id = t->record.id;
+    }
     tr.topic = ft.topic;
     tr.topic_id = ft.topic_id;
     for (const auto& fp : ft.partitions) {
       PartitionData pd;
       pd.partition_index = fp.partition;
       pd.records.is_null = false;
-      const log::PartitionState* st =
-          t ? log.partition(log::PartitionKey{t->record.id, fp.partition}) : nullptr;
+      const log::PartitionState* st = id ? log.partition(log::PartitionKey{*id, fp.partition}) : nullptr;
       if (st == nullptr) {
-        pd.error_code =
-            code(t == nullptr && by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+        pd.error_code = code(!id && by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
         tr.partitions.push_back(std::move(pd));
         continue;
@@ -54,7 +58,7 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
         // it exceeds the limits, so a consumer can always make progress.
         std::size_t limit = std::min<std::size_t>(fp.partition_max_bytes > 0 ? fp.partition_max_bytes : 0,
                                                   max_bytes > total ? max_bytes - total : 0);
-        auto key = log::PartitionKey{t->record.id, fp.partition};
+        auto key = log::PartitionKey{*id, fp.partition};
         auto r =
             co_await log.read(key, fp.fetch_offset, total == 0 ? std::max<std::size_t>(limit, 1) : limit);
         if (!r.ok()) {
