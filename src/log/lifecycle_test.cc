@@ -377,7 +377,7 @@ TEST_F(LifecycleTest, RejectedCheckpointReturnsAnErrorAndDeletesNothing) {
 // another process owns the node id, and the broker is fenced at once (as
 // the writer and the group coordinator do), so appends stop before a commit
 // has to find out.
-TEST_F(LifecycleTest, DISABLED_RejectedCheckpointFencesTheBroker) {
+TEST_F(LifecycleTest, RejectedCheckpointFencesTheBroker) {
   run_part<LogLifecycle>([&](PartEnv& env, LogLifecycle& lc) -> awaitable<void> {
     LogWriter& w = env.make<LogWriter>();
     w.start();
