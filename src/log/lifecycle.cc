@@ -178,7 +178,10 @@ awaitable<Status> LogLifecycle::write_checkpoint() {
     if (!r.ok()) {
       result = Status(r.code(), "checkpoint commit: " + r.status().message());
     } else if (!r->succeeded) {
+      // The fence is the transaction's only compare: another process owns
+      // this node id. Fenced from now on, as when a commit is rejected.
       result = Status(Errc::fenced, "checkpoint: ownership lost");
+      s_.cluster.set_fenced(result);
     } else {
       s_.position.checkpoint_covers = covers;
       s_.position.since_checkpoint -= std::min(s_.position.since_checkpoint, covered);

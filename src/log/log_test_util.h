@@ -1,6 +1,8 @@
-// Test harness for LogManager (header-only; not part of the library): stores
-// in a temp dir wrapped in fault injectors and probes, a loop runner with a
-// watchdog, and helpers to append, wait, poll and read back.
+// Test harness for LogManager and its parts (header-only; not part of the
+// library): stores in a temp dir wrapped in fault injectors and probes, a loop
+// runner with a watchdog, and helpers to append, wait, poll and read back.
+// PartEnv + LogHarness::run_part() build a part (LogWriter, LogReader,
+// LogLifecycle) directly over a LogShared, without a LogManager.
 //
 // Store stacks (top = what the LogManager sees):
 //   objects: ProbeObjectStore -> FaultObjectStore -> LocalObjectStore
@@ -21,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/assert.h"
 #include "log/log_manager.h"
 #include "log/records.h"
 #include "metastore/embedded_store.h"
@@ -312,6 +315,111 @@ inline awaitable<TopicId> make_topic(LogManager& log, const char* name, std::int
   co_return id;
 }
 
+// ---- parts (writer, reader, lifecycle) without a LogManager ----
+
+inline cluster::ClusterOptions part_cluster_options(const LogOptions& o) {
+  cluster::ClusterOptions c;
+  c.node_id = o.node_id;
+  c.producer_expiration = o.producer_expiration;
+  return c;
+}
+
+inline std::map<std::string, std::string> retention_configs(std::int64_t retention_ms,
+                                                            std::int64_t retention_bytes) {
+  std::map<std::string, std::string> configs;
+  configs["retention.ms"] = std::to_string(retention_ms);
+  configs["retention.bytes"] = std::to_string(retention_bytes);
+  return configs;
+}
+
+// What a LogManager holds: a cluster state (started by run_part()) and the
+// shared state over the stores, plus the parts a test makes over it. The
+// parts are owned here, so they outlive the loop's coroutines.
+class PartEnv {
+ public:
+  PartEnv(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
+          std::shared_ptr<metastore::MetadataStore> meta, const LogOptions& opt)
+      : cluster(pool, meta, part_cluster_options(opt)),
+        shared(io, pool, std::move(objects), meta, cluster, opt) {}
+
+  // A part (LogWriter, LogReader, LogLifecycle) over the shared state.
+  template <class Part>
+  Part& make() {
+    auto p = std::make_shared<Part>(shared);
+    Part& ref = *p;
+    parts_.push_back(std::move(p));
+    return ref;
+  }
+
+  // What LogManager::start does before recovery: every partition of every
+  // topic the cluster knows, not fresh (recovery sets their state).
+  void load_partitions() {
+    for (const TopicInfo* t : cluster.topics())
+      shared.table.add(t->record.id, 0, t->record.partitions, false);
+  }
+
+  // Creates a topic in the cluster and adds its partitions fresh (what
+  // LogManager's topic listener does). No retention unless asked (test
+  // batches carry 1970 timestamps). An all-zero id on failure.
+  awaitable<TopicId> add_topic(const char* name, std::int32_t partitions, std::int64_t retention_ms = -1,
+                               std::int64_t retention_bytes = -1) {
+    std::string n(name);
+    auto configs = retention_configs(retention_ms, retention_bytes);
+    auto r = co_await cluster.create_topic(n, partitions, configs);
+    TopicId id{};
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) co_return id;
+    id = (*r)->record.id;
+    shared.table.add(id, 0, partitions, true);
+    co_return id;
+  }
+
+  // What LogManager::stop sets before stopping the parts.
+  void begin_stop(std::chrono::milliseconds commit_timeout = std::chrono::seconds(3)) {
+    shared.stopping = true;
+    shared.stop_deadline = Clock::now() + commit_timeout;
+  }
+
+  PartitionState& partition(const PartitionKey& key) {
+    PartitionState* p = shared.table.find(key);
+    KS_ASSERT(p != nullptr, "test: unknown partition {}", key.partition);
+    return *p;
+  }
+
+  cluster::ClusterState cluster;
+  LogShared shared;
+
+ private:
+  std::vector<std::shared_ptr<void>> parts_;
+};
+
+// Appends validated batches straight to a writer.
+inline Result<LogWriter::AppendResult> append_to(LogWriter& w, const PartitionKey& key,
+                                                 const std::string& records) {
+  auto v = protocol::validate_record_set(records);
+  auto* batches = std::get_if<std::vector<protocol::BatchInfo>>(&v);
+  if (batches == nullptr) return Status(Errc::invalid_argument, "test batch invalid");
+  return w.append_batches(key, records, *batches, -1);
+}
+
+// One batch per (partition, records) pair, all in ONE flush (no co_await
+// between the appends), then waits for the commit (deadline 10 s).
+inline awaitable<Status> write_flush(LogWriter& w,
+                                     const std::vector<std::pair<PartitionKey, std::string>>& batches) {
+  std::vector<std::shared_ptr<LogWriter::Completion>> done;
+  for (const auto& [key, records] : batches) {
+    auto r = append_to(w, key, records);
+    if (!r.ok()) co_return r.status();
+    if (r->check != LogWriter::ProducerCheck::kOk) co_return Status(Errc::invalid_argument, r->message);
+    done.push_back(r->ticket.done);
+  }
+  for (std::size_t i = 0; i < done.size(); ++i) {
+    Status s = co_await wait_done(*done[i], Clock::now() + std::chrono::seconds(10));
+    if (!s.ok()) co_return s;
+  }
+  co_return Status{};
+}
+
 // ---- fixture ----
 
 class LogHarness : public ::testing::Test {
@@ -404,6 +512,53 @@ class LogHarness : public ::testing::Test {
     io_ = nullptr;
     pool_ = nullptr;
     logs_ = nullptr;
+    EXPECT_TRUE(done);
+  }
+
+  // Runs `body(env, part)` on a fresh loop: a cluster state started on the
+  // stores (a new broker epoch), a LogShared marked started, and one part
+  // made over it (more with env.make<Part>()). The body starts and stops the
+  // parts it needs (env.begin_stop() first, as LogManager::stop does); what
+  // it leaves running is abandoned, as in a crash. A watchdog fails the test
+  // instead of hanging.
+  template <class Part, class Body>
+  void run_part(Body body, LogOptions opt = {}) {
+    std::unique_ptr<PartEnv> env;  // destroyed after the loop and its coroutines
+    asio::io_context io;
+    asio::thread_pool pool(4);
+    env = std::make_unique<PartEnv>(io, pool, probe_, hook_, opt);
+    Part& part = env->make<Part>();
+    bool done = false;
+    asio::steady_timer watchdog(io, std::chrono::seconds(90));
+    watchdog.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      ADD_FAILURE() << "watchdog: the test body did not finish";
+      fobj_->clear_faults();
+      fmeta_->clear_faults();
+      probe_->release_puts();
+      probe_->release_gets();
+      io.stop();
+    });
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          Status s = co_await env->cluster.start();
+          EXPECT_TRUE(s.ok()) << s.to_string();
+          if (s.ok()) {
+            env->shared.started = true;
+            co_await body(*env, part);
+          }
+          done = true;
+          watchdog.cancel();
+          io.stop();
+        },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io.run();
+    probe_->release_puts();
+    probe_->release_gets();
+    pool.join();
     EXPECT_TRUE(done);
   }
 

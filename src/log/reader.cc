@@ -137,22 +137,30 @@ awaitable<Result<LogReader::ReadResult>> LogReader::read(const PartitionKey& key
 
 awaitable<Result<OffsetAndTimestamp>> LogReader::offset_for_timestamp(const PartitionKey& key,
                                                                        std::int64_t ts) {
-  std::optional<IndexEntry> candidate;
-  {
-    const PartitionState* p = s_.table.find(key);
-    if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
-    for (const auto& e : p->index) {
-      if (e.last_offset >= p->log_start && e.max_timestamp >= ts) {
-        candidate = e;
-        break;
+  // Only records at or after the log start count (as in Kafka). The range
+  // holding the log start may match with older records only; then the next
+  // matching range answers.
+  std::int64_t from = 0;
+  for (;;) {
+    std::optional<IndexEntry> candidate;
+    {
+      const PartitionState* p = s_.table.find(key);
+      if (p == nullptr) co_return Status(Errc::not_found, "unknown partition");
+      from = std::max(from, p->log_start);
+      for (const auto& e : p->index) {
+        if (e.last_offset >= from && e.max_timestamp >= ts) {
+          candidate = e;
+          break;
+        }
       }
     }
+    if (!candidate) co_return OffsetAndTimestamp{};
+    auto chunk = co_await chunk_data(*candidate);
+    if (!chunk.ok()) co_return chunk.status();
+    auto found = first_offset_with_timestamp(chunk->data, ts, from);
+    if (found) co_return *found;
+    from = candidate->last_offset + 1;
   }
-  if (!candidate) co_return OffsetAndTimestamp{};
-  auto chunk = co_await chunk_data(*candidate);
-  if (!chunk.ok()) co_return chunk.status();
-  auto found = first_offset_with_timestamp(chunk->data, ts);
-  co_return found ? *found : OffsetAndTimestamp{};
 }
 
 awaitable<Result<OffsetAndTimestamp>> LogReader::max_timestamp(const PartitionKey& key) {

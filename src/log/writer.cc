@@ -489,6 +489,9 @@ void LogWriter::fail_all(const Status& status) {
   sealed_.clear();
   if (pending_) {
     fail(*pending_);
+    // Its timer would otherwise wait out the flush interval for nothing
+    // (and keep a stopped loop busy).
+    if (pending_->timer != nullptr) pending_->timer->cancel();
     pending_.reset();
   }
   // Offsets handed out for uncommitted data are reused by the next appends,

@@ -1,5 +1,7 @@
 #include "protocol/batch_scan.h"
 
+#include <algorithm>
+
 #include "protocol/record_batch.h"
 
 namespace ks::protocol {
@@ -44,20 +46,22 @@ bool for_each_record(std::string_view batch, const BatchHeader& h, F f) {
 
 }  // namespace
 
-std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view chunk, std::int64_t ts) {
+std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view chunk, std::int64_t ts,
+                                                              std::int64_t min_offset) {
   for (const auto& b : scan_batches(chunk)) {
     const auto& h = b.header;
-    if (h.max_timestamp < ts) continue;
-    if (opaque(h)) return OffsetAndTimestamp{h.base_offset, h.max_timestamp};
+    if (h.max_timestamp < ts || h.last_offset() < min_offset) continue;
+    if (opaque(h)) return OffsetAndTimestamp{std::max(h.base_offset, min_offset), h.max_timestamp};
     OffsetAndTimestamp found;
     if (for_each_record(chunk.substr(b.position, b.size), h, [&](std::int64_t o, std::int64_t t) {
-          if (t < ts) return false;
+          if (t < ts || o < min_offset) return false;
           found = {o, t};
           return true;
         })) {
       return found;
     }
-    return OffsetAndTimestamp{h.base_offset, h.max_timestamp};  // max timestamp says one qualifies
+    // The max timestamp says a record qualifies, unless it is one below min_offset.
+    if (h.base_offset >= min_offset) return OffsetAndTimestamp{h.base_offset, h.max_timestamp};
   }
   return std::nullopt;
 }

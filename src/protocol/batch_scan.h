@@ -13,11 +13,13 @@ struct OffsetAndTimestamp {
   std::int64_t timestamp = -1;
 };
 
-// The first record whose timestamp is >= ts in a chunk of stored batches.
-// Uncompressed batches are scanned record by record; for a compressed (or
-// LogAppendTime) batch whose max timestamp is >= ts, its base offset and max
-// timestamp are returned (the exact record would need decompression).
-std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view chunk, std::int64_t ts);
+// The first record whose timestamp is >= ts and whose offset is >=
+// min_offset (the log start) in a chunk of stored batches. Uncompressed
+// batches are scanned record by record; for a compressed (or LogAppendTime)
+// batch whose max timestamp is >= ts, its base offset (at least min_offset)
+// and max timestamp are returned (the exact record would need decompression).
+std::optional<OffsetAndTimestamp> first_offset_with_timestamp(std::string_view chunk, std::int64_t ts,
+                                                              std::int64_t min_offset = 0);
 
 // The record with the largest timestamp in the chunk (the first such record);
 // for a compressed batch, its last offset.
