@@ -142,7 +142,8 @@ def test_retention_ms_frees_every_object_in_the_bucket(s3, broker, topic):
     create_topic(broker.kafka, topic, config={'retention.ms': '600000'})
     new = produce_flushes(s3, broker, topic, 5)
     res = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={'retention.ms': '1500'})
-    admin(broker.kafka).alter_configs([res], request_timeout=30)[res].result(30)
+    a = admin(broker.kafka)  # kept: the futures fail if the client is destroyed first
+    a.alter_configs([res], request_timeout=30)[res].result(30)
     wait_for(lambda: not remaining(s3, broker, new), GC_TIMEOUT_S,
              'expired objects to be deleted from the bucket')
     assert watermarks(broker.kafka, topic, 0) == (50, 50)
