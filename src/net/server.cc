@@ -41,10 +41,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> reader() {
     const auto& limits = server_.limits_;
     while (!stop_ && !closed_) {
-      while (slots_.size() >= limits.max_inflight_per_connection && !closed_) {
+      while (slots_.size() >= limits.max_inflight_per_connection && !closed_ && !stop_) {
         co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
       }
-      if (closed_) break;
+      // stop_reading() may have come while waiting for a slot; requests
+      // already in the socket buffer must not be read after it.
+      if (closed_ || stop_) break;
       char size_buf[4];
       boost::system::error_code ec;
       co_await asio::async_read(socket_, asio::buffer(size_buf),
