@@ -221,6 +221,12 @@ awaitable<void> Server::accept_loop() {
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
+    if (stopping_) {
+      // Accepted before stop() but resumed after it (a completion already
+      // queued): stop() never saw this connection, so it would be served on.
+      s.close(ec);
+      break;
+    }
     if (connections_.size() >= limits_.max_connections) {
       spdlog::warn("refusing connection: max-connections ({}) reached", limits_.max_connections);
       s.close(ec);

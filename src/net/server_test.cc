@@ -663,6 +663,34 @@ TEST_F(ServerTest, StopReadsNothingMoreEvenWhenWaitingForAnInflightSlot) {
   EXPECT_EQ(seen().size(), 2u);
 }
 
+TEST_F(ServerTest, ConnectionsAcceptedWhileStopRunsAreClosedToo) {
+  // Connections that complete while the loop is busy queue up in the backlog;
+  // stop() comes from a timer that expires in that same busy spell. Asio then
+  // runs the listener's readiness first (accepting the first connection and,
+  // speculatively, the next, whose completion is queued) and the timer's
+  // stop() before that queued completion. Every one of them must be closed by
+  // the stop, not served on after it.
+  start();
+  auto armed = std::make_shared<std::promise<void>>();
+  auto release = std::make_shared<std::promise<void>>();
+  std::shared_future<void> released = release->get_future().share();
+  asio::post(io_, [this, armed, released] {
+    auto stopper = std::make_shared<asio::steady_timer>(io_, 0ms);
+    stopper->async_wait([this, stopper](boost::system::error_code) { server_->stop(); });
+    armed->set_value();
+    released.wait_for(5s);  // the loop is busy while the clients connect
+  });
+  armed->get_future().wait();
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<Client>(port_));
+  release->set_value();
+  for (auto& c : clients) {
+    EXPECT_TRUE(c->connected());
+    EXPECT_TRUE(c->closed_by_peer());
+  }
+  EXPECT_TRUE(eventually([&] { return connections() == 0; }));
+}
+
 TEST_F(ServerTest, ShutdownGivesUpAtTheDeadline) {
   start();
   Client c(port_);
