@@ -57,7 +57,8 @@ class CaptureSink : public spdlog::sinks::base_sink<std::mutex> {
 std::uint64_t rejected(const char* reason) {
   return metrics::registry()
       .counter("kafscale_requests_rejected_total",
-               "Requests that closed their connection (malformed, unknown or unsupported)", {{"reason", reason}})
+               "Requests that closed their connection (malformed, unknown or unsupported)",
+               {{"reason", reason}})
       .value();
 }
 
@@ -81,7 +82,9 @@ void write_header(Writer& w, std::int16_t key, std::int16_t version, std::int32_
   }
 }
 
-std::size_t header_size(bool tagged) { return 2 + 2 + 4 + 2 + std::string_view(kClientId).size() + (tagged ? 1 : 0); }
+std::size_t header_size(bool tagged) {
+  return 2 + 2 + 4 + 2 + std::string_view(kClientId).size() + (tagged ? 1 : 0);
+}
 
 template <class Req>
 bool flexible(std::int16_t version) {
@@ -90,7 +93,8 @@ bool flexible(std::int16_t version) {
 
 // A request payload (no size prefix): header by the API's flexibility, then the body.
 template <class Req>
-std::string request(const Req& req, std::int16_t version, std::int32_t correlation_id, bool extra_tag = false) {
+std::string request(const Req& req, std::int16_t version, std::int32_t correlation_id,
+                    bool extra_tag = false) {
   Writer w;
   const bool tagged = flexible<Req>(version);
   write_header(w, Req::kApiKey, version, correlation_id, tagged, extra_tag && tagged);
@@ -142,15 +146,16 @@ template <class Resp>
 // The ranges listed equal the API table, in its order.
 ::testing::AssertionResult lists_our_ranges(const ApiVersionsResponse& resp) {
   if (resp.api_keys.size() != protocol::kApis.size())
-    return ::testing::AssertionFailure() << resp.api_keys.size() << " APIs listed, the table has "
-                                         << protocol::kApis.size();
+    return ::testing::AssertionFailure()
+           << resp.api_keys.size() << " APIs listed, the table has " << protocol::kApis.size();
   for (std::size_t i = 0; i < protocol::kApis.size(); ++i) {
     const auto& got = resp.api_keys[i];
     const auto& want = protocol::kApis[i];
     if (got.api_key != want.key || got.min_version != want.min_version || got.max_version != want.max_version)
-      return ::testing::AssertionFailure() << "entry " << i << ": key " << got.api_key << " v" << got.min_version
-                                           << "-" << got.max_version << ", table: " << want.name << " key "
-                                           << want.key << " v" << want.min_version << "-" << want.max_version;
+      return ::testing::AssertionFailure()
+             << "entry " << i << ": key " << got.api_key << " v" << got.min_version << "-" << got.max_version
+             << ", table: " << want.name << " key " << want.key << " v" << want.min_version << "-"
+             << want.max_version;
   }
   return ::testing::AssertionSuccess();
 }
@@ -175,12 +180,39 @@ std::vector<VersionCase> unsupported_versions() {
 }
 std::vector<std::int16_t> unsupported_api_versions() { return {ApiVersionsRequest::kMaxVersion + 1, -1}; }
 std::vector<std::int32_t> correlation_ids() {
-  return {0, 1, -1, 0x01020304, std::numeric_limits<std::int32_t>::max(), std::numeric_limits<std::int32_t>::min()};
+  return {0,
+          1,
+          -1,
+          0x01020304,
+          std::numeric_limits<std::int32_t>::max(),
+          std::numeric_limits<std::int32_t>::min()};
 }
 std::vector<std::string> bad_headers() {
   Writer w;
   write_header(w, MetadataRequest::kApiKey, 12, 34, true);
   return {w.flatten().substr(0, 5), std::string()};
+}
+
+// Produce of one batch of `n` records to partition 0 of `topic`.
+std::string produce_request(const std::string& topic, std::int16_t acks, int n, std::int16_t version,
+                            std::int32_t correlation_id) {
+  const std::string batch = log::logtest::make_batch(n, "v");
+  protocol::ProduceRequest req;
+  req.acks = acks;
+  req.timeout_ms = 10'000;
+  req.topic_data.emplace_back();
+  req.topic_data.back().name = topic;
+  req.topic_data.back().partition_data.emplace_back();
+  req.topic_data.back().partition_data.back().index = 0;
+  req.topic_data.back().partition_data.back().records = protocol::Records::view(batch);
+  return request(req, version, correlation_id);
+}
+
+// error code and base offset of the single partition answered, or {-1, -1}.
+std::pair<std::int16_t, std::int64_t> produced(const protocol::ProduceResponse& resp) {
+  if (resp.responses.size() != 1 || resp.responses[0].partition_responses.size() != 1) return {-1, -1};
+  const auto& p = resp.responses[0].partition_responses[0];
+  return {p.error_code, p.base_offset};
 }
 
 std::unique_ptr<handlers::BrokerContext> make_broker(log::LogManager& lm) {
@@ -269,6 +301,35 @@ TEST_F(DispatcherTest, RequestHeaderV1OrV2ByTheApisFlexibility) {
   });
 }
 
+TEST_F(DispatcherTest, ProduceWithAcksZeroAnswersNothing) {
+  serve([&](Dispatcher& d, log::LogManager& lm) -> awaitable<void> {
+    auto id = co_await log::logtest::make_topic(lm, "events", 1);
+    EXPECT_FALSE(is_zero(id));
+    const std::pair<std::int16_t, std::int64_t> first_ok(0, 0), third_ok(0, 5);
+    {
+      net::Response r;
+      co_await call(d, produce_request("events", 1, 3, 9, 61), r);
+      protocol::ProduceResponse resp;
+      EXPECT_TRUE(decode_reply(r, 9, /*header_tags=*/true, 61, resp));
+      EXPECT_EQ(produced(resp), first_ok);
+    }
+    {
+      net::Response r;
+      co_await call(d, produce_request("events", 0, 2, 9, 62), r);
+      EXPECT_EQ(r.kind, net::Response::Kind::none);
+      EXPECT_FALSE(r.frame);
+    }
+    {
+      // The acks=0 batch was appended: offsets 3-4.
+      net::Response r;
+      co_await call(d, produce_request("events", 1, 1, 7, 63), r);
+      protocol::ProduceResponse resp;
+      EXPECT_TRUE(decode_reply(r, 7, /*header_tags=*/false, 63, resp));
+      EXPECT_EQ(produced(resp), third_ok);
+    }
+  });
+}
+
 TEST_F(DispatcherTest, BrokenTagSectionInAV2HeaderCloses) {
   // Header v2 whose tagged-field section claims a 10-byte field with 2 bytes
   // left: the header itself is malformed.
@@ -301,7 +362,8 @@ TEST_F(DispatcherTest, UnknownApiKeyCloses) {
     }
     EXPECT_EQ(rejected("unknown_api"), before + 3);
     const std::string text = logged();
-    EXPECT_NE(text.find("connection 42 (192.0.2.7:5555): unknown API key 4; closing"), std::string::npos) << text;
+    EXPECT_NE(text.find("connection 42 (192.0.2.7:5555): unknown API key 4; closing"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("unknown API key 999"), std::string::npos) << text;
     EXPECT_NE(text.find("unknown API key -1"), std::string::npos) << text;
   });
@@ -318,7 +380,8 @@ TEST_F(DispatcherTest, UnsupportedVersionCloses) {
     }
     EXPECT_EQ(rejected("unsupported_version"), before + cases.size());
     const std::string text = logged();
-    EXPECT_NE(text.find("Metadata v14 is not supported (we serve v0-13); closing"), std::string::npos) << text;
+    EXPECT_NE(text.find("Metadata v14 is not supported (we serve v0-13); closing"), std::string::npos)
+        << text;
     EXPECT_NE(text.find("Fetch v3 is not supported (we serve v4-18)"), std::string::npos) << text;
     EXPECT_NE(text.find("OffsetDelete v1 is not supported (we serve v0-0)"), std::string::npos) << text;
   });
@@ -365,9 +428,10 @@ TEST_F(DispatcherTest, TruncatedBodyClosesNamingApiVersionFieldAndPosition) {
       net::Response r;
       co_await call(d, full.substr(0, name_at + 1 + 5), r);
       EXPECT_EQ(r.kind, net::Response::Kind::close);
-      const std::string want = "connection 42 (192.0.2.7:5555): Metadata v12 request: field topics[0].name: length " +
-                               std::to_string(topic.size()) + " exceeds the 5 remaining bytes at byte " +
-                               std::to_string(name_at) + "; closing";
+      const std::string want =
+          "connection 42 (192.0.2.7:5555): Metadata v12 request: field topics[0].name: length " +
+          std::to_string(topic.size()) + " exceeds the 5 remaining bytes at byte " + std::to_string(name_at) +
+          "; closing";
       EXPECT_NE(logged().find(want), std::string::npos) << "want: " << want << "\nlog:\n" << logged();
     }
     // Not flexible (v1): header v1, int32 array length, int16 name length.
@@ -377,8 +441,9 @@ TEST_F(DispatcherTest, TruncatedBodyClosesNamingApiVersionFieldAndPosition) {
       net::Response r;
       co_await call(d, full.substr(0, name_at + 2 + 3), r);
       EXPECT_EQ(r.kind, net::Response::Kind::close);
-      const std::string want = "Metadata v1 request: field topics[0].name: length " + std::to_string(topic.size()) +
-                               " exceeds the 3 remaining bytes at byte " + std::to_string(name_at);
+      const std::string want = "Metadata v1 request: field topics[0].name: length " +
+                               std::to_string(topic.size()) + " exceeds the 3 remaining bytes at byte " +
+                               std::to_string(name_at);
       EXPECT_NE(logged().find(want), std::string::npos) << "want: " << want << "\nlog:\n" << logged();
     }
     // A body cut before a fixed-size field: ApiVersions v3 without its strings' tail.

@@ -94,7 +94,8 @@ class Client {
   std::optional<std::string> read_frame() {
     if (!fill(4)) return std::nullopt;
     const auto* b = reinterpret_cast<const unsigned char*>(buf_.data());
-    const std::size_t size = (std::size_t{b[0]} << 24) | (std::size_t{b[1]} << 16) | (std::size_t{b[2]} << 8) | b[3];
+    const std::size_t size =
+        (std::size_t{b[0]} << 24) | (std::size_t{b[1]} << 16) | (std::size_t{b[2]} << 8) | b[3];
     if (!fill(4 + size)) return std::nullopt;
     std::string payload = buf_.substr(4, size);
     buf_.erase(0, 4 + size);
@@ -175,10 +176,10 @@ std::unique_ptr<protocol::Writer> reply(const std::string& payload) {
 class ServerTest : public ::testing::Test {
  protected:
   void start(ServerLimits limits = {}) {
-    server_ = std::make_unique<Server>(
-        io_, limits, [this](std::shared_ptr<const std::string> p, const ConnectionInfo& c) {
-          return handle(std::move(p), c);
-        });
+    server_ = std::make_unique<Server>(io_, limits,
+                                       [this](std::shared_ptr<const std::string> p, const ConnectionInfo& c) {
+                                         return handle(std::move(p), c);
+                                       });
     Status s = server_->listen("127.0.0.1", 0);
     ASSERT_TRUE(s.ok()) << s.to_string();
     port_ = server_->port();
