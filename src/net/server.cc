@@ -41,10 +41,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   awaitable<void> reader() {
     const auto& limits = server_.limits_;
     while (!stop_ && !closed_) {
-      while (slots_.size() >= limits.max_inflight_per_connection && !closed_) {
+      while (slots_.size() >= limits.max_inflight_per_connection && !closed_ && !stop_) {
         co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
       }
-      if (closed_) break;
+      // stop_reading() may have come while waiting for a slot; requests
+      // already in the socket buffer must not be read after it.
+      if (closed_ || stop_) break;
       char size_buf[4];
       boost::system::error_code ec;
       co_await asio::async_read(socket_, asio::buffer(size_buf),
@@ -218,6 +220,12 @@ awaitable<void> Server::accept_loop() {
       asio::steady_timer t(io_, std::chrono::milliseconds(50));
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
+    }
+    if (stopping_) {
+      // Accepted before stop() but resumed after it (a completion already
+      // queued): stop() never saw this connection, so it would be served on.
+      s.close(ec);
+      break;
     }
     if (connections_.size() >= limits_.max_connections) {
       spdlog::warn("refusing connection: max-connections ({}) reached", limits_.max_connections);
