@@ -8,7 +8,8 @@
 //       u32 epoch_count { i32 epoch i64 start }
 //       u32 entry_count { u32 object_idx i64 base i64 last i64 max_ts u64 pos u32 len i32 epoch u32 batches }
 //       }
-//   u32 producer_state_len, bytes (reserved for idempotent-producer state; empty in v1)
+//   u32 producer_state_len, bytes (idempotent-producer state: encode_producer_snapshot in
+//       producer_state.h; empty when no partition has producer state)
 //   u32 crc32c of everything above, "KSCE"
 #pragma once
 

@@ -161,14 +161,18 @@ Result<ParsedObject> parse_object(std::string_view bytes) {
   if (p->header.version != kObjectFormatVersion) {
     return Status(Errc::corrupt, fmt::format("unsupported object format version {}", p->header.version));
   }
+  // Bounds compared without sums: the trailer has no checksum and a footer's
+  // CRC only shows it is undamaged, not sane; a sum that wraps would pass
+  // (and substr would then throw).
   const auto& f = p->footer;
-  if (f.position < kObjectHeaderSize || f.position + f.length + kObjectTrailerSize != bytes.size()) {
+  const std::size_t footer_end = bytes.size() - kObjectTrailerSize;
+  if (f.position < kObjectHeaderSize || f.position > footer_end || f.length != footer_end - f.position) {
     return Status(Errc::corrupt, "object footer location out of bounds");
   }
   auto entries = decode_footer(bytes.substr(f.position, f.length), p->footer_crc);
   if (!entries.ok()) return entries.status();
   for (const auto& e : *entries) {
-    if (e.position < kObjectHeaderSize || e.position + e.length > f.position) {
+    if (e.position < kObjectHeaderSize || e.position > f.position || e.length > f.position - e.position) {
       return Status(Errc::corrupt, "object entry out of bounds");
     }
   }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -154,26 +155,28 @@ std::size_t ProducerStates::expire(std::int64_t now_ms, std::int64_t expiration_
 }
 
 void ProducerStates::encode(std::string& out) const {
-  BinWriter w(out);
-  std::uint32_t n = 0;
+  // In ascending producer id, so equal state always encodes to equal bytes
+  // (the map's iteration order depends on its history).
+  std::vector<std::pair<std::int64_t, const ProducerEntry*>> committed;
   for (const auto& [pid, e] : producers_) {
     for (const auto& b : e.batches) {
       if (b.pending_flush == 0) {
-        ++n;
+        committed.emplace_back(pid, &e);
         break;
       }
     }
   }
-  w.put<std::uint32_t>(n);
-  for (const auto& [pid, e] : producers_) {
-    std::uint8_t committed = 0;
-    for (const auto& b : e.batches) committed += b.pending_flush == 0 ? 1 : 0;
-    if (committed == 0) continue;
+  std::sort(committed.begin(), committed.end());
+  BinWriter w(out);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(committed.size()));
+  for (const auto& [pid, e] : committed) {
+    std::uint8_t n = 0;
+    for (const auto& b : e->batches) n += b.pending_flush == 0 ? 1 : 0;
     w.put<std::int64_t>(pid);
-    w.put<std::int16_t>(e.epoch);
-    w.put<std::int64_t>(e.last_update_ms);
-    w.put<std::uint8_t>(committed);
-    for (const auto& b : e.batches) {
+    w.put<std::int16_t>(e->epoch);
+    w.put<std::int64_t>(e->last_update_ms);
+    w.put<std::uint8_t>(n);
+    for (const auto& b : e->batches) {
       if (b.pending_flush != 0) continue;
       w.put<std::int32_t>(b.first_seq);
       w.put<std::int32_t>(b.last_seq);
