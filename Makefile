@@ -5,7 +5,9 @@ LISTEN ?= 127.0.0.1:9092
 CMAKE_FLAGS ?=
 PROFILE ?= quick
 
-.PHONY: all deps test-deps build run test unit-test integration-test clean bench bench-deps
+SANITIZE_BUILD ?= build-asan
+
+.PHONY: all deps test-deps build run test unit-test integration-test test-sanitize clean bench bench-deps
 
 all: build
 
@@ -34,6 +36,13 @@ integration-test: build test-deps
 # loopback, so the backends' conformance suites run against the real servers.
 test: test-deps build
 	bash tests/with-services.sh bash -c 'cd $(BUILD) && ctest --output-on-failure -j2 && cd .. && bash tests/run-integration.sh'
+
+# A Debug build with AddressSanitizer + UndefinedBehaviorSanitizer (-DKS_SANITIZE=ON) in $(SANITIZE_BUILD):
+# its unit tests, then the integration suite against its broker. A sanitizer report fails the test.
+test-sanitize: test-deps deps
+	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKS_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake --build $(SANITIZE_BUILD)
+	bash tests/with-services.sh bash -c 'cd $(SANITIZE_BUILD) && ctest --output-on-failure -j2 && cd .. && KAFSCALE_BIN=$(SANITIZE_BUILD)/kafscale bash tests/run-integration.sh'
 
 # Benchmarks (docs/BENCHMARKS.md): PROFILE=quick (<= 3 minutes) or PROFILE=full (the whole matrix).
 bench: bench-deps build

@@ -205,7 +205,9 @@ TEST_F(ClusterStateTest, ProducerIdsAreNeverHandedOutTwiceAcrossBrokers) {
     for (int i = 0; i < 2500; ++i) {
       auto x = co_await (i % 2 == 0 ? a : b).allocate_producer_id();
       EXPECT_TRUE(x.ok());
-      if (x.ok()) EXPECT_TRUE(seen.insert(*x).second) << "producer id " << *x << " handed out twice";
+      if (x.ok()) {
+        EXPECT_TRUE(seen.insert(*x).second) << "producer id " << *x << " handed out twice";
+      }
     }
     // A metadata failure while reserving a block is an error, not a reused id.
     asio::thread_pool pool2(1);
@@ -215,7 +217,9 @@ TEST_F(ClusterStateTest, ProducerIdsAreNeverHandedOutTwiceAcrossBrokers) {
     EXPECT_EQ((co_await c.allocate_producer_id()).code(), Errc::unavailable);
     auto x = co_await c.allocate_producer_id();
     EXPECT_TRUE(x.ok());
-    if (x.ok()) EXPECT_TRUE(seen.insert(*x).second) << "producer id " << *x << " handed out twice";
+    if (x.ok()) {
+      EXPECT_TRUE(seen.insert(*x).second) << "producer id " << *x << " handed out twice";
+    }
   });
 }
 

@@ -311,7 +311,7 @@ std::string Registry::render() const {
       Fam f{name, fam->help, fam->type, fam->bounds, {}};
       f.rows.reserve(fam->series.size());
       for (const auto& [labels, s] : fam->series) {
-        Row r{labels, 0.0};
+        Row r{labels, 0.0, {}};
         if (fam->type == Type::kHistogram) {
           for (size_t i = 0; i <= s->histogram->bounds().size(); ++i)
             r.buckets.push_back(s->histogram->bucket(i));

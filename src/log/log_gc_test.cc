@@ -274,7 +274,9 @@ TEST_F(LogGcTest, ProducerIdsAreNeverReusedAcrossRestarts) {
       for (int i = 0; i < 5; ++i) {
         auto id = co_await log.allocate_producer_id();
         EXPECT_TRUE(id.ok());
-        if (id.ok()) EXPECT_TRUE(seen.insert(*id).second) << *id;
+        if (id.ok()) {
+          EXPECT_TRUE(seen.insert(*id).second) << *id;
+        }
       }
     });
   }
@@ -405,7 +407,9 @@ TEST_F(LogGcTest, OrphansAndStaleCheckpointsAreSwept) {
     const PartitionKey k{t->record.id, 0};
     auto r = co_await log.read(k, 0, 1 << 20);
     EXPECT_TRUE(r.ok());
-    if (r.ok()) EXPECT_GT(r->bytes, 0u);
+    if (r.ok()) {
+      EXPECT_GT(r->bytes, 0u);
+    }
   });
 }
 

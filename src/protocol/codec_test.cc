@@ -24,8 +24,13 @@ void* operator new(size_t n) {
   if (p == nullptr) std::abort();
   return p;
 }
+// g++ pairs these frees with the allocation functions above only by name and
+// warns; they are the matching pair.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace ks::protocol {
 namespace {
