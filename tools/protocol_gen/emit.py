@@ -198,9 +198,12 @@ def sample_value(f, seed_expr):
     """C++ expression for a non-default sample value of one element of f."""
     if f.base in INT_RANGES:
         d = f.default if isinstance(f.default, int) and not isinstance(f.default, bool) else 0
-        v = d - 3 if d > 0 else d + 3
         ctype = PRIMITIVES[f.base][0]
-        return f"static_cast<{ctype}>({v} + {seed_expr})"
+        # Away from the default and towards zero, so a default at the type's
+        # limit (INT64_MAX) cannot overflow.
+        if d > 0:
+            return f"static_cast<{ctype}>({d - 3} - {seed_expr})"
+        return f"static_cast<{ctype}>({d + 3} + {seed_expr})"
     if f.base == "bool":
         return "false" if f.default else "true"
     if f.base == "float64":
