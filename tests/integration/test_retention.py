@@ -17,8 +17,16 @@ GC_TIMEOUT_S = 20
 
 
 def object_files(broker):
+    """{name: size} of the log objects on disk; a file GC deletes while we list is left out."""
     root = broker.data_dir / 'objects' / 'objects'
-    return {p.name: p.stat().st_size for p in root.rglob('*') if p.is_file()} if root.exists() else {}
+    out = {}
+    for p in (root.rglob('*') if root.exists() else []):
+        try:
+            if p.is_file():
+                out[p.name] = p.stat().st_size
+        except FileNotFoundError:
+            pass
+    return out
 
 
 def produce_flushes(broker, topic, flushes, per_flush=10, size=200, partition=0, check=True):
