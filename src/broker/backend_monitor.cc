@@ -1,13 +1,12 @@
 #include "broker/backend_monitor.h"
 
-#include "cluster/keys.h"
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <mutex>
 
 #include "broker/nospace_store.h"
+#include "cluster/keys.h"
 #include "common/metrics.h"
 #include "metastore/etcd_store.h"
 

@@ -20,7 +20,8 @@ namespace {
 
 TxnRequest cluster_txn(const std::string& cid) {
   TxnRequest t;
-  t.compare.push_back(Compare{keys::cluster(), Compare::Target::create_revision, Compare::Result::equal, 0, {}});
+  t.compare.push_back(
+      Compare{keys::cluster(), Compare::Target::create_revision, Compare::Result::equal, 0, {}});
   nlohmann::json j;
   j["v"] = 1;
   j["cluster_id"] = cid;
@@ -64,8 +65,8 @@ TxnRequest topic_update_txn(const std::string& key, std::int64_t mod_revision, c
   return t;
 }
 
-TopicRecord new_topic(const std::string& name, std::int32_t partitions, std::map<std::string, std::string> configs,
-                      std::int64_t ms) {
+TopicRecord new_topic(const std::string& name, std::int32_t partitions,
+                      std::map<std::string, std::string> configs, std::int64_t ms) {
   TopicRecord rec;
   rec.name = name;
   rec.id = random_topic_id();
@@ -112,7 +113,8 @@ awaitable<Status> ClusterState::take_ownership() {
   // the revision of our write is our epoch.
   auto p = co_await meta_.put(keys::owner(opt_.node_id), owner_value(opt_.node_id, wall_clock_ms()));
   if (!p.ok()) co_return Status(p.code(), "taking ownership: " + p.status().message());
-  if (*p <= 0) co_return Status(Errc::corrupt, fmt::format("taking ownership: revision {} from the store", *p));
+  if (*p <= 0)
+    co_return Status(Errc::corrupt, fmt::format("taking ownership: revision {} from the store", *p));
   epoch_ = static_cast<std::uint64_t>(*p);
   co_return Status{};
 }
@@ -129,7 +131,8 @@ metastore::Compare ClusterState::fence() const {
 metastore::Op ClusterState::read_owner() const { return Op::get(keys::owner(opt_.node_id)); }
 
 void ClusterState::set_fenced(const Status& why) {
-  if (!fenced_) spdlog::error("node {} fenced: {}; no more writes from this process", opt_.node_id, why.to_string());
+  if (!fenced_)
+    spdlog::error("node {} fenced: {}; no more writes from this process", opt_.node_id, why.to_string());
   fenced_ = true;
 }
 
@@ -167,7 +170,8 @@ awaitable<Status> ClusterState::load_dynamic_configs() {
   co_return Status{};
 }
 
-awaitable<Status> ClusterState::set_dynamic_broker_configs(const std::map<std::string, std::string>& configs) {
+awaitable<Status> ClusterState::set_dynamic_broker_configs(
+    const std::map<std::string, std::string>& configs) {
   auto r = co_await meta_.put(keys::broker_config(opt_.node_id), encode_dynamic_configs(configs));
   if (!r.ok()) co_return r.status();
   dynamic_configs_ = configs;
@@ -268,7 +272,8 @@ awaitable<Result<TopicInfo*>> ClusterState::write_topic_record(const TopicUpdate
   if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
   // Looked up again: the map may have changed while we waited.
   auto it = topics_.find(name);
-  if (it == topics_.end() || it->second.record.id != u.id) co_return Status(Errc::not_found, "unknown topic " + name);
+  if (it == topics_.end() || it->second.record.id != u.id)
+    co_return Status(Errc::not_found, "unknown topic " + name);
   co_return &it->second;
 }
 

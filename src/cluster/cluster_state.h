@@ -45,7 +45,8 @@ class TopicListener {
 
 class ClusterState {
  public:
-  ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta, ClusterOptions options);
+  ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta,
+               ClusterOptions options);
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
 
@@ -86,7 +87,8 @@ class ClusterState {
                                                    std::map<std::string, std::string> configs);
   awaitable<Status> delete_topic(const std::string& name);
   // Replaces a topic's explicit configs (validated by the caller).
-  awaitable<Status> set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs);
+  awaitable<Status> set_topic_configs(const std::string& name,
+                                      const std::map<std::string, std::string>& configs);
   // Grows a topic to `count` partitions (the caller has checked count > current).
   awaitable<Status> add_topic_partitions(const std::string& name, std::int32_t count);
 

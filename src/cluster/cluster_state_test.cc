@@ -229,7 +229,8 @@ Status start_once(std::shared_ptr<metastore::MetadataStore> meta, bool& started)
   asio::thread_pool pool(1);
   ClusterState s(pool, std::move(meta), ClusterOptions{});
   Status result(Errc::timeout, "start() did not finish");
-  asio::co_spawn(io, [&]() -> awaitable<void> { result = co_await s.start(); }, asio::detached);
+  asio::co_spawn(
+      io, [&]() -> awaitable<void> { result = co_await s.start(); }, asio::detached);
   io.run_for(10s);
   pool.join();
   started = s.started();

@@ -13,13 +13,14 @@
 
 namespace ks::detail {
 
-[[noreturn]] void assert_failed(const char* file, int line, const char* condition, const std::string& message);
+[[noreturn]] void assert_failed(const char* file, int line, const char* condition,
+                                const std::string& message);
 
 }  // namespace ks::detail
 
-#define KS_ASSERT(cond, ...)                                                                   \
-  do {                                                                                         \
-    if (!(cond)) [[unlikely]] {                                                                \
-      ::ks::detail::assert_failed(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__));      \
-    }                                                                                          \
+#define KS_ASSERT(cond, ...)                                                              \
+  do {                                                                                    \
+    if (!(cond)) [[unlikely]] {                                                           \
+      ::ks::detail::assert_failed(__FILE__, __LINE__, #cond, ::fmt::format(__VA_ARGS__)); \
+    }                                                                                     \
   } while (0)

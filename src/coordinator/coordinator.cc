@@ -76,8 +76,9 @@ std::string_view state_name(GroupState s) {
 }
 
 GroupCoordinator::GroupCoordinator(asio::io_context& io, asio::thread_pool& pool,
-                                   std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
-                                   HighWatermarkFn high_watermark, Options options)
+                                   std::shared_ptr<metastore::MetadataStore> meta,
+                                   cluster::ClusterState& cluster, HighWatermarkFn high_watermark,
+                                   Options options)
     : io_(io),
       pool_(pool),
       meta_(std::move(meta)),

@@ -23,11 +23,11 @@
 #include <string>
 #include <vector>
 
+#include "cluster/cluster_state.h"
 #include "common/async.h"
 #include "common/status.h"
 #include "coordinator/group.h"
 #include "coordinator/types.h"
-#include "cluster/cluster_state.h"
 #include "metastore/metadata_store.h"
 
 namespace ks::coordinator {

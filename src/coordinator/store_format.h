@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
 #include "cluster/keys.h"
 #include "cluster/types.h"
+#include "common/status.h"
 
 namespace ks::coordinator {
 
@@ -38,7 +38,9 @@ inline std::string offsets_key(std::string_view group, std::string_view topic, s
   return cluster::keys::group_offsets(group, topic, chunk);
 }
 // nullopt for keys outside the layout (ignored on load).
-inline std::optional<ParsedKey> parse_key(std::string_view key) { return cluster::keys::parse_group_key(key); }
+inline std::optional<ParsedKey> parse_key(std::string_view key) {
+  return cluster::keys::parse_group_key(key);
+}
 
 struct OffsetValue {
   std::int64_t offset = -1;

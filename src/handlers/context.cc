@@ -67,7 +67,7 @@ bool valid_topic_name(const std::string& name) {
 }
 
 awaitable<const cluster::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name,
-                                                     bool allowed, ErrorCode& error) {
+                                                         bool allowed, ErrorCode& error) {
   auto& log = ctx.broker.log;
   if (const auto* t = log.topic(name)) co_return t;
   if (!valid_topic_name(name)) {

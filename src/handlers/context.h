@@ -58,6 +58,6 @@ bool valid_topic_name(const std::string& name);
 // Creates `name` with the broker defaults when auto-creation is on; returns
 // the topic or nullptr (with `error` set) otherwise.
 awaitable<const cluster::TopicInfo*> find_or_auto_create(RequestContext& ctx, const std::string& name,
-                                                     bool allowed, protocol::ErrorCode& error);
+                                                         bool allowed, protocol::ErrorCode& error);
 
 }  // namespace ks::handlers

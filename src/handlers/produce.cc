@@ -25,7 +25,7 @@ constexpr std::int32_t kMinProduceTimeoutMs = 1'000;
 
 // v13+ (KIP-516) names topics by id; older versions by name.
 const cluster::TopicInfo* find_topic(LogManager& log, std::int16_t version,
-                                 const ProduceRequest::TopicProduceData& td) {
+                                     const ProduceRequest::TopicProduceData& td) {
   return version >= 13 ? log.topic_by_id(td.topic_id.bytes) : log.topic(td.name);
 }
 
@@ -150,7 +150,8 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     }
   }
   for (auto& tr : resp.responses) {
-    const cluster::TopicInfo* topic = ctx.version >= 13 ? log.topic_by_id(tr.topic_id.bytes) : log.topic(tr.name);
+    const cluster::TopicInfo* topic =
+        ctx.version >= 13 ? log.topic_by_id(tr.topic_id.bytes) : log.topic(tr.name);
     for (auto& pr : tr.partition_responses) {
       const auto* st = topic ? log.partition(log::PartitionKey{topic->record.id, pr.index}) : nullptr;
       if (st != nullptr) pr.log_start_offset = st->log_start;

@@ -42,26 +42,29 @@ std::function<std::pair<std::size_t, std::uint64_t>()> delete_fn(std::shared_ptr
 
 std::function<Result<std::vector<objstore::ObjectInfo>>()> list_fn(std::shared_ptr<objstore::ObjectStore> o,
                                                                    std::string a, std::string b) {
-  return [o = std::move(o), a = std::move(a), b = std::move(b)]() -> Result<std::vector<objstore::ObjectInfo>> {
-    auto x = o->list(a);
-    if (!x.ok()) return x.status();
-    auto y = o->list(b);
-    if (!y.ok()) return y.status();
-    auto out = std::move(x).value();
-    for (auto& i : *y) out.push_back(std::move(i));
-    return out;
-  };
+  return
+      [o = std::move(o), a = std::move(a), b = std::move(b)]() -> Result<std::vector<objstore::ObjectInfo>> {
+        auto x = o->list(a);
+        if (!x.ok()) return x.status();
+        auto y = o->list(b);
+        if (!y.ok()) return y.status();
+        auto out = std::move(x).value();
+        for (auto& i : *y) out.push_back(std::move(i));
+        return out;
+      };
 }
 
 metrics::Counter& objects_deleted_counter() {
-  static auto& c = metrics::registry().counter("kafscale_objects_deleted_total", "Objects deleted by retention and GC");
+  static auto& c =
+      metrics::registry().counter("kafscale_objects_deleted_total", "Objects deleted by retention and GC");
   return c;
 }
 
 bool same_entry(const IndexEntry& a, const IndexEntry& b) {
-  return a.base_offset == b.base_offset && a.last_offset == b.last_offset && a.max_timestamp == b.max_timestamp &&
-         a.object->key == b.object->key && a.object->size == b.object->size && a.position == b.position &&
-         a.length == b.length && a.leader_epoch == b.leader_epoch && a.batch_count == b.batch_count;
+  return a.base_offset == b.base_offset && a.last_offset == b.last_offset &&
+         a.max_timestamp == b.max_timestamp && a.object->key == b.object->key &&
+         a.object->size == b.object->size && a.position == b.position && a.length == b.length &&
+         a.leader_epoch == b.leader_epoch && a.batch_count == b.batch_count;
 }
 
 // A checkpoint we encoded decodes back to what we put in (our own bytes:
@@ -75,8 +78,9 @@ void check_round_trip(const Checkpoint& c, const std::string& bytes, const std::
   for (std::size_t i = 0; i < c.partitions.size(); ++i) {
     const PartitionSnapshot& a = c.partitions[i];
     const PartitionSnapshot& b = back->partitions[i];
-    bool same = a.key == b.key && a.log_start == b.log_start && a.hwm == b.hwm && a.leader_epoch == b.leader_epoch &&
-                a.epochs.size() == b.epochs.size() && a.index.size() == b.index.size();
+    bool same = a.key == b.key && a.log_start == b.log_start && a.hwm == b.hwm &&
+                a.leader_epoch == b.leader_epoch && a.epochs.size() == b.epochs.size() &&
+                a.index.size() == b.index.size();
     for (std::size_t j = 0; same && j < a.epochs.size(); ++j)
       same = a.epochs[j].epoch == b.epochs[j].epoch && a.epochs[j].start_offset == b.epochs[j].start_offset;
     for (std::size_t j = 0; same && j < a.index.size(); ++j) same = same_entry(a.index[j], b.index[j]);
@@ -100,7 +104,8 @@ awaitable<void> LogLifecycle::stop() {
   // A checkpoint started by persist() may still be running: the final one follows it.
   while (checkpoint_running_) co_await checkpoint_done_.wait_until(Clock::now() + std::chrono::seconds(1));
   if (!s_.fenced() && needs_checkpoint()) {
-    if (auto st = co_await write_checkpoint(); !st.ok()) spdlog::warn("final checkpoint failed: {}", st.to_string());
+    if (auto st = co_await write_checkpoint(); !st.ok())
+      spdlog::warn("final checkpoint failed: {}", st.to_string());
   }
   running_ = false;
 }
@@ -162,11 +167,12 @@ awaitable<Status> LogLifecycle::write_checkpoint() {
   const std::size_t covered = s_.position.since_checkpoint;
   const std::uint64_t covers = s_.position.last_committed;
   const std::uint64_t gen = s_.state_gen;
-  KS_ASSERT(covers >= s_.position.checkpoint_covers, "checkpoint would cover {} after one covering {}", covers,
-            s_.position.checkpoint_covers);
+  KS_ASSERT(covers >= s_.position.checkpoint_covers, "checkpoint would cover {} after one covering {}",
+            covers, s_.position.checkpoint_covers);
   // Objects no live range refers to: once this checkpoint is durable nothing
   // durable refers to them either (their commit records are covered).
-  auto doomed = std::make_shared<std::vector<std::pair<std::string, std::uint64_t>>>(s_.table.take_dead_objects());
+  auto doomed =
+      std::make_shared<std::vector<std::pair<std::string, std::uint64_t>>>(s_.table.take_dead_objects());
   const std::string key = keys::checkpoint_object(s_.node(), s_.epoch(), covers);
   checkpoint_writing_ = key;
   auto put = co_await offload(s_.pool, checkpoint_fn(key));
@@ -190,7 +196,8 @@ awaitable<Status> LogLifecycle::write_checkpoint() {
       metrics::registry().counter("kafscale_checkpoints_total", "Checkpoints written").inc();
       // The superseded checkpoint (same name when nothing was committed since:
       // then the PUT replaced it in place).
-      if (!checkpoint_object_.empty() && checkpoint_object_ != key) doomed->emplace_back(checkpoint_object_, 0);
+      if (!checkpoint_object_.empty() && checkpoint_object_ != key)
+        doomed->emplace_back(checkpoint_object_, 0);
       checkpoint_object_ = key;
     }
   }
@@ -200,7 +207,8 @@ awaitable<Status> LogLifecycle::write_checkpoint() {
     s_.stats.objects_deleted += freed.first;
     s_.stats.bytes_deleted += freed.second;
     objects_deleted_counter().add(freed.first);
-    spdlog::debug("checkpoint {}: deleted {} unreferenced objects ({} bytes)", key, freed.first, freed.second);
+    spdlog::debug("checkpoint {}: deleted {} unreferenced objects ({} bytes)", key, freed.first,
+                  freed.second);
   } else if (!result.ok()) {
     for (auto& [k, size] : *doomed) {
       if (k.starts_with(keys::objects_prefix(s_.node()))) s_.table.restore_dead_object(k, size);
@@ -233,8 +241,9 @@ Result<std::int64_t> LogLifecycle::delete_records(const PartitionKey& key, std::
   if (p == nullptr) return Status(Errc::not_found, "unknown partition");
   if (offset == -1) offset = p->hwm;
   if (offset < 0 || offset > p->hwm) {
-    return Status(Errc::invalid_argument, fmt::format("offset {} is outside [{}, {}] (log start, high watermark)",
-                                                      offset, p->log_start, p->hwm));
+    return Status(Errc::invalid_argument,
+                  fmt::format("offset {} is outside [{}, {}] (log start, high watermark)", offset,
+                              p->log_start, p->hwm));
   }
   if (s_.table.advance_log_start(*p, offset)) ++s_.state_gen;
   return p->log_start;
@@ -300,7 +309,8 @@ std::chrono::milliseconds LogLifecycle::orphan_grace() const {
 // is deleted only after it was seen unreferenced for the grace period.
 awaitable<void> LogLifecycle::sweep_orphans() {
   const std::string objects_prefix = keys::objects_prefix(s_.node());
-  auto listed = co_await offload(s_.pool, list_fn(s_.objects.store(), objects_prefix, keys::checkpoints_prefix(s_.node())));
+  auto listed = co_await offload(
+      s_.pool, list_fn(s_.objects.store(), objects_prefix, keys::checkpoints_prefix(s_.node())));
   if (!listed.ok()) {
     spdlog::warn("orphan sweep: listing failed: {}", listed.status().to_string());
     co_return;
@@ -314,7 +324,8 @@ awaitable<void> LogLifecycle::sweep_orphans() {
     if (!name) continue;  // not ours: leave it alone
     if (info.key.starts_with(objects_prefix)) {
       if (s_.table.object_known(info.key)) continue;
-      if (name->epoch >= s_.epoch() && name->seq > s_.position.last_committed) continue;  // a flush still in flight
+      if (name->epoch >= s_.epoch() && name->seq > s_.position.last_committed)
+        continue;  // a flush still in flight
     } else if (info.key == checkpoint_object_ || info.key == checkpoint_writing_) {
       continue;
     }
@@ -353,7 +364,8 @@ awaitable<Status> LogLifecycle::checkpointer() {
       expire_producers();
     }
     if (needs_checkpoint()) {
-      if (auto st = co_await write_checkpoint(); !st.ok()) spdlog::warn("checkpoint failed: {}", st.to_string());
+      if (auto st = co_await write_checkpoint(); !st.ok())
+        spdlog::warn("checkpoint failed: {}", st.to_string());
     }
     if (Clock::now() >= next_sweep_ && !s_.stopping && !s_.fenced()) {
       co_await sweep_orphans();

@@ -17,7 +17,8 @@ cluster::ClusterOptions cluster_options(const LogOptions& o) {
 
 }  // namespace
 
-LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
+LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool,
+                       std::shared_ptr<objstore::ObjectStore> objects,
                        std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
                        LogOptions options)
     : cluster_(cluster),
@@ -26,7 +27,8 @@ LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool, std::share
       reader_(s_),
       lifecycle_(s_) {}
 
-LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
+LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool,
+                       std::shared_ptr<objstore::ObjectStore> objects,
                        std::shared_ptr<metastore::MetadataStore> meta, LogOptions options)
     : own_cluster_(std::make_unique<cluster::ClusterState>(pool, meta, cluster_options(options))),
       cluster_(*own_cluster_),
@@ -41,7 +43,8 @@ awaitable<Status> LogManager::start() {
   if (own_cluster_ && !cluster_.started()) {
     if (auto st = co_await cluster_.start(); !st.ok()) co_return st;
   }
-  if (!cluster_.started()) co_return Status(Errc::invalid_argument, "the cluster state must be started first");
+  if (!cluster_.started())
+    co_return Status(Errc::invalid_argument, "the cluster state must be started first");
   // Partitions of the topics known now; recovery fills in their state.
   for (const TopicInfo* t : cluster_.topics()) s_.table.add(t->record.id, 0, t->record.partitions, false);
   cluster_.add_listener(this);

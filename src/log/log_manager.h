@@ -37,7 +37,8 @@ class LogManager final : public cluster::TopicListener {
  public:
   // With the broker's cluster state (started by the caller before start()).
   LogManager(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
-             std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster, LogOptions options);
+             std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
+             LogOptions options);
   // With a cluster state of its own, started by start() (tests and tools).
   LogManager(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> objects,
              std::shared_ptr<metastore::MetadataStore> meta, LogOptions options);
@@ -67,7 +68,8 @@ class LogManager final : public cluster::TopicListener {
   // Its objects are removed once no live range refers to them and a
   // checkpoint no longer lists them.
   awaitable<Status> delete_topic(const std::string& name);
-  awaitable<Status> set_topic_configs(const std::string& name, const std::map<std::string, std::string>& configs);
+  awaitable<Status> set_topic_configs(const std::string& name,
+                                      const std::map<std::string, std::string>& configs);
   awaitable<Status> add_topic_partitions(const std::string& name, std::int32_t count);
 
   // ---- partitions ----
@@ -93,15 +95,20 @@ class LogManager final : public cluster::TopicListener {
   // call): kOk appends; kDuplicate returns the original batch's ticket; the
   // other outcomes append nothing and say why in `message`.
   Result<AppendResult> append_batches(const PartitionKey& key, std::string_view records,
-                                      std::span<const protocol::BatchInfo> batches, std::int64_t log_append_time_ms = -1) {
+                                      std::span<const protocol::BatchInfo> batches,
+                                      std::int64_t log_append_time_ms = -1) {
     return writer_.append_batches(key, records, batches, log_append_time_ms);
   }
   // Back-pressure: waits while buffered bytes exceed the limit.
-  awaitable<bool> wait_buffer_space(Clock::time_point deadline) { return writer_.wait_buffer_space(deadline); }
+  awaitable<bool> wait_buffer_space(Clock::time_point deadline) {
+    return writer_.wait_buffer_space(deadline);
+  }
 
   // ---- idempotent producers ----
   awaitable<Result<std::int64_t>> allocate_producer_id() { return cluster_.allocate_producer_id(); }
-  const std::map<std::string, std::string>& dynamic_broker_configs() const { return cluster_.dynamic_broker_configs(); }
+  const std::map<std::string, std::string>& dynamic_broker_configs() const {
+    return cluster_.dynamic_broker_configs();
+  }
   awaitable<Status> set_dynamic_broker_configs(const std::map<std::string, std::string>& configs) {
     return cluster_.set_dynamic_broker_configs(configs);
   }
@@ -129,7 +136,9 @@ class LogManager final : public cluster::TopicListener {
   awaitable<Result<OffsetAndTimestamp>> offset_for_timestamp(const PartitionKey& key, std::int64_t ts) {
     return reader_.offset_for_timestamp(key, ts);
   }
-  awaitable<Result<OffsetAndTimestamp>> max_timestamp(const PartitionKey& key) { return reader_.max_timestamp(key); }
+  awaitable<Result<OffsetAndTimestamp>> max_timestamp(const PartitionKey& key) {
+    return reader_.max_timestamp(key);
+  }
   // Notified after every commit (wakes long-polling fetches).
   Notifier& commit_notifier() { return s_.commit_notifier; }
 

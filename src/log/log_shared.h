@@ -62,14 +62,15 @@ struct LogStats {
 
 // Where the commit stream of this broker stands.
 struct CommitPosition {
-  std::uint64_t next_seq = 1;            // next flush sequence (never reused)
-  std::uint64_t last_committed = 0;      // highest committed flush sequence
-  std::uint64_t checkpoint_covers = 0;   // commits <= this are in the durable checkpoint
-  std::size_t since_checkpoint = 0;      // commit records the checkpoint does not cover yet
+  std::uint64_t next_seq = 1;           // next flush sequence (never reused)
+  std::uint64_t last_committed = 0;     // highest committed flush sequence
+  std::uint64_t checkpoint_covers = 0;  // commits <= this are in the durable checkpoint
+  std::size_t since_checkpoint = 0;     // commit records the checkpoint does not cover yet
 };
 
 struct LogShared {
-  LogShared(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<objstore::ObjectStore> object_store,
+  LogShared(asio::io_context& io, asio::thread_pool& pool,
+            std::shared_ptr<objstore::ObjectStore> object_store,
             std::shared_ptr<metastore::MetadataStore> meta_store, cluster::ClusterState& cluster_state,
             const LogOptions& options)
       : io(io),
@@ -99,8 +100,8 @@ struct LogShared {
   bool stopping = false;
   Clock::time_point stop_deadline{};
 
-  Notifier commit_notifier;     // after every commit (long-polling fetches)
-  Notifier checkpoint_wakeup;   // enough commit records for an early checkpoint, or stop
+  Notifier commit_notifier;    // after every commit (long-polling fetches)
+  Notifier checkpoint_wakeup;  // enough commit records for an early checkpoint, or stop
 
   std::int32_t node() const { return opt.node_id; }
   std::uint64_t epoch() const { return cluster.broker_epoch(); }

@@ -23,7 +23,9 @@ class ThrowingPutStore final : public objstore::ObjectStore {
   Result<std::string> get(std::string_view key, std::optional<objstore::ByteRange> range) override {
     return inner_->get(key, range);
   }
-  Result<std::vector<objstore::ObjectInfo>> list(std::string_view prefix) override { return inner_->list(prefix); }
+  Result<std::vector<objstore::ObjectInfo>> list(std::string_view prefix) override {
+    return inner_->list(prefix);
+  }
   Status remove(std::string_view key) override { return inner_->remove(key); }
   std::string describe() const override { return "throwing"; }
 
@@ -39,7 +41,8 @@ void produce_with_a_buggy_store() {
   auto local = objstore::LocalObjectStore::open((dir / "objects").string());
   auto emb = metastore::EmbeddedMetadataStore::open((dir / "meta").string());
   if (!local.ok() || !emb.ok()) return;
-  auto objects = std::make_shared<ThrowingPutStore>(std::shared_ptr<objstore::ObjectStore>(std::move(local).value()));
+  auto objects =
+      std::make_shared<ThrowingPutStore>(std::shared_ptr<objstore::ObjectStore>(std::move(local).value()));
   std::shared_ptr<metastore::MetadataStore> meta(std::move(emb).value());
   asio::io_context io;
   asio::thread_pool pool(2);
@@ -58,7 +61,8 @@ void produce_with_a_buggy_store() {
 
 TEST(LogTaskDeathTest, AnExceptionUnderTheWritePathExitsTheProcess) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
-  EXPECT_EXIT(produce_with_a_buggy_store(), testing::ExitedWithCode(kTaskDiedExitCode), "died: exception: bug in put");
+  EXPECT_EXIT(produce_with_a_buggy_store(), testing::ExitedWithCode(kTaskDiedExitCode),
+              "died: exception: bug in put");
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ void PartitionTable::add(const TopicId& topic, std::int32_t from, std::int32_t t
     if (inserted) it->second.key = k;
     if (fresh) {
       PartitionState& p = it->second;
-      KS_ASSERT(p.index.empty() && p.hwm == 0, "partition {}-{} created twice (hwm {})", to_hex(topic), i, p.hwm);
+      KS_ASSERT(p.index.empty() && p.hwm == 0, "partition {}-{} created twice (hwm {})", to_hex(topic), i,
+                p.hwm);
       p.leader_epoch = 0;
       p.epochs.assign(1, EpochStart{0, 0});
     }
@@ -43,12 +44,14 @@ void PartitionTable::remove_topic(const TopicId& topic, std::int32_t partitions)
 }
 
 void PartitionTable::push_range(PartitionState& p, IndexEntry e) {
-  KS_ASSERT(e.object != nullptr, "partition {}-{}: range without object", to_hex(p.key.topic), p.key.partition);
+  KS_ASSERT(e.object != nullptr, "partition {}-{}: range without object", to_hex(p.key.topic),
+            p.key.partition);
   KS_ASSERT(e.last_offset >= e.base_offset && e.base_offset == p.hwm,
             "partition {}-{}: range [{}, {}] of {} does not continue the log at {}", to_hex(p.key.topic),
             p.key.partition, e.base_offset, e.last_offset, e.object->key, p.hwm);
   KS_ASSERT(p.index.empty() || p.index.back().last_offset + 1 == e.base_offset,
-            "partition {}-{}: index not contiguous at {}", to_hex(p.key.topic), p.key.partition, e.base_offset);
+            "partition {}-{}: index not contiguous at {}", to_hex(p.key.topic), p.key.partition,
+            e.base_offset);
   auto [it, fresh] = object_uses_.try_emplace(e.object->key);
   if (fresh) {
     it->second.size = e.object->size;
@@ -62,8 +65,8 @@ void PartitionTable::push_range(PartitionState& p, IndexEntry e) {
 
 Status PartitionTable::restore(PartitionState& p, PartitionSnapshot&& s) {
   auto bad = [&](const char* what) {
-    return Status(Errc::corrupt, fmt::format("checkpoint: partition {}-{}: {}", to_hex(s.key.topic),
-                                             s.key.partition, what));
+    return Status(Errc::corrupt,
+                  fmt::format("checkpoint: partition {}-{}: {}", to_hex(s.key.topic), s.key.partition, what));
   };
   if (s.log_start < 0 || s.log_start > s.hwm) return bad("log start beyond the high watermark");
   for (std::size_t i = 0; i < s.index.size(); ++i) {
@@ -71,7 +74,8 @@ Status PartitionTable::restore(PartitionState& p, PartitionSnapshot&& s) {
     if (e.object == nullptr || e.last_offset < e.base_offset) return bad("malformed range");
     if (i > 0 && s.index[i - 1].last_offset + 1 != e.base_offset) return bad("ranges not contiguous");
   }
-  if (!s.index.empty() && (s.index.back().last_offset + 1 != s.hwm || s.index.front().last_offset < s.log_start)) {
+  if (!s.index.empty() &&
+      (s.index.back().last_offset + 1 != s.hwm || s.index.front().last_offset < s.log_start)) {
     return bad("ranges do not match log start and high watermark");
   }
   for (const auto& e : p.index) unref_object(e.object->key);

@@ -22,7 +22,7 @@ Slice LogReader::fetched_slice(const ObjectFetch& f, std::uint64_t pos, std::uin
 }
 
 std::shared_ptr<LogReader::ObjectFetch> LogReader::find_fetch(const std::string& key, std::uint64_t pos,
-                                                                std::uint64_t len) const {
+                                                              std::uint64_t len) const {
   auto it = fetches_.find(key);
   if (it == fetches_.end()) return nullptr;
   for (const auto& f : it->second) {
@@ -52,7 +52,7 @@ std::shared_ptr<LogReader::ObjectFetch> LogReader::start_fetch(const IndexEntry&
 }
 
 void LogReader::finish_fetch(const std::string& key, const std::shared_ptr<ObjectFetch>& f,
-                              Result<std::string> r) {
+                             Result<std::string> r) {
   auto it = fetches_.find(key);
   if (it != fetches_.end()) {
     auto& v = it->second;
@@ -89,7 +89,7 @@ awaitable<Result<Slice>> LogReader::chunk_data(const IndexEntry& e) {
 }
 
 awaitable<Result<LogReader::ReadResult>> LogReader::read(const PartitionKey& key, std::int64_t offset,
-                                                           std::size_t max_bytes) {
+                                                         std::size_t max_bytes) {
   ReadResult out;
   // Copy the entries we need: the partition may change while we await GETs.
   std::vector<IndexEntry> entries;
@@ -136,7 +136,7 @@ awaitable<Result<LogReader::ReadResult>> LogReader::read(const PartitionKey& key
 }
 
 awaitable<Result<OffsetAndTimestamp>> LogReader::offset_for_timestamp(const PartitionKey& key,
-                                                                       std::int64_t ts) {
+                                                                      std::int64_t ts) {
   // Only records at or after the log start count (as in Kafka). The range
   // holding the log start may match with older records only; then the next
   // matching range answers.

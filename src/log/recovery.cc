@@ -16,7 +16,9 @@ std::optional<objstore::ByteRange> footer_range(const CommitRecord& c) {
   return objstore::ByteRange{c.footer.position, c.footer.length};
 }
 
-std::optional<objstore::ByteRange> entry_range(const ObjectEntry& e) { return objstore::ByteRange{e.position, e.length}; }
+std::optional<objstore::ByteRange> entry_range(const ObjectEntry& e) {
+  return objstore::ByteRange{e.position, e.length};
+}
 
 bool is_digest(const ObjectEntry& e) {
   return e.topic == kProducerDigestTopic && e.partition == kProducerDigestPartition && e.length > 0;
@@ -40,16 +42,18 @@ metastore::RangeRequest commits_page(const std::string& from, const std::string&
 
 }  // namespace
 
-Status LogLifecycle::apply_entries(const std::shared_ptr<const ObjectRef>& obj, const std::vector<ObjectEntry>& entries) {
+Status LogLifecycle::apply_entries(const std::shared_ptr<const ObjectRef>& obj,
+                                   const std::vector<ObjectEntry>& entries) {
   for (const auto& e : entries) {
     PartitionState* p = s_.table.find(PartitionKey{e.topic, e.partition});
     if (p == nullptr) continue;  // topic deleted since
     if (e.base_offset != p->hwm || e.last_offset < e.base_offset) {
-      return Status(Errc::corrupt, fmt::format("{}: partition {}-{} continues at {} but the log ends at {}", obj->key,
-                                               to_hex(e.topic), e.partition, e.base_offset, p->hwm));
+      return Status(Errc::corrupt,
+                    fmt::format("{}: partition {}-{} continues at {} but the log ends at {}", obj->key,
+                                to_hex(e.topic), e.partition, e.base_offset, p->hwm));
     }
-    s_.table.push_range(*p, IndexEntry{e.base_offset, e.last_offset, e.max_timestamp, obj, e.position, e.length,
-                                       e.leader_epoch, e.batch_count});
+    s_.table.push_range(*p, IndexEntry{e.base_offset, e.last_offset, e.max_timestamp, obj, e.position,
+                                       e.length, e.leader_epoch, e.batch_count});
     if (p->epochs.empty() || p->epochs.back().epoch != e.leader_epoch) {
       p->epochs.push_back(EpochStart{e.leader_epoch, e.base_offset});
     }
@@ -62,7 +66,8 @@ void LogLifecycle::apply_digest(const ProducerDigest& d) {
   for (const auto& r : d.records) {
     if (s_.table.find(r.key) == nullptr) continue;  // topic deleted since
     ProducerBatch b{r.first_seq, r.last_seq, r.first_offset, r.last_offset, 0};
-    s_.table.producers_for(r.key).record(r.pid, r.epoch, b, d.created_ms, -1, s_.opt.max_producers_per_partition);
+    s_.table.producers_for(r.key).record(r.pid, r.epoch, b, d.created_ms, -1,
+                                         s_.opt.max_producers_per_partition);
   }
 }
 
@@ -73,13 +78,15 @@ awaitable<Status> LogLifecycle::load_checkpoint() {
   auto ptr = decode_checkpoint_pointer(cp->kvs[0].value);
   if (!ptr.ok()) co_return ptr.status();
   auto bytes = co_await s_.objects.get(ptr->object, std::nullopt);
-  if (!bytes.ok()) co_return Status(bytes.code(), "reading checkpoint " + ptr->object + ": " + bytes.status().message());
+  if (!bytes.ok())
+    co_return Status(bytes.code(), "reading checkpoint " + ptr->object + ": " + bytes.status().message());
   auto c = decode_checkpoint(*bytes);
   if (!c.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + c.status().message());
   for (auto& snap : c->partitions) {
     PartitionState* p = s_.table.find(snap.key);
     if (p == nullptr) continue;  // topic deleted
-    if (auto st = s_.table.restore(*p, std::move(snap)); !st.ok()) co_return Status(st.code(), ptr->object + ": " + st.message());
+    if (auto st = s_.table.restore(*p, std::move(snap)); !st.ok())
+      co_return Status(st.code(), ptr->object + ": " + st.message());
   }
   auto producers = decode_producer_snapshot(c->producer_state);
   if (!producers.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + producers.status().message());
@@ -102,12 +109,13 @@ awaitable<Status> LogLifecycle::replay_commits(std::size_t& replayed) {
       auto c = decode_commit(kv.value);
       if (!c.ok()) co_return Status(Errc::corrupt, kv.key + ": " + c.status().message());
       if (c->seq <= s_.position.last_committed) {
-        co_return Status(Errc::corrupt, fmt::format("{}: sequence {} after {}", kv.key, c->seq, s_.position.last_committed));
+        co_return Status(Errc::corrupt,
+                         fmt::format("{}: sequence {} after {}", kv.key, c->seq, s_.position.last_committed));
       }
       auto footer = co_await s_.objects.get(c->object, footer_range(*c));
       if (!footer.ok()) {
-        co_return Status(footer.code(),
-                         "reading footer of committed object " + c->object + ": " + footer.status().message());
+        co_return Status(footer.code(), "reading footer of committed object " + c->object + ": " +
+                                            footer.status().message());
       }
       auto entries = decode_footer(*footer, c->footer_crc);
       if (!entries.ok()) co_return Status(Errc::corrupt, c->object + ": " + entries.status().message());
@@ -121,7 +129,8 @@ awaitable<Status> LogLifecycle::replay_commits(std::size_t& replayed) {
         if (!is_digest(e)) continue;
         auto bytes = co_await s_.objects.get(c->object, entry_range(e));
         if (!bytes.ok())
-          co_return Status(bytes.code(), "reading producer digest of " + c->object + ": " + bytes.status().message());
+          co_return Status(bytes.code(),
+                           "reading producer digest of " + c->object + ": " + bytes.status().message());
         auto digest = decode_producer_digest(*bytes);
         if (!digest.ok()) co_return Status(Errc::corrupt, c->object + ": " + digest.status().message());
         apply_digest(*digest);
