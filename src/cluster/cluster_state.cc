@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster/keys.h"
+#include "cluster/streams.h"
 #include "common/assert.h"
 #include "common/clock.h"
 
@@ -18,20 +19,27 @@ using metastore::TxnRequest;
 
 namespace {
 
-TxnRequest cluster_txn(const std::string& cid) {
+TxnRequest cluster_txn(const std::string& cid, std::int32_t streams) {
   TxnRequest t;
   t.compare.push_back(
       Compare{keys::cluster(), Compare::Target::create_revision, Compare::Result::equal, 0, {}});
   nlohmann::json j;
   j["v"] = 1;
   j["cluster_id"] = cid;
+  j["streams"] = streams;
   t.success.push_back(Op::put(keys::cluster(), j.dump()));
   t.failure.push_back(Op::get(keys::cluster()));
   return t;
 }
 
-Result<std::string> cluster_id_from(const metastore::TxnResponse& r, const std::string& proposed) {
-  if (r.succeeded) return proposed;
+struct ClusterRecord {
+  std::string id;
+  std::int32_t streams = 0;
+};
+
+Result<ClusterRecord> cluster_record_from(const metastore::TxnResponse& r, const std::string& proposed,
+                                          std::int32_t streams) {
+  if (r.succeeded) return ClusterRecord{proposed, streams};
   if (r.results.empty()) return Status(Errc::corrupt, "cluster record: no read in the answer");
   const auto& kvs = r.results[0].range.kvs;
   if (kvs.empty()) return Status(Errc::corrupt, "cluster record vanished");
@@ -39,7 +47,16 @@ Result<std::string> cluster_id_from(const metastore::TxnResponse& r, const std::
   if (j.is_discarded() || !j.is_object() || !j.contains("cluster_id") || !j["cluster_id"].is_string()) {
     return Status(Errc::corrupt, "cluster record unreadable");
   }
-  return j["cluster_id"].get<std::string>();
+  if (!j.contains("streams")) {
+    return Status(Errc::invalid_argument,
+                  "the metadata prefix holds a single-node layout (cluster record without streams); "
+                  "upgrading it is not supported yet: use a new prefix");
+  }
+  if (!j["streams"].is_number_integer() || j["streams"].get<std::int64_t>() < 1 ||
+      j["streams"].get<std::int64_t>() > kMaxStreams) {
+    return Status(Errc::corrupt, "cluster record: bad stream count");
+  }
+  return ClusterRecord{j["cluster_id"].get<std::string>(), j["streams"].get<std::int32_t>()};
 }
 
 std::string owner_value(std::int32_t node, std::int64_t ms) {
@@ -66,13 +83,14 @@ TxnRequest topic_update_txn(const std::string& key, std::int64_t mod_revision, c
 }
 
 TopicRecord new_topic(const std::string& name, std::int32_t partitions,
-                      std::map<std::string, std::string> configs, std::int64_t ms) {
+                      std::map<std::string, std::string> configs, std::int64_t ms, std::int32_t streams) {
   TopicRecord rec;
   rec.name = name;
   rec.id = random_topic_id();
   rec.partitions = partitions;
   rec.configs = std::move(configs);
   rec.created_ms = ms;
+  rec.stream_base = static_cast<std::int32_t>(crc32c(name) % static_cast<std::uint32_t>(streams));
   return rec;
 }
 
@@ -104,11 +122,12 @@ awaitable<Status> ClusterState::start() {
 awaitable<Status> ClusterState::take_ownership() {
   // Cluster id: created once, create-if-absent.
   std::string cid = to_hex(random_topic_id());
-  auto r = co_await meta_.txn(cluster_txn(cid));
+  auto r = co_await meta_.txn(cluster_txn(cid, opt_.streams));
   if (!r.ok()) co_return Status(r.code(), "creating cluster id: " + r.status().message());
-  auto id = cluster_id_from(*r, cid);
-  if (!id.ok()) co_return id.status();
-  cluster_id_ = *id;
+  auto rec = cluster_record_from(*r, cid, opt_.streams);
+  if (!rec.ok()) co_return rec.status();
+  cluster_id_ = rec->id;
+  streams_ = rec->streams;
   // Ownership: writing the key fences every older process of this node id;
   // the revision of our write is our epoch.
   auto p = co_await meta_.put(keys::owner(opt_.node_id), owner_value(opt_.node_id, wall_clock_ms()));
@@ -117,6 +136,16 @@ awaitable<Status> ClusterState::take_ownership() {
     co_return Status(Errc::corrupt, fmt::format("taking ownership: revision {} from the store", *p));
   epoch_ = static_cast<std::uint64_t>(*p);
   co_return Status{};
+}
+
+std::int32_t ClusterState::stream_of(const TopicInfo& t, std::int32_t partition) const {
+  KS_ASSERT(streams_ > 0, "stream_of before start");
+  return cluster::stream_of(t.record.stream_base, partition, streams_);
+}
+
+std::int32_t ClusterState::group_slot(std::string_view group) const {
+  KS_ASSERT(streams_ > 0, "group_slot before start");
+  return cluster::group_slot(group, streams_);
 }
 
 metastore::Compare ClusterState::fence() const {
@@ -224,7 +253,7 @@ const TopicInfo& ClusterState::install_topic(TopicRecord rec) {
 
 awaitable<Result<const TopicInfo*>> ClusterState::create_topic(std::string name, std::int32_t partitions,
                                                                std::map<std::string, std::string> configs) {
-  TopicRecord rec = new_topic(name, partitions, std::move(configs), wall_clock_ms());
+  TopicRecord rec = new_topic(name, partitions, std::move(configs), wall_clock_ms(), streams_);
   auto r = co_await meta_.txn(create_if_absent_txn(keys::topic(name), encode_topic(rec)));
   if (!r.ok()) co_return r.status();
   if (!r->succeeded) co_return Status(Errc::already_exists, "Topic '" + name + "' already exists.");

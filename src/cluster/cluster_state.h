@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/producer_ids.h"
@@ -31,6 +32,8 @@ struct ClusterOptions {
   std::int32_t node_id = 0;
   // producer.id.expiration.ms unless a dynamic broker config overrides it.
   std::chrono::milliseconds producer_expiration{86'400'000};
+  // Streams of a cluster created by this broker (an existing cluster keeps its own count).
+  std::int32_t streams = 16;
 };
 
 // Told about topic changes on the loop thread, after they are durable.
@@ -58,6 +61,10 @@ class ClusterState {
   // ---- identity, ownership, fencing ----
   std::int32_t node_id() const { return opt_.node_id; }
   const std::string& cluster_id() const { return cluster_id_; }
+  // The cluster's stream count (cluster/streams.h), fixed at creation.
+  std::int32_t streams() const { return streams_; }
+  std::int32_t stream_of(const TopicInfo& t, std::int32_t partition) const;
+  std::int32_t group_slot(std::string_view group) const;
   // mod_revision of our ownership key.
   std::uint64_t broker_epoch() const { return epoch_; }
   // The compare every fenced write carries: our ownership key still has the
@@ -124,6 +131,7 @@ class ClusterState {
   metastore::AsyncMetadataStore meta_;
   ClusterOptions opt_;
   std::string cluster_id_;
+  std::int32_t streams_ = 0;
   std::uint64_t epoch_ = 0;
   bool fenced_ = false;
   std::map<std::string, TopicInfo> topics_;

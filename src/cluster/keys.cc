@@ -20,6 +20,28 @@ std::string commit(std::int32_t node, std::uint64_t seq) {
 }
 std::string checkpoint(std::int32_t node) { return broker_prefix(node) + "checkpoint"; }
 
+// ---------------------------------------------------------------- streams, members
+
+std::string streams_prefix() { return kRoot + "streams/"; }
+std::string stream_owner(std::int32_t stream) { return fmt::format("{}{:04}/owner", streams_prefix(), stream); }
+std::string stream_checkpoint(std::int32_t stream) {
+  return fmt::format("{}{:04}/checkpoint", streams_prefix(), stream);
+}
+std::string members_prefix() { return kRoot + "members/"; }
+std::string member(std::int32_t node) { return fmt::format("{}{}", members_prefix(), node); }
+std::string controller() { return kRoot + "controller"; }
+std::string placement() { return kRoot + "placement"; }
+
+std::optional<std::int32_t> parse_member_key(std::string_view key) {
+  const std::string prefix = members_prefix();
+  if (!key.starts_with(prefix)) return std::nullopt;
+  std::string_view rest = key.substr(prefix.size());
+  std::int32_t node = -1;
+  auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), node);
+  if (ec != std::errc() || p != rest.data() + rest.size() || node < 0) return std::nullopt;
+  return node;
+}
+
 // ---------------------------------------------------------------- groups
 
 namespace {
@@ -107,6 +129,11 @@ std::string objects_prefix(std::int32_t node) { return fmt::format("objects/{}/"
 std::string checkpoints_prefix(std::int32_t node) { return fmt::format("checkpoints/{}/", node); }
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
   return fmt::format("{}{:016x}-{:016x}.kso", objects_prefix(node), epoch, seq);
+}
+std::string stream_checkpoints_prefix(std::int32_t stream) { return fmt::format("streams/{:04}/", stream); }
+std::string stream_checkpoint_object(std::int32_t stream, std::int32_t node, std::uint64_t epoch,
+                                     std::uint64_t seq) {
+  return fmt::format("{}{}/{:016x}-{:016x}.ksc", stream_checkpoints_prefix(stream), node, epoch, seq);
 }
 std::string checkpoint_object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
   return fmt::format("{}{:016x}-{:016x}.ksc", checkpoints_prefix(node), epoch, seq);

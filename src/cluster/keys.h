@@ -7,10 +7,16 @@
 //   /ks/cluster                                   {"v":1,"cluster_id":...}, created once
 //   /ks/topics/<name>                             topic record (id, partitions, configs)
 //   /ks/producer-ids                              next free producer-id block (cluster-wide)
-//   /ks/brokers/<node>/owner                      ownership key; its mod_revision is the broker epoch
+//   /ks/brokers/<node>/owner                      node incarnation; its mod_revision is the broker epoch
 //   /ks/brokers/<node>/config                     dynamic broker configs (AlterConfigs)
-//   /ks/brokers/<node>/commits/<seq:020>          commit record of one flush (points at the object)
-//   /ks/brokers/<node>/checkpoint                 pointer to the latest checkpoint object
+//   /ks/brokers/<node>/commits/<seq:020>          commit record of one flush (points at the object,
+//                                                 lists the streams it carries)
+//   /ks/brokers/<node>/checkpoint                 single-node layout (before streams): checkpoint pointer
+//   /ks/streams/<s:04>/owner                      owner of stream s; its mod_revision is the stream epoch
+//   /ks/streams/<s:04>/checkpoint                 pointer to stream s's latest checkpoint object
+//   /ks/members/<node>                            live broker (under its lease)
+//   /ks/controller                                elected controller (under its lease)
+//   /ks/placement                                 stream -> node, with placement epochs (controller only)
 //   /ks/groups/<group>/meta                       group record (coordinator/store_format.h)
 //   /ks/groups/<group>/offsets/<topic>/<chunk:06> committed offsets of partitions
 //                                                 [chunk*128, chunk*128+128) of one topic
@@ -20,7 +26,8 @@
 //
 // Object store:
 //   objects/<node>/<epoch:016x>-<seq:016x>.kso      log objects (one per flush)
-//   checkpoints/<node>/<epoch:016x>-<seq:016x>.ksc  checkpoint snapshots
+//   checkpoints/<node>/<epoch:016x>-<seq:016x>.ksc  checkpoint snapshots (single-node layout)
+//   streams/<s:04>/<node>/<epoch:016x>-<seq:016x>.ksc  checkpoint of stream s written by a node
 #pragma once
 
 #include <cstdint>
@@ -43,6 +50,17 @@ std::string broker_config(std::int32_t node);
 std::string commits_prefix(std::int32_t node);
 std::string commit(std::int32_t node, std::uint64_t seq);
 std::string checkpoint(std::int32_t node);
+
+// Streams (cluster/streams.h), membership, controller, placement.
+std::string streams_prefix();                 // "/ks/streams/"
+std::string stream_owner(std::int32_t stream);
+std::string stream_checkpoint(std::int32_t stream);
+std::string members_prefix();                 // "/ks/members/"
+std::string member(std::int32_t node);
+std::string controller();
+std::string placement();
+// nullopt unless key is members_prefix() + a node id.
+std::optional<std::int32_t> parse_member_key(std::string_view key);
 
 // Consumer groups. One offsets key holds up to kPartitionsPerKey partitions.
 inline constexpr std::int32_t kPartitionsPerKey = 128;
@@ -69,6 +87,9 @@ std::string objects_prefix(std::int32_t node);
 std::string checkpoints_prefix(std::int32_t node);
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq);
 std::string checkpoint_object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq);
+std::string stream_checkpoints_prefix(std::int32_t stream);
+std::string stream_checkpoint_object(std::int32_t stream, std::int32_t node, std::uint64_t epoch,
+                                     std::uint64_t seq);
 struct ObjectName {
   std::uint64_t epoch = 0;
   std::uint64_t seq = 0;

@@ -12,7 +12,8 @@ std::string encode_topic(const TopicRecord& t) {
             {"id", to_hex(t.id)},
             {"partitions", t.partitions},
             {"configs", t.configs},
-            {"created_ms", t.created_ms}};
+            {"created_ms", t.created_ms},
+            {"stream_base", t.stream_base}};
   return j.dump();
 }
 
@@ -24,6 +25,8 @@ Result<TopicRecord> decode_topic(const std::string& text) {
     t.partitions = j.at("partitions").get<std::int32_t>();
     t.configs = j.at("configs").get<std::map<std::string, std::string>>();
     t.created_ms = j.value("created_ms", std::int64_t{0});
+    t.stream_base = j.value("stream_base", std::int32_t{0});
+    if (t.stream_base < 0) return Status(Errc::corrupt, "topic record: negative stream_base");
     return t;
   });
 }

@@ -18,6 +18,8 @@ struct TopicRecord {
   std::int32_t partitions = 0;
   std::map<std::string, std::string> configs;
   std::int64_t created_ms = 0;
+  // Partition p lives in stream (stream_base + p) mod streams (cluster/streams.h).
+  std::int32_t stream_base = 0;
 };
 std::string encode_topic(const TopicRecord& t);
 Result<TopicRecord> decode_topic(const std::string& json);
