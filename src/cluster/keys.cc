@@ -23,7 +23,9 @@ std::string checkpoint(std::int32_t node) { return broker_prefix(node) + "checkp
 // ---------------------------------------------------------------- streams, members
 
 std::string streams_prefix() { return kRoot + "streams/"; }
-std::string stream_owner(std::int32_t stream) { return fmt::format("{}{:04}/owner", streams_prefix(), stream); }
+std::string stream_owner(std::int32_t stream) {
+  return fmt::format("{}{:04}/owner", streams_prefix(), stream);
+}
 std::string stream_checkpoint(std::int32_t stream) {
   return fmt::format("{}{:04}/checkpoint", streams_prefix(), stream);
 }

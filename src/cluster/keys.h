@@ -52,10 +52,10 @@ std::string commit(std::int32_t node, std::uint64_t seq);
 std::string checkpoint(std::int32_t node);
 
 // Streams (cluster/streams.h), membership, controller, placement.
-std::string streams_prefix();                 // "/ks/streams/"
+std::string streams_prefix();  // "/ks/streams/"
 std::string stream_owner(std::int32_t stream);
 std::string stream_checkpoint(std::int32_t stream);
-std::string members_prefix();                 // "/ks/members/"
+std::string members_prefix();  // "/ks/members/"
 std::string member(std::int32_t node);
 std::string controller();
 std::string placement();

@@ -37,8 +37,8 @@ struct Fence {
   std::int64_t revision = 0;
 
   metastore::Compare compare() const {
-    return metastore::Compare{key, metastore::Compare::Target::mod_revision, metastore::Compare::Result::equal,
-                              revision, {}};
+    return metastore::Compare{
+        key, metastore::Compare::Target::mod_revision, metastore::Compare::Result::equal, revision, {}};
   }
   // For a transaction's failure branch: tells "fenced" from other failures.
   metastore::Op read() const { return metastore::Op::get(key); }

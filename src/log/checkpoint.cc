@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "common/assert.h"
 #include "common/binary.h"
 #include "common/crc32c.h"
 
@@ -12,7 +13,8 @@ namespace {
 
 constexpr std::string_view kMagic = "KSCP";
 constexpr std::string_view kEndMagic = "KSCE";
-constexpr std::uint16_t kVersion = 1;
+constexpr std::uint16_t kMinVersion = 1;
+constexpr std::uint16_t kMaxVersion = 2;
 // Bounds on counts read from a checkpoint, so a corrupt file cannot make us
 // allocate without limit (each is far above what a broker holds).
 constexpr std::uint32_t kMaxCount = 100'000'000;
@@ -32,7 +34,8 @@ std::string encode_checkpoint(const Checkpoint& c) {
   std::string out;
   BinWriter w(out);
   w.bytes(kMagic);
-  w.put<std::uint16_t>(kVersion);
+  KS_ASSERT(c.version >= kMinVersion && c.version <= kMaxVersion, "checkpoint version {}", c.version);
+  w.put<std::uint16_t>(c.version);
   w.put<std::uint16_t>(0);
   w.put<std::uint64_t>(c.broker_epoch);
   w.put<std::uint64_t>(c.covers_seq);
@@ -41,6 +44,7 @@ std::string encode_checkpoint(const Checkpoint& c) {
   for (const auto* o : objects) {
     w.str(o->key);
     w.put<std::uint64_t>(o->size);
+    if (c.version >= 2) w.put<std::uint64_t>(o->streams);
   }
   w.put<std::uint32_t>(static_cast<std::uint32_t>(c.partitions.size()));
   for (const auto& p : c.partitions) {
@@ -82,8 +86,9 @@ Result<Checkpoint> decode_checkpoint(std::string_view bytes) {
   BinReader r(body.substr(4));
   Checkpoint c;
   std::uint16_t version = r.get<std::uint16_t>();
-  if (version != kVersion)
+  if (version < kMinVersion || version > kMaxVersion)
     return Status(Errc::corrupt, fmt::format("unsupported checkpoint version {}", version));
+  c.version = version;
   r.get<std::uint16_t>();
   c.broker_epoch = r.get<std::uint64_t>();
   c.covers_seq = r.get<std::uint64_t>();
@@ -96,6 +101,7 @@ Result<Checkpoint> decode_checkpoint(std::string_view bytes) {
     auto o = std::make_shared<ObjectRef>();
     o->key = r.str();
     o->size = r.get<std::uint64_t>();
+    if (version >= 2) o->streams = r.get<std::uint64_t>();
     objects.push_back(std::move(o));
   }
   std::uint32_t nparts = r.get<std::uint32_t>();

@@ -171,6 +171,7 @@ Checkpoint checkpoint_values() {
   auto o1 = std::make_shared<ObjectRef>(ObjectRef{"objects/1/0000000000000007-0000000000000028.kso", 4096});
   auto o2 = std::make_shared<ObjectRef>(ObjectRef{"objects/1/0000000000000007-000000000000002a.kso", 1500});
   Checkpoint c;
+  c.version = 1;
   c.broker_epoch = 7;
   c.covers_seq = 42;
   c.created_ms = kT + 456;

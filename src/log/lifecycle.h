@@ -1,8 +1,13 @@
 // LogLifecycle: what keeps the log bounded and restartable.
+// - Streams: acquire() takes streams over (owner keys), rebuilds their
+//   partitions from each stream's checkpoint plus the commit records after
+//   it, and checkpoints them before the first append; release() checkpoints
+//   a stream and marks it released for its next owner (recovery.cc).
 // - Checkpoints: every checkpoint interval (or after checkpoint_max_commits
-//   commit records) a snapshot of every partition (checkpoint.h) is PUT and
-//   ONE fenced transaction points /ks/brokers/<n>/checkpoint at it and deletes
-//   the commit records it covers, so metadata keys stay bounded.
+//   commit records) a snapshot of each changed stream (checkpoint.h) is PUT
+//   and ONE fenced transaction points /ks/streams/<s>/checkpoint at them and
+//   deletes the commit records they cover (not those a stream that moved
+//   away still needs), so metadata keys stay bounded.
 // - Retention (retention.ms / retention.bytes), DeleteRecords and DeleteTopics
 //   move log starts; objects whose last live range is gone are deleted once a
 //   durable checkpoint no longer lists them.
@@ -12,12 +17,18 @@
 #pragma once
 
 #include <chrono>
+#include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "common/async.h"
 #include "common/status.h"
+#include "log/checkpoint.h"
 #include "log/log_shared.h"
+#include "log/records.h"
 
 namespace ks::log {
 
@@ -25,9 +36,20 @@ class LogLifecycle {
  public:
   explicit LogLifecycle(LogShared& s) : s_(s) {}
 
-  // Rebuilds every partition from the checkpoint plus later commit records
-  // (before start()), then starts a new leader epoch for each.
-  awaitable<Status> recover();
+  // Where this node's commit sequence stands (before anything else): after
+  // its last commit record or the highest sequence a checkpoint covers.
+  awaitable<Status> init_position();
+  struct Grant {
+    std::int32_t stream = 0;
+    std::int32_t leader_epoch = 0;  // the placement epoch (0: one more than before)
+  };
+  // Takes the streams over (writing their owner keys fences every earlier
+  // owner), rebuilds their partitions (the caller added them to the table),
+  // starts a new leader epoch in each and checkpoints them.
+  awaitable<Status> acquire(const std::vector<Grant>& grants);
+  // Checkpoints a stream the writer no longer holds data of and marks it
+  // released; the caller then drops its partitions.
+  awaitable<Status> release(std::int32_t stream);
   // Starts the checkpointer (a critical task: see common/task.h).
   void start();
   // Lets the checkpointer finish, then writes a final checkpoint when
@@ -45,22 +67,33 @@ class LogLifecycle {
 
  private:
   awaitable<Status> checkpointer();
+  enum class CheckpointMode { round, acquire, release };
+  // Checkpoints `streams` (round: the changed ones of all owned) in one
+  // fenced transaction; a round also deletes the commit records covered.
+  awaitable<Status> checkpoint_streams(const std::vector<std::int32_t>& streams, CheckpointMode mode);
   awaitable<Status> write_checkpoint();
+  metastore::TxnRequest checkpoint_txn(const std::vector<std::int32_t>& streams,
+                                       const std::vector<std::string>& objects, std::uint64_t covers,
+                                       std::uint64_t delete_to, bool release) const;
+  std::shared_ptr<Checkpoint> snapshot(std::int32_t stream, std::uint64_t covers) const;
+  // The highest commit sequence of this node every stream that moved away has in its checkpoint.
+  awaitable<Result<std::uint64_t>> deletable_commits(std::uint64_t covers);
   awaitable<void> sweep_orphans();
   void expire_producers();
   std::chrono::milliseconds orphan_grace() const;
-  std::function<Status()> checkpoint_fn(std::string key);
-  metastore::TxnRequest checkpoint_txn(const std::string& object, std::uint64_t covers) const;
   bool needs_checkpoint() const;
-  // Recovery steps (recovery.cc).
-  awaitable<Status> load_checkpoint();
-  awaitable<Status> replay_commits(std::size_t& replayed);
-  Status apply_entries(const std::shared_ptr<const ObjectRef>& obj, const std::vector<ObjectEntry>& entries);
-  void apply_digest(const ProducerDigest& d);
+  // Recovery steps (recovery.cc). `from`: per stream being rebuilt, the
+  // first commit sequence of the node it still needs.
+  using StreamStarts = std::map<std::int32_t, std::uint64_t>;
+  awaitable<Status> take_owner_key(const Grant& g);
+  awaitable<Result<CheckpointPointer>> load_stream_checkpoint(std::int32_t stream);
+  awaitable<Status> replay_commits(std::int32_t node, const StreamStarts& from, std::size_t& replayed);
+  Status apply_entries(const std::shared_ptr<const ObjectRef>& obj, const std::vector<ObjectEntry>& entries,
+                       std::uint64_t seq, const StreamStarts& from);
+  void apply_digest(const ProducerDigest& d, std::uint64_t seq, const StreamStarts& from);
 
   LogShared& s_;
-  std::string checkpoint_object_;   // the durable checkpoint
-  std::string checkpoint_writing_;  // being written
+  std::set<std::string> checkpoints_writing_;  // being written
   bool checkpoint_running_ = false;
   Notifier checkpoint_done_;
   Event checkpointer_done_;

@@ -25,7 +25,7 @@ Clock::time_point in(std::chrono::milliseconds d) { return Clock::now() + d; }
 class LifecycleTest : public logtest::LogHarness {
  protected:
   std::optional<CheckpointPointer> pointer() {
-    auto kv = meta_value(keys::checkpoint(0));
+    auto kv = meta_value(keys::stream_checkpoint(0));
     if (!kv) return std::nullopt;
     auto p = decode_checkpoint_pointer(kv->value);
     EXPECT_TRUE(p.ok());
@@ -71,7 +71,7 @@ TEST_F(LifecycleTest, RecoverRebuildsStateFromTheCheckpointAndLaterCommitRecords
     open_stores();
     run_part<LogLifecycle>([&](PartEnv& env, LogLifecycle& lc) -> awaitable<void> {
       env.load_partitions();
-      Status s = co_await lc.recover();
+      Status s = co_await env.recover(lc);
       EXPECT_TRUE(s.ok()) << s.to_string();
       const PartitionKey k0 = pkey(id, 0), k1 = pkey(id, 1);
       const PartitionState& p0 = env.partition(k0);
@@ -87,10 +87,11 @@ TEST_F(LifecycleTest, RecoverRebuildsStateFromTheCheckpointAndLaterCommitRecords
       EXPECT_EQ(p0.index[2].object->key, keys::object(0, first_epoch, 3));
       EXPECT_EQ(env.partition(k1).hwm, 5);
       EXPECT_EQ(env.partition(k1).log_start, 0);
-      // No commit of k1 in epoch 1 and no checkpoint after it: nothing durable
-      // says that term existed, so the next one is 1 again.
-      EXPECT_EQ(env.partition(k1).leader_epoch, 1);
-      EXPECT_EQ(env.shared.position.checkpoint_covers, 2u);
+      // Taking the stream checkpointed every partition in its new term before
+      // the first append, so each restart starts a newer one.
+      EXPECT_EQ(env.partition(k1).leader_epoch, leader_epoch);
+      // The first restart's taking of the stream checkpointed commit 3.
+      EXPECT_EQ(env.shared.position.checkpoint_covers, hwm0 == 14 ? 2u : 3u);
       EXPECT_EQ(env.shared.position.last_committed, hwm0 == 14 ? 3u : 4u);
       EXPECT_EQ(env.shared.position.next_seq, hwm0 == 14 ? 4u : 5u);
       EXPECT_EQ(env.shared.position.since_checkpoint, hwm0 == 14 ? 1u : 2u);
@@ -124,7 +125,7 @@ TEST_F(LifecycleTest, CheckpointDeletesExactlyTheCommitRecordsItCovers) {
     EXPECT_EQ(commit_keys().size(), 3u);
     EXPECT_EQ(start_of(lc.delete_records(k, 1)), 1);
     // Commit 4 lands while the checkpoint object (covering 1-3) is PUT.
-    const std::string cp = keys::checkpoint_object(0, env.shared.epoch(), 3);
+    const std::string cp = keys::stream_checkpoint_object(0, 0, env.shared.epoch(), 3);
     probe_->hold_put(cp);
     bool finished = false;
     Status result;
@@ -165,7 +166,7 @@ TEST_F(LifecycleTest, CheckpointDeletesExactlyTheCommitRecordsItCovers) {
   open_stores();
   run_part<LogLifecycle>([&](PartEnv& env, LogLifecycle& lc) -> awaitable<void> {
     env.load_partitions();
-    Status s = co_await lc.recover();
+    Status s = co_await env.recover(lc);
     EXPECT_TRUE(s.ok()) << s.to_string();
     EXPECT_EQ(env.partition(pkey(id, 0)).hwm, 20);
     EXPECT_EQ(env.partition(pkey(id, 0)).log_start, 1);
@@ -210,8 +211,8 @@ TEST_F(LifecycleTest, DeleteRecordsMovesTheLogStartAndTheObjectGoesAfterTheNextC
     EXPECT_FALSE(object_exists(o3));
     EXPECT_TRUE(object_exists(o1));
     EXPECT_EQ(object_count("objects/"), 1u);
-    EXPECT_EQ(object_count("checkpoints/"), 1u);  // the superseded one is gone too
-    s = co_await lc.persist();                    // nothing new: no checkpoint
+    EXPECT_EQ(object_count("streams/"), 1u);  // the superseded one is gone too
+    s = co_await lc.persist();                // nothing new: no checkpoint
     EXPECT_TRUE(s.ok());
     EXPECT_EQ(env.shared.stats.checkpoints, 2u);
   });
@@ -267,7 +268,7 @@ TEST_F(LifecycleTest, CorruptStoredStateMakesRecoverReturnCorrupt) {
   cp_key = ptr->object;
   auto good_r = fobj_->inner().get(cp_key, std::nullopt);
   auto object_r = fobj_->inner().get(object_key, std::nullopt);
-  auto pointer_kv = meta_value(keys::checkpoint(0));
+  auto pointer_kv = meta_value(keys::stream_checkpoint(0));
   auto commit_kv = meta_value(keys::commit(0, 3));
   ASSERT_TRUE(good_r.ok() && object_r.ok() && pointer_kv && commit_kv);
   const std::string good = *good_r, object = *object_r;
@@ -278,13 +279,18 @@ TEST_F(LifecycleTest, CorruptStoredStateMakesRecoverReturnCorrupt) {
     open_stores();
     run_part<LogLifecycle>([&](PartEnv& env, LogLifecycle& lc) -> awaitable<void> {
       env.load_partitions();
-      Status s = co_await lc.recover();
+      Status s = co_await env.recover(lc);
       EXPECT_EQ(s.code(), want) << s.to_string();
       if (s.ok()) {
         EXPECT_EQ(env.partition(pkey(id, 0)).hwm, 15);
         EXPECT_EQ(env.partition(pkey(id, 0)).log_start, 2);
       }
     });
+    // Taking the stream over checkpoints it (a new pointer and object): back
+    // to the stored state under test, for the next case to edit.
+    ASSERT_TRUE(fmeta_->inner()->put(keys::stream_checkpoint(0), pointer_value).ok());
+    ASSERT_TRUE(fmeta_->inner()->put(keys::commit(0, 3), commit_value).ok());
+    ASSERT_TRUE(fobj_->inner().put(cp_key, good).ok());
   };
   auto with_checkpoint = [&](const std::string& bytes, const char* what) {
     ASSERT_TRUE(fobj_->inner().put(cp_key, bytes).ok());
@@ -320,9 +326,9 @@ TEST_F(LifecycleTest, CorruptStoredStateMakesRecoverReturnCorrupt) {
   ASSERT_TRUE(fobj_->inner().put(cp_key, good).ok());
   recover("intact", Errc::ok);
 
-  ASSERT_TRUE(fmeta_->inner()->put(keys::checkpoint(0), "{\"v\":1,").ok());
+  ASSERT_TRUE(fmeta_->inner()->put(keys::stream_checkpoint(0), "{\"v\":1,").ok());
   recover("checkpoint pointer", Errc::corrupt);
-  ASSERT_TRUE(fmeta_->inner()->put(keys::checkpoint(0), pointer_value).ok());
+  ASSERT_TRUE(fmeta_->inner()->put(keys::stream_checkpoint(0), pointer_value).ok());
   ASSERT_TRUE(fmeta_->inner()->put(keys::commit(0, 3), "{\"v\":1,\"seq\":\"x\"}").ok());
   recover("commit record", Errc::corrupt);
   ASSERT_TRUE(fmeta_->inner()->put(keys::commit(0, 3), commit_value).ok());
@@ -358,7 +364,7 @@ TEST_F(LifecycleTest, RejectedCheckpointReturnsAnErrorAndDeletesNothing) {
     s = co_await lc.persist();
     EXPECT_EQ(s.code(), Errc::fenced) << s.to_string();
     EXPECT_TRUE(object_exists(o1));
-    EXPECT_FALSE(pointer().has_value());
+    EXPECT_TRUE(pointer().has_value() && pointer()->object.empty());  // as the stream was taken
     EXPECT_EQ(commit_keys().size(), 2u);
     EXPECT_EQ(env.shared.stats.checkpoints, 0u);
     EXPECT_EQ(env.shared.position.checkpoint_covers, 0u);
@@ -366,7 +372,7 @@ TEST_F(LifecycleTest, RejectedCheckpointReturnsAnErrorAndDeletesNothing) {
   open_stores();
   run_part<LogLifecycle>([&](PartEnv& env, LogLifecycle& lc) -> awaitable<void> {
     env.load_partitions();
-    Status s = co_await lc.recover();
+    Status s = co_await env.recover(lc);
     EXPECT_TRUE(s.ok()) << s.to_string();
     EXPECT_EQ(env.partition(pkey(id, 0)).hwm, 10);
     EXPECT_EQ(env.partition(pkey(id, 0)).log_start, 0);  // the delete never became durable
@@ -410,9 +416,10 @@ TEST_F(LifecycleTest, CheckpointerSweepsOrphansAfterTheGracePeriodOnly) {
         const std::uint64_t epoch = env.shared.epoch();
         const std::string live = keys::object(0, epoch, 1);
         const std::string orphan = keys::object(0, epoch - 1, 7);  // an earlier process's failed flush
-        const std::string stale = keys::checkpoint_object(0, epoch - 1, 3);  // a crash before its pointer
-        const std::string in_flight = keys::object(0, epoch, 50);            // a flush not committed yet
-        const std::string foreign = "objects/0/notes.txt";                   // not a name we make
+        const std::string stale =
+            keys::stream_checkpoint_object(0, 0, epoch - 1, 3);    // a crash before its pointer
+        const std::string in_flight = keys::object(0, epoch, 50);  // a flush not committed yet
+        const std::string foreign = "objects/0/notes.txt";         // not a name we make
         const std::string other_node = keys::object(1, 1, 1);
         put_raw(orphan);
         put_raw(stale);

@@ -549,7 +549,9 @@ TEST_F(LogFaultTest, CheckpointsDeleteCoveredCommitsAndRecoveryStillWorks) {
         auto checkpointed = [&] { return log.stats().checkpoints >= 1 && commit_keys().size() < 7; };
         EXPECT_TRUE(co_await poll_until(checkpointed, in(10s)));
         // Every remaining commit record is newer than the checkpoint.
-        auto ptr = meta_value(keys::checkpoint(0));
+        const cluster::TopicInfo* topic = log.topic("t");
+        const std::int32_t stream = topic ? log.cluster().stream_of(*topic, 0) : 0;
+        auto ptr = meta_value(keys::stream_checkpoint(stream));
         EXPECT_TRUE(ptr.has_value());
         if (ptr) {
           auto cp = decode_checkpoint_pointer(ptr->value);

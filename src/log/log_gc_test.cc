@@ -308,7 +308,7 @@ TEST_F(LogGcTest, DeleteRecordsAndRetentionFreeObjects) {
         Status s = co_await log.persist();
         EXPECT_TRUE(s.ok()) << s.to_string();
         EXPECT_EQ(files("objects").size(), 4u);
-        EXPECT_EQ(files("checkpoints").size(), 1u);  // the superseded one is gone too
+        EXPECT_EQ(files("streams").size(), 1u);  // the superseded one is gone too
         // retention.bytes: keep at most two objects' worth.
         const std::uint64_t one = log.partition(k)->index.back().length;
         std::map<std::string, std::string> cfg;
@@ -381,7 +381,7 @@ TEST_F(LogGcTest, OrphansAndStaleCheckpointsAreSwept) {
   // Leftovers of an older process: an uncommitted object and checkpoint, and
   // a file that is not ours.
   ASSERT_TRUE(objects_->put("objects/0/0000000000000001-00000000000000aa.kso", "junk").ok());
-  ASSERT_TRUE(objects_->put("checkpoints/0/0000000000000001-00000000000000aa.ksc", "junk").ok());
+  ASSERT_TRUE(objects_->put("streams/0003/0/0000000000000001-00000000000000aa.ksc", "junk").ok());
   ASSERT_TRUE(objects_->put("objects/0/README", "keep").ok());
   run(
       [&](LogManager& log) -> awaitable<void> {
@@ -396,7 +396,7 @@ TEST_F(LogGcTest, OrphansAndStaleCheckpointsAreSwept) {
         EXPECT_EQ(objs.count("0000000000000001-00000000000000aa.kso"), 0u);
         EXPECT_EQ(objs.count("README"), 1u);
         EXPECT_EQ(objs.size(), 2u);  // README + the committed object
-        EXPECT_EQ(files("checkpoints").count("0000000000000001-00000000000000aa.ksc"), 0u);
+        EXPECT_EQ(files("streams").count("0000000000000001-00000000000000aa.ksc"), 0u);
       },
       o);
   // Everything committed is still readable.

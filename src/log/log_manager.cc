@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/assert.h"
+
 namespace ks::log {
 namespace {
 
@@ -39,21 +41,78 @@ LogManager::LogManager(asio::io_context& io, asio::thread_pool& pool,
 
 LogManager::~LogManager() { cluster_.remove_listener(this); }
 
-awaitable<Status> LogManager::start() {
+awaitable<Status> LogManager::start(bool take_all_streams) {
   if (own_cluster_ && !cluster_.started()) {
     if (auto st = co_await cluster_.start(); !st.ok()) co_return st;
   }
   if (!cluster_.started())
     co_return Status(Errc::invalid_argument, "the cluster state must be started first");
-  // Partitions of the topics known now; recovery fills in their state.
-  for (const TopicInfo* t : cluster_.topics()) s_.table.add(t->record.id, 0, t->record.partitions, false);
+  if (auto st = co_await lifecycle_.init_position(); !st.ok()) co_return st;
   cluster_.add_listener(this);
-  if (auto st = co_await lifecycle_.recover(); !st.ok()) co_return st;
   s_.started = true;
   writer_.start();
   lifecycle_.start();
-  spdlog::info("log ready: node {} epoch {} cluster {}", s_.node(), s_.epoch(), cluster_.cluster_id());
+  if (take_all_streams) {
+    std::vector<Grant> all;
+    for (std::int32_t s = 0; s < cluster_.streams(); ++s) all.push_back(Grant{s, 0});
+    if (auto st = co_await acquire_streams(all); !st.ok()) co_return st;
+  }
+  spdlog::info("log ready: node {} epoch {} cluster {}, {} of {} streams", s_.node(), s_.epoch(),
+               cluster_.cluster_id(), s_.streams.size(), cluster_.streams());
   co_return Status{};
+}
+
+awaitable<Status> LogManager::acquire_streams(const std::vector<Grant>& grants) {
+  for (const auto& g : grants) {
+    KS_ASSERT(g.stream >= 0 && g.stream < cluster_.streams() && !owns_stream(g.stream),
+              "acquiring stream {} (owned: {})", g.stream, owns_stream(g.stream));
+  }
+  // The partitions of the streams as the topics stand now; acquire() fills in their state.
+  std::uint64_t mask = 0;
+  for (const auto& g : grants) mask |= stream_bit(g.stream);
+  for (const TopicInfo* t : cluster_.topics()) {
+    for (std::int32_t i = 0; i < t->record.partitions; ++i) {
+      const std::int32_t s = cluster_.stream_of(*t, i);
+      if ((mask & stream_bit(s)) != 0) s_.table.add(PartitionKey{t->record.id, i}, s, false);
+    }
+  }
+  auto st = co_await lifecycle_.acquire(grants);
+  if (!st.ok()) {
+    for (const auto& g : grants) {
+      s_.table.remove_stream(g.stream);
+      s_.streams.erase(g.stream);
+    }
+    spdlog::error("taking {} streams failed: {}", grants.size(), st.to_string());
+  }
+  co_return st;
+}
+
+awaitable<Status> LogManager::release_stream(std::int32_t stream) {
+  OwnedStream* st = s_.stream(stream);
+  if (st == nullptr) co_return Status{};
+  st->closed = true;
+  writer_.seal_pending();
+  while (writer_.carries(stream))
+    co_await s_.commit_notifier.wait_until(Clock::now() + std::chrono::milliseconds(50));
+  auto r = co_await lifecycle_.release(stream);
+  if (!r.ok()) co_return r;
+  s_.table.remove_stream(stream);
+  s_.streams.erase(stream);
+  spdlog::info("released stream {}", stream);
+  co_return Status{};
+}
+
+std::vector<std::int32_t> LogManager::owned_streams() const {
+  std::vector<std::int32_t> out;
+  for (const auto& [id, st] : s_.streams) out.push_back(id);
+  return out;
+}
+
+PartitionState* LogManager::partition(const PartitionKey& key) {
+  PartitionState* p = s_.table.find(key);
+  if (p == nullptr) return nullptr;
+  const OwnedStream* st = s_.stream(p->stream);
+  return st != nullptr && st->loaded ? p : nullptr;
 }
 
 awaitable<void> LogManager::stop() {
@@ -95,8 +154,14 @@ awaitable<Status> LogManager::add_topic_partitions(const std::string& name, std:
 }
 
 void LogManager::partitions_added(const TopicInfo& t, std::int32_t from, std::int32_t to) {
-  // New partitions start in leader epoch 0 at offset 0.
-  s_.table.add(t.record.id, from, to, true);
+  // New partitions of our streams start in leader epoch 0 at offset 0.
+  for (std::int32_t i = from; i < to; ++i) {
+    const std::int32_t s = cluster_.stream_of(t, i);
+    if (owns_stream(s)) {
+      s_.table.add(PartitionKey{t.record.id, i}, s, true);
+      s_.dirty_streams |= stream_bit(s);
+    }
+  }
 }
 
 void LogManager::topic_removed(const TopicInfo& t) {

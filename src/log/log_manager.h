@@ -44,9 +44,21 @@ class LogManager final : public cluster::TopicListener {
              std::shared_ptr<metastore::MetadataStore> meta, LogOptions options);
   ~LogManager() override;
 
-  // Recovers every partition from the checkpoint plus later commit records
-  // and starts the committer and the checkpointer.
-  awaitable<Status> start();
+  // Finds where this node's commit sequence stands, starts the committer and
+  // the checkpointer and, with take_all_streams (a single broker), takes
+  // every stream of the cluster (acquire_streams).
+  awaitable<Status> start(bool take_all_streams = true);
+  // ---- streams (cluster/streams.h) ----
+  using Grant = LogLifecycle::Grant;
+  // Takes streams over: their partitions are rebuilt from each stream's
+  // checkpoint plus the commit records after it, then served.
+  awaitable<Status> acquire_streams(const std::vector<Grant>& grants);
+  // Hands a stream over: appends to it stop (NOT_LEADER_OR_FOLLOWER), what
+  // is pending commits, a checkpoint is written and the stream is marked
+  // released for its next owner; then its partitions are dropped here.
+  awaitable<Status> release_stream(std::int32_t stream);
+  bool owns_stream(std::int32_t stream) const { return s_.streams.count(stream) > 0; }
+  std::vector<std::int32_t> owned_streams() const;
   // Flushes and commits what is pending, writes a checkpoint, stops tasks.
   awaitable<void> stop();
 
@@ -73,7 +85,9 @@ class LogManager final : public cluster::TopicListener {
   awaitable<Status> add_topic_partitions(const std::string& name, std::int32_t count);
 
   // ---- partitions ----
-  PartitionState* partition(const PartitionKey& key) { return s_.table.find(key); }
+  // nullptr unless the partition is in a stream this broker owns and has
+  // rebuilt.
+  PartitionState* partition(const PartitionKey& key);
 
   // ---- write path (writer.h) ----
   using Completion = LogWriter::Completion;

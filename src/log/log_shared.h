@@ -5,8 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <string>
 
 #include "cluster/cluster_state.h"
+#include "cluster/streams.h"
 #include "common/async.h"
 #include "log/object_buffer.h"
 #include "log/object_format.h"
@@ -60,6 +63,16 @@ struct LogStats {
   std::uint64_t duplicates = 0;       // idempotent batches answered from producer state
 };
 
+// A log stream this broker owns (cluster/streams.h).
+struct OwnedStream {
+  std::int32_t id = 0;
+  cluster::Fence fence;           // its owner key at the revision we wrote
+  std::int32_t leader_epoch = 0;  // placement epoch it was granted with
+  bool loaded = false;            // its partitions are rebuilt: readable
+  bool closed = true;             // no appends (being rebuilt or handed over)
+  std::string checkpoint_object;  // its durable checkpoint ("" when none)
+};
+
 // Where the commit stream of this broker stands.
 struct CommitPosition {
   std::uint64_t next_seq = 1;           // next flush sequence (never reused)
@@ -95,6 +108,13 @@ struct LogShared {
   // Log start / topic changes: made (state_gen) and in a durable checkpoint.
   std::uint64_t state_gen = 0;
   std::uint64_t durable_gen = 0;
+  // Streams this broker owns, and those with commits or state changes their
+  // durable checkpoint does not hold yet (a mask).
+  std::map<std::int32_t, OwnedStream> streams;
+  std::uint64_t dirty_streams = 0;
+  // Per stream, the last of our commits that carried it (a checkpoint taken
+  // before it does not make the stream clean).
+  std::map<std::int32_t, std::uint64_t> last_commit_of;
 
   bool started = false;
   bool stopping = false;
@@ -104,6 +124,17 @@ struct LogShared {
   Notifier checkpoint_wakeup;  // enough commit records for an early checkpoint, or stop
 
   std::int32_t node() const { return opt.node_id; }
+  OwnedStream* stream(std::int32_t id) {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : &it->second;
+  }
+  std::uint64_t owned_mask() const {
+    std::uint64_t m = 0;
+    for (const auto& [id, s] : streams) m |= stream_bit(id);
+    return m;
+  }
+  // Every stream of the cluster is ours: nobody else can refer to our objects.
+  bool owns_all_streams() const { return static_cast<std::int32_t>(streams.size()) == cluster.streams(); }
   std::uint64_t epoch() const { return cluster.broker_epoch(); }
   bool fenced() const { return cluster.fenced(); }
 };

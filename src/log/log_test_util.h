@@ -321,6 +321,7 @@ inline cluster::ClusterOptions part_cluster_options(const LogOptions& o) {
   cluster::ClusterOptions c;
   c.node_id = o.node_id;
   c.producer_expiration = o.producer_expiration;
+  c.streams = 1;  // part tests: one stream, so one checkpoint pointer and object
   return c;
 }
 
@@ -354,8 +355,44 @@ class PartEnv {
   // What LogManager::start does before recovery: every partition of every
   // topic the cluster knows, not fresh (recovery sets their state).
   void load_partitions() {
-    for (const TopicInfo* t : cluster.topics())
-      shared.table.add(t->record.id, 0, t->record.partitions, false);
+    for (const TopicInfo* t : cluster.topics()) {
+      for (std::int32_t i = 0; i < t->record.partitions; ++i)
+        shared.table.add(PartitionKey{t->record.id, i}, cluster.stream_of(*t, i), false);
+    }
+  }
+
+  // Every stream owned, open for appends, with nothing rebuilt (run_part
+  // does this before the body: a fresh broker that owns the cluster).
+  awaitable<void> own_streams() {
+    for (std::int32_t s = 0; s < cluster.streams(); ++s) {
+      auto r = co_await shared.meta.put(keys::stream_owner(s), "{\"v\":1,\"node\":0,\"state\":\"owned\"}");
+      EXPECT_TRUE(r.ok()) << r.status().to_string();
+      OwnedStream& st = shared.streams[s];
+      st.id = s;
+      st.fence.key = keys::stream_owner(s);
+      st.fence.revision = r.ok() ? *r : 0;
+      st.loaded = true;
+      st.closed = false;
+      // What taking a stream writes before the first append: a checkpoint
+      // pointer naming us (here of an empty stream; kept when one exists).
+      auto existing = co_await shared.meta.get(keys::stream_checkpoint(s));
+      EXPECT_TRUE(existing.ok()) << existing.status().to_string();
+      if (!existing.ok() || !existing->kvs.empty()) continue;
+      CheckpointPointer ptr;
+      ptr.node = shared.node();
+      auto w = co_await shared.meta.put(keys::stream_checkpoint(s), encode_checkpoint_pointer(ptr));
+      EXPECT_TRUE(w.ok()) << w.status().to_string();
+    }
+  }
+
+  // What LogManager::start does after load_partitions(): the commit position,
+  // then every stream taken over (rebuilt and checkpointed).
+  awaitable<Status> recover(LogLifecycle& lc) {
+    if (auto s = co_await lc.init_position(); !s.ok()) co_return s;
+    std::vector<LogLifecycle::Grant> grants;
+    for (std::int32_t s = 0; s < cluster.streams(); ++s) grants.push_back(LogLifecycle::Grant{s, 0});
+    Status s = co_await lc.acquire(grants);
+    co_return s;
   }
 
   // Creates a topic in the cluster and adds its partitions fresh (what
@@ -370,7 +407,7 @@ class PartEnv {
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     if (!r.ok()) co_return id;
     id = (*r)->record.id;
-    shared.table.add(id, 0, partitions, true);
+    for (std::int32_t i = 0; i < partitions; ++i) shared.table.add(PartitionKey{id, i}, 0, true);
     co_return id;
   }
 
@@ -545,6 +582,7 @@ class LogHarness : public ::testing::Test {
           Status s = co_await env->cluster.start();
           EXPECT_TRUE(s.ok()) << s.to_string();
           if (s.ok()) {
+            co_await env->own_streams();
             env->shared.started = true;
             co_await body(*env, part);
           }

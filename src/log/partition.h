@@ -11,9 +11,15 @@
 
 namespace ks::log {
 
+// Streams an object may carry data of, as a bit mask (cluster/streams.h:
+// at most 56 streams). Unknown (single-node formats): all.
+inline constexpr std::uint64_t kAllStreams = ~std::uint64_t{0};
+inline constexpr std::uint64_t stream_bit(std::int32_t stream) { return std::uint64_t{1} << stream; }
+
 struct ObjectRef {
   std::string key;
   std::uint64_t size = 0;
+  std::uint64_t streams = kAllStreams;
 };
 
 // Where a committed range of offsets lives: one partition's chunk in one object.
@@ -44,6 +50,7 @@ struct CachedChunk {
 
 struct PartitionState {
   PartitionKey key;
+  std::int32_t stream = 0;     // the log stream it lives in (cluster/streams.h)
   std::int64_t log_start = 0;  // first offset still readable
   std::int64_t hwm = 0;        // high watermark: next offset after the last committed one
   std::int64_t leo = 0;        // log end: next offset to assign (>= hwm)

@@ -16,18 +16,32 @@ const PartitionState* PartitionTable::find(const PartitionKey& key) const {
   return it == partitions_.end() ? nullptr : &it->second;
 }
 
-void PartitionTable::add(const TopicId& topic, std::int32_t from, std::int32_t to, bool fresh) {
-  for (std::int32_t i = from; i < to; ++i) {
-    PartitionKey k{topic, i};
-    auto [it, inserted] = partitions_.try_emplace(k);
-    if (inserted) it->second.key = k;
-    if (fresh) {
-      PartitionState& p = it->second;
-      KS_ASSERT(p.index.empty() && p.hwm == 0, "partition {}-{} created twice (hwm {})", to_hex(topic), i,
-                p.hwm);
-      p.leader_epoch = 0;
-      p.epochs.assign(1, EpochStart{0, 0});
+void PartitionTable::add(const PartitionKey& k, std::int32_t stream, bool fresh) {
+  auto [it, inserted] = partitions_.try_emplace(k);
+  PartitionState& p = it->second;
+  if (inserted) {
+    p.key = k;
+    p.stream = stream;
+  }
+  KS_ASSERT(p.stream == stream, "partition {}-{} in stream {} and {}", to_hex(k.topic), k.partition, p.stream,
+            stream);
+  if (fresh) {
+    KS_ASSERT(p.index.empty() && p.hwm == 0, "partition {}-{} created twice (hwm {})", to_hex(k.topic),
+              k.partition, p.hwm);
+    p.leader_epoch = 0;
+    p.epochs.assign(1, EpochStart{0, 0});
+  }
+}
+
+void PartitionTable::remove_stream(std::int32_t stream) {
+  for (auto it = partitions_.begin(); it != partitions_.end();) {
+    if (it->second.stream != stream) {
+      ++it;
+      continue;
     }
+    for (const auto& e : it->second.index) unref_object(e.object->key, false);
+    producers_.erase(it->first);
+    it = partitions_.erase(it);
   }
 }
 
@@ -55,6 +69,7 @@ void PartitionTable::push_range(PartitionState& p, IndexEntry e) {
   auto [it, fresh] = object_uses_.try_emplace(e.object->key);
   if (fresh) {
     it->second.size = e.object->size;
+    it->second.streams = e.object->streams;
     dead_objects_.erase(e.object->key);  // referenced again (recovery order)
   }
   ++it->second.ranges;
@@ -119,21 +134,24 @@ bool PartitionTable::object_known(const std::string& key) const {
   return object_uses_.count(key) > 0 || dead_objects_.count(key) > 0;
 }
 
-void PartitionTable::note_unreferenced(const std::string& key, std::uint64_t size) {
-  if (object_uses_.count(key) == 0) dead_objects_[key] = size;
+void PartitionTable::note_unreferenced(const ObjectRef& o) {
+  if (object_uses_.count(o.key) == 0) dead_objects_[o.key] = o;
 }
 
-std::vector<std::pair<std::string, std::uint64_t>> PartitionTable::take_dead_objects() {
-  std::vector<std::pair<std::string, std::uint64_t>> out(dead_objects_.begin(), dead_objects_.end());
+std::vector<ObjectRef> PartitionTable::take_dead_objects(std::uint64_t owned) {
+  std::vector<ObjectRef> out;
+  for (auto& [k, o] : dead_objects_) {
+    if ((o.streams & ~owned) == 0) out.push_back(std::move(o));
+  }
   dead_objects_.clear();
   return out;
 }
 
-void PartitionTable::unref_object(const std::string& key) {
+void PartitionTable::unref_object(const std::string& key, bool may_die) {
   auto it = object_uses_.find(key);
   KS_ASSERT(it != object_uses_.end() && it->second.ranges > 0, "object {}: a range was dropped twice", key);
   if (--it->second.ranges == 0) {
-    dead_objects_[key] = it->second.size;
+    if (may_die) dead_objects_[key] = ObjectRef{key, it->second.size, it->second.streams};
     object_uses_.erase(it);
   }
 }

@@ -36,11 +36,14 @@ class PartitionTable {
   const Partitions& partitions() const { return partitions_; }
   std::size_t size() const { return partitions_.size(); }
 
-  // Partitions [from, to) of a topic. `fresh`: a new partition starts in
-  // leader epoch 0 at offset 0 (recovery sets the state of loaded ones).
-  void add(const TopicId& topic, std::int32_t from, std::int32_t to, bool fresh);
+  // A partition of `stream`. `fresh`: a new partition starts in leader
+  // epoch 0 at offset 0 (recovery sets the state of loaded ones).
+  void add(const PartitionKey& key, std::int32_t stream, bool fresh);
   // Drops the topic's partitions, their producer state and their ranges.
   void remove_topic(const TopicId& topic, std::int32_t partitions);
+  // Drops every partition of a stream (released to another broker): its
+  // objects are not ours alone any more, so none becomes dead here.
+  void remove_stream(std::int32_t stream);
 
   // ---- committed ranges ----
   // Appends a committed range at the partition's end; moves hwm (and leo
@@ -65,12 +68,15 @@ class PartitionTable {
   bool object_known(const std::string& key) const;
   // An object committed with no live range (its topics were deleted): dead
   // at once, deleted after the next checkpoint.
-  void note_unreferenced(const std::string& key, std::uint64_t size);
+  void note_unreferenced(const ObjectRef& o);
   bool has_dead_objects() const { return !dead_objects_.empty(); }
-  // Takes every dead object (for a checkpoint to delete once durable).
-  std::vector<std::pair<std::string, std::uint64_t>> take_dead_objects();
+  // Takes the dead objects this broker may delete: those whose every stream
+  // is in `owned` (a stream mask), so no other broker can refer to them.
+  // The others are forgotten: another broker may still read them (the
+  // cluster-wide sweep decides; docs/ARCHITECTURE.md, object liveness).
+  std::vector<ObjectRef> take_dead_objects(std::uint64_t owned);
   // Gives back objects whose deletion did not happen (checkpoint failed).
-  void restore_dead_object(const std::string& key, std::uint64_t size) { dead_objects_.emplace(key, size); }
+  void restore_dead_object(const ObjectRef& o) { dead_objects_.emplace(o.key, o); }
 
   // Aborts (release builds too) when `p` breaks an invariant.
   static void check(const PartitionState& p);
@@ -78,15 +84,16 @@ class PartitionTable {
  private:
   struct ObjectUse {
     std::uint64_t size = 0;
+    std::uint64_t streams = kAllStreams;
     std::size_t ranges = 0;  // live index entries referring to it
   };
-  void unref_object(const std::string& key);
+  void unref_object(const std::string& key, bool may_die = true);
 
   Partitions partitions_;
   // Only partitions that saw an idempotent producer.
   Producers producers_;
   std::unordered_map<std::string, ObjectUse> object_uses_;
-  std::unordered_map<std::string, std::uint64_t> dead_objects_;  // key -> size
+  std::unordered_map<std::string, ObjectRef> dead_objects_;
 };
 
 }  // namespace ks::log

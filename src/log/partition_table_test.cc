@@ -10,8 +10,9 @@ namespace {
 
 const TopicId kTopic{1, 2, 3};
 
-std::shared_ptr<const ObjectRef> object(const std::string& key, std::uint64_t size = 100) {
-  return std::make_shared<ObjectRef>(ObjectRef{key, size});
+std::shared_ptr<const ObjectRef> object(const std::string& key, std::uint64_t size = 100,
+                                        std::uint64_t streams = kAllStreams) {
+  return std::make_shared<ObjectRef>(ObjectRef{key, size, streams});
 }
 
 IndexEntry range(std::int64_t base, std::int64_t last, std::shared_ptr<const ObjectRef> obj) {
@@ -25,7 +26,10 @@ IndexEntry range(std::int64_t base, std::int64_t last, std::shared_ptr<const Obj
 
 class PartitionTableTest : public ::testing::Test {
  protected:
-  void SetUp() override { table_.add(kTopic, 0, 2, true); }
+  void SetUp() override {
+    table_.add(PartitionKey{kTopic, 0}, 0, true);
+    table_.add(PartitionKey{kTopic, 1}, 1, true);
+  }
   PartitionState& p0() { return *table_.find(PartitionKey{kTopic, 0}); }
   PartitionTable table_;
 };
@@ -53,16 +57,16 @@ TEST_F(PartitionTableTest, RangesMoveTheHighWatermarkAndKeepObjectsAlive) {
   EXPECT_EQ(p0().log_start, 7);
   EXPECT_EQ(p0().index.size(), 1u);
   EXPECT_EQ(table_.live_objects(), 1u);
-  auto dead = table_.take_dead_objects();
+  auto dead = table_.take_dead_objects(kAllStreams);
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].first, "a");
+  EXPECT_EQ(dead[0].key, "a");
   EXPECT_FALSE(table_.has_dead_objects());
   // A committed object no partition refers to is dead at once.
-  table_.note_unreferenced("c", 5);
-  table_.note_unreferenced("b", 100);  // still live: not dead
-  dead = table_.take_dead_objects();
+  table_.note_unreferenced(ObjectRef{"c", 5, kAllStreams});
+  table_.note_unreferenced(ObjectRef{"b", 100, kAllStreams});  // still live: not dead
+  dead = table_.take_dead_objects(kAllStreams);
   ASSERT_EQ(dead.size(), 1u);
-  EXPECT_EQ(dead[0].first, "c");
+  EXPECT_EQ(dead[0].key, "c");
   PartitionTable::check(p0());
 }
 
@@ -75,7 +79,35 @@ TEST_F(PartitionTableTest, RemovingATopicDropsItsRanges) {
   EXPECT_EQ(table_.find(PartitionKey{kTopic, 0}), nullptr);
   EXPECT_EQ(table_.producers(PartitionKey{kTopic, 0}), nullptr);
   EXPECT_EQ(table_.live_objects(), 0u);
-  EXPECT_EQ(table_.take_dead_objects().size(), 1u);
+  EXPECT_EQ(table_.take_dead_objects(kAllStreams).size(), 1u);
+}
+
+// An object is deleted here only when every stream it carries is ours: a
+// broker that owns another of its streams may still read it.
+TEST_F(PartitionTableTest, DeadObjectsOfStreamsOwnedElsewhereAreForgottenNotDeleted) {
+  auto mine = object("mine", 100, stream_bit(0));
+  auto shared = object("shared", 100, stream_bit(0) | stream_bit(1));
+  p0().leo = 10;
+  table_.push_range(p0(), range(0, 4, mine));
+  table_.push_range(p0(), range(5, 9, shared));
+  EXPECT_TRUE(table_.advance_log_start(p0(), 10));
+  auto dead = table_.take_dead_objects(stream_bit(0));  // stream 1 is owned by another broker
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, "mine");
+  EXPECT_FALSE(table_.has_dead_objects());  // "shared" is forgotten, not kept for later
+}
+
+TEST_F(PartitionTableTest, RemovingAStreamDropsItsPartitionsWithoutKillingObjects) {
+  auto a = object("a", 100, stream_bit(0));
+  p0().leo = 5;
+  table_.push_range(p0(), range(0, 4, a));
+  table_.producers_for(PartitionKey{kTopic, 0});
+  table_.remove_stream(0);
+  EXPECT_EQ(table_.find(PartitionKey{kTopic, 0}), nullptr);
+  EXPECT_NE(table_.find(PartitionKey{kTopic, 1}), nullptr);  // stream 1 stays
+  EXPECT_EQ(table_.producers(PartitionKey{kTopic, 0}), nullptr);
+  EXPECT_EQ(table_.live_objects(), 0u);
+  EXPECT_FALSE(table_.has_dead_objects());  // the next owner of stream 0 still reads "a"
 }
 
 PartitionSnapshot snapshot(std::int64_t log_start, std::int64_t hwm, std::vector<IndexEntry> index) {

@@ -76,7 +76,7 @@ awaitable<TopicId> write_layout(PartEnv& env) {
 awaitable<void> recover(PartEnv& env) {
   env.load_partitions();
   LogLifecycle& lc = env.make<LogLifecycle>();
-  Status s = co_await lc.recover();
+  Status s = co_await env.recover(lc);
   EXPECT_TRUE(s.ok()) << s.to_string();
 }
 

@@ -1,15 +1,23 @@
-// LogLifecycle::recover(): the checkpoint, then every commit record after it
-// in sequence order (one ranged GET of each object's footer, and of its
-// producer digest when it has one). Everything read here comes from the
-// stores: checked and reported as corrupt, never asserted on.
+// Streams changing hands (see lifecycle.h): acquire() = owner key, the
+// stream's checkpoint, then the commit records after it that carry the
+// stream (one ranged GET of each object's footer, and of its producer digest
+// when it has one); release() = a last checkpoint and the "released" mark.
+// Everything read here comes from the stores: checked and reported as
+// corrupt, never asserted on.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <charconv>
 
 #include "log/checkpoint.h"
 #include "log/lifecycle.h"
 #include "log/records.h"
 
 namespace ks::log {
+
+using metastore::Op;
+using metastore::TxnRequest;
+
 namespace {
 
 std::optional<objstore::ByteRange> footer_range(const CommitRecord& c) {
@@ -24,29 +32,143 @@ bool is_digest(const ObjectEntry& e) {
   return e.topic == kProducerDigestTopic && e.partition == kProducerDigestPartition && e.length > 0;
 }
 
-std::shared_ptr<const ObjectRef> make_object_ref(const std::string& key, std::uint64_t size) {
+std::shared_ptr<const ObjectRef> make_object_ref(const std::string& key, std::uint64_t size,
+                                                 std::uint64_t streams) {
   auto o = std::make_shared<ObjectRef>();
   o->key = key;
   o->size = size;
+  o->streams = streams;
   return o;
 }
 
-// Commit records after the checkpoint, a page at a time.
-metastore::RangeRequest commits_page(const std::string& from, const std::string& end) {
+// Commit records from `from` on, a page at a time.
+metastore::RangeRequest commits_page(const std::string& from, const std::string& end, bool keys_only) {
   metastore::RangeRequest rq;
   rq.key = from;
   rq.range_end = end;
   rq.limit = 500;
+  rq.keys_only = keys_only;
   return rq;
+}
+
+std::optional<std::uint64_t> commit_seq(const std::string& key, const std::string& prefix) {
+  if (!key.starts_with(prefix)) return std::nullopt;
+  std::uint64_t v = 0;
+  const char* b = key.data() + prefix.size();
+  const char* e = key.data() + key.size();
+  auto [p, ec] = std::from_chars(b, e, v);
+  if (ec != std::errc() || p != e) return std::nullopt;
+  return v;
 }
 
 }  // namespace
 
+// ---------------------------------------------------------------- position
+
+awaitable<Status> LogLifecycle::init_position() {
+  // The last sequence this node used: its newest commit record, or what a
+  // stream's checkpoint says it covers (records are deleted once covered).
+  std::uint64_t last = 0;
+  std::size_t records = 0;
+  const std::string prefix = keys::commits_prefix(s_.node());
+  const std::string end = metastore::prefix_end(prefix);
+  std::string from = prefix;
+  for (;;) {
+    auto r = co_await s_.meta.range(commits_page(from, end, true));
+    if (!r.ok()) co_return Status(r.code(), "reading commit records: " + r.status().message());
+    for (const auto& kv : r->kvs) {
+      auto seq = commit_seq(kv.key, prefix);
+      if (!seq) co_return Status(Errc::corrupt, kv.key + ": not a commit record key");
+      last = std::max(last, *seq);
+      ++records;
+    }
+    if (!r->more || r->kvs.empty()) break;
+    from = r->kvs.back().key + '\0';
+  }
+  metastore::RangeRequest rq;
+  rq.key = keys::streams_prefix();
+  rq.range_end = metastore::prefix_end(rq.key);
+  auto r = co_await s_.meta.range(rq);
+  if (!r.ok()) co_return Status(r.code(), "reading stream checkpoints: " + r.status().message());
+  std::optional<std::uint64_t> covered;
+  for (const auto& kv : r->kvs) {
+    if (!kv.key.ends_with("/checkpoint")) continue;
+    auto ptr = decode_checkpoint_pointer(kv.value);
+    if (!ptr.ok()) co_return Status(Errc::corrupt, kv.key + ": " + ptr.status().message());
+    if (ptr->node != s_.node()) continue;
+    last = std::max(last, ptr->covers_seq);
+    covered = std::min(covered.value_or(UINT64_MAX), ptr->covers_seq);
+  }
+  s_.position.last_committed = last;
+  // Every stream's checkpoint holds our commits up to here.
+  s_.position.checkpoint_covers = covered.value_or(0);
+  s_.position.next_seq = last + 1;
+  // Left over by an earlier process: the next checkpoint round deletes them.
+  s_.position.since_checkpoint = records;
+  co_return Status{};
+}
+
+// ---------------------------------------------------------------- acquire
+
+awaitable<Status> LogLifecycle::take_owner_key(const Grant& g) {
+  StreamOwnerRecord o;
+  o.node = s_.node();
+  o.leader_epoch = g.leader_epoch;
+  auto r = co_await s_.meta.put(keys::stream_owner(g.stream), encode_stream_owner(o));
+  if (!r.ok())
+    co_return Status(r.code(), fmt::format("taking stream {}: {}", g.stream, r.status().message()));
+  if (*r <= 0) co_return Status(Errc::corrupt, fmt::format("taking stream {}: revision {}", g.stream, *r));
+  OwnedStream& st = s_.streams[g.stream];
+  st.id = g.stream;
+  st.fence.key = keys::stream_owner(g.stream);
+  st.fence.revision = *r;
+  st.leader_epoch = g.leader_epoch;
+  st.loaded = false;
+  st.closed = true;
+  co_return Status{};
+}
+
+awaitable<Result<CheckpointPointer>> LogLifecycle::load_stream_checkpoint(std::int32_t stream) {
+  const std::string pkey = keys::stream_checkpoint(stream);
+  auto cp = co_await s_.meta.get(pkey);
+  if (!cp.ok()) co_return Status(cp.code(), "reading " + pkey + ": " + cp.status().message());
+  if (cp->kvs.empty()) co_return CheckpointPointer{};
+  auto ptr = decode_checkpoint_pointer(cp->kvs[0].value);
+  if (!ptr.ok()) co_return Status(Errc::corrupt, pkey + ": " + ptr.status().message());
+  if (ptr->node < 0) co_return Status(Errc::corrupt, pkey + ": no node");
+  if (ptr->object.empty()) co_return ptr;
+  auto bytes = co_await s_.objects.get(ptr->object, std::nullopt);
+  if (!bytes.ok())
+    co_return Status(bytes.code(), "reading checkpoint " + ptr->object + ": " + bytes.status().message());
+  auto c = decode_checkpoint(*bytes);
+  if (!c.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + c.status().message());
+  for (auto& snap : c->partitions) {
+    PartitionState* p = s_.table.find(snap.key);
+    if (p == nullptr) continue;  // topic deleted
+    if (p->stream != stream)
+      co_return Status(Errc::corrupt, fmt::format("{}: partition {}-{} is not in stream {}", ptr->object,
+                                                  to_hex(snap.key.topic), snap.key.partition, stream));
+    if (auto st = s_.table.restore(*p, std::move(snap)); !st.ok())
+      co_return Status(st.code(), ptr->object + ": " + st.message());
+  }
+  auto producers = decode_producer_snapshot(c->producer_state);
+  if (!producers.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + producers.status().message());
+  for (auto& [k, ps] : *producers) {
+    const PartitionState* p = s_.table.find(k);
+    if (p != nullptr && p->stream == stream) s_.table.producers_for(k) = std::move(ps);
+  }
+  s_.streams.at(stream).checkpoint_object = ptr->object;
+  co_return ptr;
+}
+
 Status LogLifecycle::apply_entries(const std::shared_ptr<const ObjectRef>& obj,
-                                   const std::vector<ObjectEntry>& entries) {
+                                   const std::vector<ObjectEntry>& entries, std::uint64_t seq,
+                                   const StreamStarts& from) {
   for (const auto& e : entries) {
     PartitionState* p = s_.table.find(PartitionKey{e.topic, e.partition});
-    if (p == nullptr) continue;  // topic deleted since
+    if (p == nullptr) continue;  // topic deleted since, or not a stream we own
+    auto start = from.find(p->stream);
+    if (start == from.end() || seq < start->second) continue;  // not being rebuilt, or in its checkpoint
     if (e.base_offset != p->hwm || e.last_offset < e.base_offset) {
       return Status(Errc::corrupt,
                     fmt::format("{}: partition {}-{} continues at {} but the log ends at {}", obj->key,
@@ -62,56 +184,39 @@ Status LogLifecycle::apply_entries(const std::shared_ptr<const ObjectRef>& obj,
   return Status{};
 }
 
-void LogLifecycle::apply_digest(const ProducerDigest& d) {
+void LogLifecycle::apply_digest(const ProducerDigest& d, std::uint64_t seq, const StreamStarts& from) {
   for (const auto& r : d.records) {
-    if (s_.table.find(r.key) == nullptr) continue;  // topic deleted since
+    const PartitionState* p = s_.table.find(r.key);
+    if (p == nullptr) continue;  // topic deleted since
+    auto start = from.find(p->stream);
+    if (start == from.end() || seq < start->second) continue;
     ProducerBatch b{r.first_seq, r.last_seq, r.first_offset, r.last_offset, 0};
     s_.table.producers_for(r.key).record(r.pid, r.epoch, b, d.created_ms, -1,
                                          s_.opt.max_producers_per_partition);
   }
 }
 
-awaitable<Status> LogLifecycle::load_checkpoint() {
-  auto cp = co_await s_.meta.get(keys::checkpoint(s_.node()));
-  if (!cp.ok()) co_return Status(cp.code(), "reading checkpoint pointer: " + cp.status().message());
-  if (cp->kvs.empty()) co_return Status{};
-  auto ptr = decode_checkpoint_pointer(cp->kvs[0].value);
-  if (!ptr.ok()) co_return ptr.status();
-  auto bytes = co_await s_.objects.get(ptr->object, std::nullopt);
-  if (!bytes.ok())
-    co_return Status(bytes.code(), "reading checkpoint " + ptr->object + ": " + bytes.status().message());
-  auto c = decode_checkpoint(*bytes);
-  if (!c.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + c.status().message());
-  for (auto& snap : c->partitions) {
-    PartitionState* p = s_.table.find(snap.key);
-    if (p == nullptr) continue;  // topic deleted
-    if (auto st = s_.table.restore(*p, std::move(snap)); !st.ok())
-      co_return Status(st.code(), ptr->object + ": " + st.message());
+awaitable<Status> LogLifecycle::replay_commits(std::int32_t node, const StreamStarts& from,
+                                               std::size_t& replayed) {
+  std::uint64_t first = UINT64_MAX;
+  std::uint64_t mask = 0;
+  for (const auto& [stream, seq] : from) {
+    first = std::min(first, seq);
+    mask |= stream_bit(stream);
   }
-  auto producers = decode_producer_snapshot(c->producer_state);
-  if (!producers.ok()) co_return Status(Errc::corrupt, ptr->object + ": " + producers.status().message());
-  for (auto& [k, ps] : *producers) {
-    if (s_.table.find(k) != nullptr) s_.table.producers_for(k) = std::move(ps);
-  }
-  s_.position.checkpoint_covers = ptr->covers_seq;
-  s_.position.last_committed = ptr->covers_seq;
-  checkpoint_object_ = ptr->object;
-  co_return Status{};
-}
-
-awaitable<Status> LogLifecycle::replay_commits(std::size_t& replayed) {
-  std::string from = keys::commit(s_.node(), s_.position.checkpoint_covers + 1);
-  const std::string end = metastore::prefix_end(keys::commits_prefix(s_.node()));
+  std::string key = keys::commit(node, first);
+  const std::string end = metastore::prefix_end(keys::commits_prefix(node));
+  std::uint64_t prev = 0;
   for (;;) {
-    auto r = co_await s_.meta.range(commits_page(from, end));
+    auto r = co_await s_.meta.range(commits_page(key, end, false));
     if (!r.ok()) co_return Status(r.code(), "reading commit records: " + r.status().message());
     for (const auto& kv : r->kvs) {
       auto c = decode_commit(kv.value);
       if (!c.ok()) co_return Status(Errc::corrupt, kv.key + ": " + c.status().message());
-      if (c->seq <= s_.position.last_committed) {
-        co_return Status(Errc::corrupt,
-                         fmt::format("{}: sequence {} after {}", kv.key, c->seq, s_.position.last_committed));
-      }
+      if (c->seq <= prev)
+        co_return Status(Errc::corrupt, fmt::format("{}: sequence {} after {}", kv.key, c->seq, prev));
+      prev = c->seq;
+      if ((c->streams & mask) == 0) continue;
       auto footer = co_await s_.objects.get(c->object, footer_range(*c));
       if (!footer.ok()) {
         co_return Status(footer.code(), "reading footer of committed object " + c->object + ": " +
@@ -119,10 +224,10 @@ awaitable<Status> LogLifecycle::replay_commits(std::size_t& replayed) {
       }
       auto entries = decode_footer(*footer, c->footer_crc);
       if (!entries.ok()) co_return Status(Errc::corrupt, c->object + ": " + entries.status().message());
-      auto obj = make_object_ref(c->object, c->object_size);
-      if (auto st = apply_entries(obj, *entries); !st.ok()) co_return st;
+      auto obj = make_object_ref(c->object, c->object_size, c->streams);
+      if (auto st = apply_entries(obj, *entries, c->seq, from); !st.ok()) co_return st;
       // Still referenced by its commit record until the next checkpoint.
-      s_.table.note_unreferenced(c->object, c->object_size);
+      s_.table.note_unreferenced(*obj);
       // (An index loop: g++ 12 miscompiles co_await inside some range-for loops.)
       for (std::size_t i = 0; i < entries->size(); ++i) {
         const ObjectEntry& e = (*entries)[i];
@@ -133,32 +238,74 @@ awaitable<Status> LogLifecycle::replay_commits(std::size_t& replayed) {
                            "reading producer digest of " + c->object + ": " + bytes.status().message());
         auto digest = decode_producer_digest(*bytes);
         if (!digest.ok()) co_return Status(Errc::corrupt, c->object + ": " + digest.status().message());
-        apply_digest(*digest);
+        apply_digest(*digest, c->seq, from);
       }
-      s_.position.last_committed = c->seq;
       ++replayed;
     }
     if (!r->more || r->kvs.empty()) break;
-    from = r->kvs.back().key + '\0';
+    key = r->kvs.back().key + '\0';
   }
   co_return Status{};
 }
 
-awaitable<Status> LogLifecycle::recover() {
-  if (auto st = co_await load_checkpoint(); !st.ok()) co_return st;
+awaitable<Status> LogLifecycle::acquire(const std::vector<Grant>& grants) {
+  const auto started = Clock::now();
+  // Writing the owner keys first fences every earlier owner: from here on
+  // nothing it commits can carry these streams.
+  for (std::size_t i = 0; i < grants.size(); ++i) {
+    if (auto st = co_await take_owner_key(grants[i]); !st.ok()) co_return st;
+  }
+  // Checkpoints; then, per node named by a pointer, its later commit records.
+  std::map<std::int32_t, StreamStarts> replay;
+  for (std::size_t i = 0; i < grants.size(); ++i) {
+    auto ptr = co_await load_stream_checkpoint(grants[i].stream);
+    if (!ptr.ok()) co_return ptr.status();
+    if (ptr->node >= 0) replay[ptr->node][grants[i].stream] = ptr->covers_seq + 1;
+  }
   std::size_t replayed = 0;
-  if (auto st = co_await replay_commits(replayed); !st.ok()) co_return st;
-  s_.position.since_checkpoint = replayed;
-  s_.position.next_seq = s_.position.last_committed + 1;
-  // A new leadership term for every partition.
+  for (auto it = replay.begin(); it != replay.end(); ++it) {
+    const std::int32_t node = it->first;
+    const StreamStarts from = it->second;
+    if (auto st = co_await replay_commits(node, from, replayed); !st.ok()) co_return st;
+  }
+  // A new leadership term for every partition: the placement epoch when it
+  // is newer (it is what clients see in Metadata).
+  std::map<std::int32_t, std::int32_t> epochs;
+  std::vector<std::int32_t> ids;
+  for (const auto& g : grants) {
+    epochs[g.stream] = g.leader_epoch;
+    ids.push_back(g.stream);
+  }
+  std::size_t partitions = 0;
   for (auto& [k, p] : s_.table.partitions()) {
-    ++p.leader_epoch;
+    auto e = epochs.find(p.stream);
+    if (e == epochs.end()) continue;
+    p.leader_epoch = std::max(p.leader_epoch + 1, e->second);
     p.epochs.push_back(EpochStart{p.leader_epoch, p.hwm});
     PartitionTable::check(p);
+    ++partitions;
   }
-  spdlog::info("recovered {} partitions of {} topics (checkpoint covers seq {}, {} commit records replayed)",
-               s_.table.size(), s_.cluster.topic_count(), s_.position.checkpoint_covers, replayed);
+  // Checkpointed before the first append: the stream's history is again its
+  // checkpoint plus our commit records (moves never chain).
+  if (auto st = co_await checkpoint_streams(ids, CheckpointMode::acquire); !st.ok()) co_return st;
+  for (const auto& g : grants) {
+    OwnedStream& st = s_.streams.at(g.stream);
+    st.loaded = true;
+    st.closed = false;
+  }
+  spdlog::info("took {} streams: {} partitions, {} commit records replayed in {} ms", grants.size(),
+               partitions, replayed,
+               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
   co_return Status{};
+}
+
+// ---------------------------------------------------------------- release
+
+awaitable<Status> LogLifecycle::release(std::int32_t stream) {
+  std::vector<std::int32_t> ids;
+  ids.push_back(stream);
+  Status st = co_await checkpoint_streams(ids, CheckpointMode::release);
+  co_return st;
 }
 
 }  // namespace ks::log

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <bit>
 
 #include "common/assert.h"
 #include "common/clock.h"
@@ -25,6 +26,7 @@ struct LogWriter::Flush {
   // Idempotent batches in this flush (the object's producer digest).
   std::vector<DigestRecord> producer_batches;
   std::map<PartitionKey, PendingChunk> chunks;
+  std::uint64_t streams = 0;  // mask of the streams with data in it
   std::size_t bytes = 0;
   // Set when the object PUT finished (put_status says how).
   Event put_done;
@@ -41,11 +43,13 @@ struct LogWriter::Flush {
 namespace {
 
 metrics::Counter& flushes_counter() {
-  static auto& c = metrics::registry().counter("kafscale_flushes_total", "Flushes committed (one object each)");
+  static auto& c =
+      metrics::registry().counter("kafscale_flushes_total", "Flushes committed (one object each)");
   return c;
 }
 metrics::Counter& flush_failures_counter() {
-  static auto& c = metrics::registry().counter("kafscale_flush_failures_total", "Flushes failed and rolled back");
+  static auto& c =
+      metrics::registry().counter("kafscale_flush_failures_total", "Flushes failed and rolled back");
   return c;
 }
 
@@ -62,7 +66,8 @@ void check_built(const ObjectBuffer& bytes, const BuiltObject& built, std::uint6
                 parsed->footer.length == built.footer.length,
             "flush {}: trailer does not locate the footer we wrote", seq);
   auto entries = decode_footer(v.substr(built.footer.position, built.footer.length), parsed->footer_crc);
-  KS_ASSERT(entries.ok() && entries->size() == built.entries.size(), "flush {}: footer does not parse back: {}", seq,
+  KS_ASSERT(entries.ok() && entries->size() == built.entries.size(),
+            "flush {}: footer does not parse back: {}", seq,
             entries.ok() ? "entry count differs" : entries.status().to_string());
   for (std::size_t i = 0; i < entries->size(); ++i) {
     const ObjectEntry& a = (*entries)[i];
@@ -106,7 +111,8 @@ awaitable<void> LogWriter::stop() {
 
 Result<LogWriter::AppendResult> LogWriter::check_producer(const PartitionKey& key,
                                                           std::span<const protocol::BatchInfo> batches,
-                                                          std::int64_t now, bool& idempotent, std::int32_t& last_seq) {
+                                                          std::int64_t now, bool& idempotent,
+                                                          std::int32_t& last_seq) {
   AppendResult out;
   idempotent = false;
   for (const auto& b : batches) idempotent = idempotent || b.header.producer_id >= 0;
@@ -166,6 +172,10 @@ Result<LogWriter::AppendResult> LogWriter::append_batches(const PartitionKey& ke
   if (!s_.started || s_.stopping) return Status(Errc::unavailable, "broker is shutting down");
   PartitionState* p = s_.table.find(key);
   if (p == nullptr) return Status(Errc::not_found, "unknown partition");
+  const OwnedStream* owned = s_.stream(p->stream);
+  KS_ASSERT(owned != nullptr, "partition {}-{} of stream {} that is not ours", to_hex(key.topic),
+            key.partition, p->stream);
+  if (owned->closed) return Status(Errc::fenced, "the partition is moving between brokers");
   const std::int64_t now = wall_clock_ms();
   bool idempotent = false;
   std::int32_t last_seq = 0;
@@ -180,6 +190,7 @@ Result<LogWriter::AppendResult> LogWriter::append_batches(const PartitionKey& ke
     spawn_critical(s_.io, "flush timer", [this, f = pending_] { return flush_timer(f); });
   }
   Flush& f = *pending_;
+  f.streams |= stream_bit(p->stream);
   auto [it, fresh] = f.chunks.try_emplace(key);
   PendingChunk& c = it->second;
   if (fresh) {
@@ -283,6 +294,18 @@ awaitable<Status> LogWriter::flush_timer(std::shared_ptr<Flush> flush) {
   co_return Status{};
 }
 
+bool LogWriter::carries(std::int32_t stream) const {
+  if (pending_ && (pending_->streams & stream_bit(stream)) != 0) return true;
+  for (const auto& f : sealed_) {
+    if ((f->streams & stream_bit(stream)) != 0) return true;
+  }
+  return false;
+}
+
+void LogWriter::seal_pending() {
+  if (pending_) seal();
+}
+
 void LogWriter::seal() {
   KS_ASSERT(pending_ != nullptr, "seal without a pending flush");
   auto f = std::move(pending_);
@@ -376,24 +399,36 @@ awaitable<Status> LogWriter::put_object(std::shared_ptr<Flush> f) {
 
 // ---------------------------------------------------------------- commit
 
-metastore::TxnRequest LogWriter::commit_txn(std::uint64_t seq, const std::string& value) const {
+metastore::TxnRequest LogWriter::commit_txn(std::uint64_t seq, std::uint64_t streams,
+                                            const std::string& value) const {
   const std::string key = keys::commit(s_.node(), seq);
   TxnRequest t;
-  // Fenced by one per-broker key, whatever the number of partitions.
-  t.compare.push_back(s_.cluster.fence());
   // Create-if-absent: a re-sent commit never applies twice.
   t.compare.push_back(Compare{key, Compare::Target::create_revision, Compare::Result::equal, 0, {}});
-  t.success.push_back(Op::put(key, value));
   t.failure.push_back(Op::get(key));
+  // Fenced by this node's incarnation key and the owner key of each stream
+  // the object carries: never more compares than streams, whatever the
+  // number of partitions.
+  t.compare.push_back(s_.cluster.fence());
   t.failure.push_back(s_.cluster.read_owner());
+  for (const auto& [id, st] : s_.streams) {
+    if ((streams & stream_bit(id)) == 0) continue;
+    t.compare.push_back(st.fence.compare());
+    t.failure.push_back(st.fence.read());
+  }
+  KS_ASSERT(t.compare.size() == 2 + static_cast<std::size_t>(std::popcount(streams)),
+            "flush carries streams {:x} but we own {:x}", streams, s_.owned_mask());
+  t.success.push_back(Op::put(key, value));
   return t;
 }
 
 namespace {
 
-CommitRecord commit_record(std::uint64_t seq, std::uint64_t epoch, const std::string& object, std::uint64_t size,
-                           FooterLocation footer, std::uint32_t crc) {
+CommitRecord commit_record(std::uint64_t seq, std::uint64_t epoch, const std::string& object,
+                           std::uint64_t size, FooterLocation footer, std::uint32_t crc,
+                           std::uint64_t streams) {
   CommitRecord rec;
+  rec.streams = streams;
   rec.seq = seq;
   rec.broker_epoch = epoch;
   rec.object = object;
@@ -406,9 +441,9 @@ CommitRecord commit_record(std::uint64_t seq, std::uint64_t epoch, const std::st
 }  // namespace
 
 awaitable<LogWriter::CommitOutcome> LogWriter::commit(Flush& f, Status& error) {
-  const std::string value = encode_commit(
-      commit_record(f.seq, s_.epoch(), f.object_key, f.object_bytes->size, f.footer, f.footer_crc));
-  const TxnRequest t = commit_txn(f.seq, value);
+  const std::string value = encode_commit(commit_record(f.seq, s_.epoch(), f.object_key, f.object_bytes->size,
+                                                        f.footer, f.footer_crc, f.streams));
+  const TxnRequest t = commit_txn(f.seq, f.streams, value);
   bool outcome_unknown = false;
   auto backoff = kCommitRetryMin;
   for (;;) {
@@ -424,6 +459,16 @@ awaitable<LogWriter::CommitOutcome> LogWriter::commit(Flush& f, Status& error) {
       if (!mine.empty() && mine[0].value == value) co_return CommitOutcome::applied;
       const auto& owner = r->results[1].range.kvs;
       error = s_.cluster.fenced_status(owner.empty() ? 0 : owner[0].mod_revision);
+      // Or one of the streams: the compares after the node's are the streams'.
+      for (std::size_t i = 2; i < r->results.size() && i < t.compare.size(); ++i) {
+        const auto& kv = r->results[i].range.kvs;
+        const std::int64_t now_rev = kv.empty() ? 0 : kv[0].mod_revision;
+        if (now_rev != t.compare[i].number) {
+          error = Status(Errc::fenced, fmt::format("{} changed (revision {} -> {})", t.compare[i].key,
+                                                   t.compare[i].number, now_rev));
+          break;
+        }
+      }
       co_return CommitOutcome::fenced;
     }
     if (r.code() == Errc::timeout) outcome_unknown = true;
@@ -448,19 +493,24 @@ awaitable<LogWriter::CommitOutcome> LogWriter::commit(Flush& f, Status& error) {
 void LogWriter::apply_commit(Flush& f) {
   KS_ASSERT(f.seq > s_.position.last_committed, "flush {} committed after flush {}", f.seq,
             s_.position.last_committed);
-  auto obj = std::make_shared<ObjectRef>(ObjectRef{f.object_key, f.object_bytes->size});
+  auto obj = std::make_shared<ObjectRef>(ObjectRef{f.object_key, f.object_bytes->size, f.streams});
+  s_.dirty_streams |= f.streams;
+  for (const auto& [id, st] : s_.streams) {
+    if ((f.streams & stream_bit(id)) != 0) s_.last_commit_of[id] = f.seq;
+  }
   for (const auto& e : f.entries) {
     PartitionState* p = s_.table.find(PartitionKey{e.topic, e.partition});
     if (p == nullptr) continue;  // topic deleted meanwhile (or the producer digest)
     const std::int64_t before = p->hwm;
-    s_.table.push_range(*p, IndexEntry{e.base_offset, e.last_offset, e.max_timestamp, obj, e.position, e.length,
-                                       e.leader_epoch, e.batch_count});
+    s_.table.push_range(*p, IndexEntry{e.base_offset, e.last_offset, e.max_timestamp, obj, e.position,
+                                       e.length, e.leader_epoch, e.batch_count});
     KS_ASSERT(p->hwm > before && p->hwm <= p->leo, "partition {}-{}: hwm {} -> {} with log end {}",
               to_hex(e.topic), e.partition, before, p->hwm, p->leo);
-    s_.cache.insert(f.object_key, e.position, Slice{f.object_bytes, f.object_bytes->view().substr(e.position, e.length)});
+    s_.cache.insert(f.object_key, e.position,
+                    Slice{f.object_bytes, f.object_bytes->view().substr(e.position, e.length)});
   }
   // No live range (its topics were deleted): removed after the next checkpoint.
-  s_.table.note_unreferenced(f.object_key, f.object_bytes->size);
+  s_.table.note_unreferenced(*obj);
   for (const auto& r : f.producer_batches) {
     if (ProducerStates* ps = s_.table.producers(r.key)) ps->commit(r.pid, f.id);
   }

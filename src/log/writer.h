@@ -52,9 +52,14 @@ class LogWriter {
   awaitable<void> stop();
 
   Result<AppendResult> append_batches(const PartitionKey& key, std::string_view records,
-                                      std::span<const protocol::BatchInfo> batches, std::int64_t log_append_time_ms);
+                                      std::span<const protocol::BatchInfo> batches,
+                                      std::int64_t log_append_time_ms);
   awaitable<bool> wait_buffer_space(Clock::time_point deadline);
   std::size_t buffered_bytes() const { return buffered_bytes_; }
+  // Whether a flush not yet committed or failed holds data of `stream`.
+  bool carries(std::int32_t stream) const;
+  // Seals the pending flush now (a release does not wait for the timer).
+  void seal_pending();
 
  private:
   struct PendingChunk {
@@ -80,7 +85,7 @@ class LogWriter {
 
   std::function<BuiltObject()> build_fn(std::shared_ptr<Flush> f);
   awaitable<Status> object_put(std::string key, std::shared_ptr<const ObjectBuffer> bytes);
-  metastore::TxnRequest commit_txn(std::uint64_t seq, const std::string& value) const;
+  metastore::TxnRequest commit_txn(std::uint64_t seq, std::uint64_t streams, const std::string& value) const;
   std::string take_chunk_buffer(std::size_t reserve);
   void recycle_chunk_buffer(std::string&& b);
 
@@ -96,8 +101,8 @@ class LogWriter {
   std::size_t buffered_bytes_ = 0;
   std::size_t puts_in_flight_ = 0;
   std::shared_ptr<ObjectBufferPool> buffers_;  // built objects' memory, recycled
-  Notifier sealed_notifier_;  // a flush was sealed / a put finished
-  Notifier space_notifier_;   // buffered bytes went down / put slot freed
+  Notifier sealed_notifier_;                   // a flush was sealed / a put finished
+  Notifier space_notifier_;                    // buffered bytes went down / put slot freed
   Event committer_done_;
   bool running_ = false;
 };

@@ -391,6 +391,7 @@ TEST_F(WriterTest, StopAfterAFailedFlushLeavesNoTimerBehind) {
       [&]() -> awaitable<void> {
         Status s = co_await env.cluster.start();
         EXPECT_TRUE(s.ok()) << s.to_string();
+        co_await env.own_streams();
         env.shared.started = true;
         w.start();
         TopicId id = co_await env.add_topic("t", 1);
