@@ -82,6 +82,12 @@ TxnRequest topic_update_txn(const std::string& key, std::int64_t mod_revision, c
   return t;
 }
 
+TxnRequest delete_txn(const std::string& key) {
+  TxnRequest t;
+  t.success.push_back(Op::del(key));
+  return t;
+}
+
 TopicRecord new_topic(const std::string& name, std::int32_t partitions,
                       std::map<std::string, std::string> configs, std::int64_t ms, std::int32_t streams) {
   TopicRecord rec;
@@ -219,8 +225,11 @@ awaitable<Status> ClusterState::load_topics() {
   for (const auto& kv : r->kvs) {
     auto t = decode_topic(kv.value);
     if (!t.ok()) co_return Status(Errc::corrupt, kv.key + ": " + t.status().message());
+    topic_revs_[t->name] = kv.mod_revision;
     topics_[t->name] = TopicInfo{*t, effective_settings(t->configs)};
   }
+  // The watch (watch_topics) goes on from here.
+  topics_revision_ = r->revision;
   co_return Status{};
 }
 
@@ -243,37 +252,29 @@ std::vector<const TopicInfo*> ClusterState::topics() const {
   return out;
 }
 
-const TopicInfo& ClusterState::install_topic(TopicRecord rec) {
-  TopicInfo& info = topics_[rec.name];
-  info.settings = effective_settings(rec.configs);
-  info.record = std::move(rec);
-  for (auto* l : listeners_) l->partitions_added(info, 0, info.record.partitions);
-  return info;
-}
-
 awaitable<Result<const TopicInfo*>> ClusterState::create_topic(std::string name, std::int32_t partitions,
                                                                std::map<std::string, std::string> configs) {
   TopicRecord rec = new_topic(name, partitions, std::move(configs), wall_clock_ms(), streams_);
   auto r = co_await meta_.txn(create_if_absent_txn(keys::topic(name), encode_topic(rec)));
   if (!r.ok()) co_return r.status();
   if (!r->succeeded) co_return Status(Errc::already_exists, "Topic '" + name + "' already exists.");
-  const TopicInfo& info = install_topic(std::move(rec));
-  spdlog::info("created topic {} ({} partitions, id {})", name, partitions, to_hex(info.record.id));
-  co_return &info;
+  const TopicId id = rec.id;
+  apply_topic(std::move(rec), r->revision);
+  spdlog::info("created topic {} ({} partitions, id {})", name, partitions, to_hex(id));
+  // Absent only if the watch already applied a later deletion by another broker.
+  auto it = topics_.find(name);
+  if (it == topics_.end() || it->second.record.id != id)
+    co_return Status(Errc::not_found, "topic " + name + " was deleted meanwhile");
+  co_return &it->second;
 }
 
 awaitable<Status> ClusterState::delete_topic(const std::string& name) {
   auto it = topics_.find(name);
   if (it == topics_.end()) co_return Status(Errc::not_found, "unknown topic " + name);
-  const TopicId id = it->second.record.id;
-  auto r = co_await meta_.remove(keys::topic(name));
+  auto r = co_await meta_.txn(delete_txn(keys::topic(name)));
   if (!r.ok()) co_return r.status();
-  // Looked up again: the map may have changed while we waited.
-  it = topics_.find(name);
-  if (it != topics_.end() && it->second.record.id == id) {
-    for (auto* l : listeners_) l->topic_removed(it->second);
-    topics_.erase(it);
-  }
+  // At r->revision the key is absent (whoever deleted it).
+  apply_topic_removal(name, r->revision);
   spdlog::info("deleted topic {}", name);
   co_return Status{};
 }
@@ -294,16 +295,17 @@ awaitable<Result<ClusterState::TopicUpdate>> ClusterState::read_topic_record(con
   co_return u;
 }
 
-awaitable<Result<TopicInfo*>> ClusterState::write_topic_record(const TopicUpdate& u) {
+awaitable<Status> ClusterState::write_topic_record(const TopicUpdate& u) {
   const std::string& name = u.record.name;
   auto r = co_await meta_.txn(topic_update_txn(keys::topic(name), u.mod_revision, encode_topic(u.record)));
   if (!r.ok()) co_return r.status();
   if (!r->succeeded) co_return Status(Errc::unavailable, "topic " + name + " changed concurrently; retry");
-  // Looked up again: the map may have changed while we waited.
+  // Listeners hear of new partitions here (or heard already, from the watch).
+  apply_topic(u.record, r->revision);
   auto it = topics_.find(name);
   if (it == topics_.end() || it->second.record.id != u.id)
     co_return Status(Errc::not_found, "unknown topic " + name);
-  co_return &it->second;
+  co_return Status{};
 }
 
 awaitable<Status> ClusterState::set_topic_configs(const std::string& name,
@@ -311,10 +313,7 @@ awaitable<Status> ClusterState::set_topic_configs(const std::string& name,
   auto u = co_await read_topic_record(name);
   if (!u.ok()) co_return u.status();
   u->record.configs = configs;
-  auto t = co_await write_topic_record(*u);
-  if (!t.ok()) co_return t.status();
-  (*t)->record.configs = configs;
-  (*t)->settings = effective_settings(configs);
+  if (auto s = co_await write_topic_record(*u); !s.ok()) co_return s;
   spdlog::info("topic {}: configs updated", name);
   co_return Status{};
 }
@@ -325,10 +324,7 @@ awaitable<Status> ClusterState::add_topic_partitions(const std::string& name, st
   const std::int32_t old = u->record.partitions;
   if (count <= old) co_return Status(Errc::invalid_argument, "the topic already has that many partitions");
   u->record.partitions = count;
-  auto t = co_await write_topic_record(*u);
-  if (!t.ok()) co_return t.status();
-  (*t)->record.partitions = count;
-  for (auto* l : listeners_) l->partitions_added(**t, old, count);
+  if (auto s = co_await write_topic_record(*u); !s.ok()) co_return s;
   spdlog::info("topic {}: {} -> {} partitions", name, old, count);
   co_return Status{};
 }

@@ -7,7 +7,8 @@
 //   metadata write that must not come from a fenced process carries
 //   fence(), the ONE compare that proves ownership, whatever it writes.
 // - The topic registry: topics and their configs (/ks/topics/<name>), with
-//   listeners told when partitions appear or a topic goes away.
+//   listeners told when partitions appear or a topic goes away, whichever
+//   broker made the change (watch_topics(): cluster/topic_watch.cc).
 // - Dynamic broker configs (/ks/brokers/<node>/config).
 // - Producer ids, reserved cluster-wide in blocks (/ks/producer-ids).
 #pragma once
@@ -50,6 +51,8 @@ class ClusterState {
  public:
   ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta,
                ClusterOptions options);
+  // Stops the topic watch (stop_watch()).
+  ~ClusterState();
   ClusterState(const ClusterState&) = delete;
   ClusterState& operator=(const ClusterState&) = delete;
 
@@ -99,6 +102,25 @@ class ClusterState {
   // Grows a topic to `count` partitions (the caller has checked count > current).
   awaitable<Status> add_topic_partitions(const std::string& name, std::int32_t count);
 
+  // Follows /ks/topics/ so that topics created, grown, reconfigured or deleted
+  // through other brokers reach this registry and its listeners, exactly as a
+  // local change would (local changes coming back through the watch are
+  // no-ops). Call once, on the loop thread of `io`, after start(): it watches
+  // from the revision start() loaded, resumes from the last revision seen when
+  // the watch breaks, reloads and diffs the whole prefix after a compaction,
+  // and retries with a bounded backoff while the store is unreachable. Runs
+  // as a critical task (common/task.h); only an unrecoverable error ends it.
+  // stop_watch() (or the destructor) cancels it; either must run on the loop
+  // thread before `io` is destroyed.
+  void watch_topics(asio::io_context& io);
+  void stop_watch();
+  bool watching() const { return watch_ != nullptr; }
+  // The store revision the registry reflects for changes made elsewhere: the
+  // load at start, the last reload, or the last watch event applied.
+  std::int64_t topics_revision() const { return topics_revision_; }
+  // How many times the registry was reloaded after the watch lost history.
+  std::uint64_t topic_reloads() const { return topic_reloads_; }
+
   // ---- dynamic broker configs ----
   // Kafka names (e.g. producer.id.expiration.ms) set through AlterConfigs:
   // replaced as a whole, persisted, applied at once (and at start-up).
@@ -116,7 +138,29 @@ class ClusterState {
   awaitable<Status> load_dynamic_configs();
   awaitable<Status> load_topics();
   void apply_dynamic_configs();
-  const TopicInfo& install_topic(TopicRecord rec);
+  // The registry's one way to change, for local writes and watch events
+  // alike (cluster/topic_watch.cc): the record of `name` as of store revision
+  // `revision`, or its deletion. Ignored unless `revision` is newer than what
+  // was applied for the name; diffed against what is installed, listeners are
+  // told of the difference (new topic, new partitions, a re-created topic is
+  // the old one removed and the new one created). True if the registry changed.
+  bool apply_topic(TopicRecord rec, std::int64_t revision);
+  bool apply_topic_removal(const std::string& name, std::int64_t revision);
+  // Installs the topic and tells the listeners of its partitions.
+  void install_topic(TopicRecord rec);
+  void remove_installed(std::map<std::string, TopicInfo>::iterator it);
+  // Applies one key's watch event or loaded value (corrupt records are
+  // logged and skipped). True if the registry changed.
+  bool apply_topic_kv(const metastore::KeyValue& kv, bool deleted);
+  // Forgets revisions of deleted names older than topics_revision_ (no older
+  // event can arrive any more).
+  void prune_topic_revisions();
+  struct TopicWatch;
+  static awaitable<Status> topic_watch_loop(std::shared_ptr<TopicWatch> w);
+  void on_topic_events(const std::vector<metastore::WatchEvent>& events);
+  // Brings the registry to the prefix as read at r.revision (after the watch
+  // lost history): changed and new records applied, missing ones removed.
+  void diff_topics(const metastore::RangeResponse& r);
   // A topic record read for a compare-and-set update.
   struct TopicUpdate {
     TopicId id{};
@@ -124,9 +168,8 @@ class ClusterState {
     std::int64_t mod_revision = 0;
   };
   awaitable<Result<TopicUpdate>> read_topic_record(const std::string& name);
-  // Writes u.record if unchanged since it was read; returns the registry's
-  // entry (looked up again after the write).
-  awaitable<Result<TopicInfo*>> write_topic_record(const TopicUpdate& u);
+  // Writes u.record if unchanged since it was read and applies it.
+  awaitable<Status> write_topic_record(const TopicUpdate& u);
 
   metastore::AsyncMetadataStore meta_;
   ClusterOptions opt_;
@@ -134,7 +177,14 @@ class ClusterState {
   std::int32_t streams_ = 0;
   std::uint64_t epoch_ = 0;
   bool fenced_ = false;
+  // std::map: pointers handed out stay valid while the topic exists.
   std::map<std::string, TopicInfo> topics_;
+  // The store revision applied per name (live topics, and deleted names until
+  // topics_revision_ passes their deletion).
+  std::map<std::string, std::int64_t> topic_revs_;
+  std::int64_t topics_revision_ = 0;
+  std::uint64_t topic_reloads_ = 0;
+  std::shared_ptr<TopicWatch> watch_;
   std::vector<TopicListener*> listeners_;
   std::map<std::string, std::string> dynamic_configs_;
   std::chrono::milliseconds producer_expiration_;

@@ -166,7 +166,7 @@ TEST_F(ClusterStateTest, AFailedWriteLeavesTheRegistryUnchanged) {
     EXPECT_EQ(t.code(), Errc::unavailable);
     EXPECT_EQ(s.topic("t"), nullptr);
     EXPECT_TRUE((co_await s.create_topic("t", 1, {})).ok());
-    fault_->fail_next(StoreMethod::delete_range, 1, Errc::unavailable);
+    fault_->fail_next(StoreMethod::txn, 1, Errc::unavailable);
     EXPECT_EQ((co_await s.delete_topic("t")).code(), Errc::unavailable);
     EXPECT_NE(s.topic("t"), nullptr);
     fault_->fail_next(StoreMethod::txn, 1, Errc::unavailable);
