@@ -167,6 +167,24 @@ struct Runtime {
       io.stop();
       co_return;
     }
+    {
+      // One broker coordinates every group slot, fenced on its node's ownership key.
+      cluster::Fence fence;
+      fence.key = cluster::keys::owner(cluster->node_id());
+      fence.revision = static_cast<std::int64_t>(cluster->broker_epoch());
+      Status acquired;
+      for (std::int32_t slot = 0; slot < cluster->streams() && acquired.ok(); ++slot) {
+        acquired = co_await groups->acquire_slot(slot, fence);
+      }
+      if (!acquired.ok()) {
+        spdlog::critical("cannot load the consumer groups: {}", acquired.to_string());
+        exit_code = 1;
+        co_await groups->stop();
+        co_await log->stop();
+        io.stop();
+        co_return;
+      }
+    }
     net::ServerLimits limits;
     limits.max_request_bytes = cfg.max_request_bytes;
     limits.max_connections = cfg.max_connections;

@@ -63,10 +63,16 @@ int hex_value(char c) {
 }  // namespace
 
 std::string groups_prefix() { return kRoot + "groups/"; }
-std::string group_prefix(std::string_view group) { return groups_prefix() + encode_group_id(group) + "/"; }
-std::string group_meta(std::string_view group) { return group_prefix(group) + "meta"; }
-std::string group_offsets(std::string_view group, std::string_view topic, std::int32_t chunk) {
-  return fmt::format("{}offsets/{}/{:06}", group_prefix(group), topic, chunk);
+std::string group_slot_prefix(std::int32_t slot) { return fmt::format("{}{:04}/", groups_prefix(), slot); }
+std::string group_prefix(std::int32_t slot, std::string_view group) {
+  return group_slot_prefix(slot) + encode_group_id(group) + "/";
+}
+std::string group_meta(std::int32_t slot, std::string_view group) {
+  return group_prefix(slot, group) + "meta";
+}
+std::string group_offsets(std::int32_t slot, std::string_view group, std::string_view topic,
+                          std::int32_t chunk) {
+  return fmt::format("{}offsets/{}/{:06}", group_prefix(slot, group), topic, chunk);
 }
 
 std::string encode_group_id(std::string_view group) {
@@ -104,12 +110,21 @@ std::optional<GroupKey> parse_group_key(std::string_view key) {
   const std::string prefix = groups_prefix();
   if (!key.starts_with(prefix)) return std::nullopt;
   key.remove_prefix(prefix.size());
+  // <slot:04>/: exactly four digits.
+  if (key.size() < 5 || key[4] != '/') return std::nullopt;
+  std::int32_t slot = 0;
+  for (std::size_t i = 0; i < 4; ++i) {
+    if (key[i] < '0' || key[i] > '9') return std::nullopt;
+    slot = slot * 10 + (key[i] - '0');
+  }
+  key.remove_prefix(5);
   auto slash = key.find('/');
   if (slash == std::string_view::npos) return std::nullopt;
   auto group = decode_group_id(key.substr(0, slash));
   if (!group) return std::nullopt;
   std::string_view rest = key.substr(slash + 1);
   GroupKey k;
+  k.slot = slot;
   k.group = std::move(*group);
   if (rest == "meta") return k;
   constexpr std::string_view kOffsets = "offsets/";

@@ -17,10 +17,13 @@
 //   /ks/members/<node>                            live broker (under its lease)
 //   /ks/controller                                elected controller (under its lease)
 //   /ks/placement                                 stream -> node, with placement epochs (controller only)
-//   /ks/groups/<group>/meta                       group record (coordinator/store_format.h)
-//   /ks/groups/<group>/offsets/<topic>/<chunk:06> committed offsets of partitions
+//   /ks/groups/<slot:04>/<group>/meta             group record (coordinator/store_format.h)
+//   /ks/groups/<slot:04>/<group>/offsets/<topic>/<chunk:06>
+//                                                 committed offsets of partitions
 //                                                 [chunk*128, chunk*128+128) of one topic
 //
+// <slot> is the group's slot, cluster::group_slot(group, streams): the stream
+// whose owner coordinates the group, so one range read loads a slot's groups.
 // <group> is percent-encoded (any byte outside [A-Za-z0-9._-]) so a group id
 // can never reach into another group's keys.
 //
@@ -62,19 +65,23 @@ std::string placement();
 // nullopt unless key is members_prefix() + a node id.
 std::optional<std::int32_t> parse_member_key(std::string_view key);
 
-// Consumer groups. One offsets key holds up to kPartitionsPerKey partitions.
+// Consumer groups, under their slot (cluster::group_slot). One offsets key
+// holds up to kPartitionsPerKey partitions.
 inline constexpr std::int32_t kPartitionsPerKey = 128;
 inline std::int32_t chunk_of(std::int32_t partition) { return partition / kPartitionsPerKey; }
-std::string groups_prefix();                       // "/ks/groups/"
-std::string group_prefix(std::string_view group);  // "/ks/groups/<enc>/"
-std::string group_meta(std::string_view group);
-std::string group_offsets(std::string_view group, std::string_view topic, std::int32_t chunk);
+std::string groups_prefix();                                          // "/ks/groups/"
+std::string group_slot_prefix(std::int32_t slot);                     // "/ks/groups/<slot:04>/"
+std::string group_prefix(std::int32_t slot, std::string_view group);  // "/ks/groups/<slot:04>/<enc>/"
+std::string group_meta(std::int32_t slot, std::string_view group);
+std::string group_offsets(std::int32_t slot, std::string_view group, std::string_view topic,
+                          std::int32_t chunk);
 std::string encode_group_id(std::string_view group);
 std::optional<std::string> decode_group_id(std::string_view enc);
 
 struct GroupKey {
   enum class Kind { kMeta, kOffsets };
   Kind kind = Kind::kMeta;
+  std::int32_t slot = 0;  // as written in the key (the caller checks it is the group's slot)
   std::string group;
   std::string topic;
   std::int32_t chunk = 0;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
 #include "common/metrics.h"
 #include "common/task.h"
 #include "protocol/uuid.h"
@@ -107,6 +108,8 @@ std::shared_ptr<Group> GroupCoordinator::get_or_create(const std::string& id, Er
   }
   auto g = std::make_shared<Group>();
   g->id = id;
+  g->slot = slot_of(id);
+  KS_ASSERT(write_fence(g->slot) != nullptr, "group {} created in slot {} not served here", id, g->slot);
   g->state_ms = now_ms();
   groups_.emplace(id, g);
   return g;
@@ -189,7 +192,7 @@ void GroupCoordinator::update_member(Member& m, const JoinParams& p) {
 
 std::shared_ptr<JoinWait> GroupCoordinator::join(JoinParams p) {
   auto w = std::make_shared<JoinWait>();
-  if (unavailable()) return join_error(w, ErrorCode::kNotCoordinator, p.member_id);
+  if (!owns_group(p.group_id)) return join_error(w, ErrorCode::kNotCoordinator, p.member_id);
   if (p.group_id.empty()) return join_error(w, ErrorCode::kInvalidGroupId, p.member_id);
   if (p.session_timeout_ms < opt_.min_session_timeout.count() ||
       p.session_timeout_ms > opt_.max_session_timeout.count()) {
@@ -428,7 +431,7 @@ void GroupCoordinator::complete_join(Group& g) {
 
 std::shared_ptr<SyncWait> GroupCoordinator::sync(SyncParams p) {
   auto w = std::make_shared<SyncWait>();
-  if (unavailable()) return sync_error(w, ErrorCode::kNotCoordinator);
+  if (!owns_group(p.group_id)) return sync_error(w, ErrorCode::kNotCoordinator);
   auto gp = find(p.group_id);
   if (!gp) return sync_error(w, ErrorCode::kUnknownMemberId);
   Group& g = *gp;
@@ -500,7 +503,7 @@ std::shared_ptr<SyncWait> GroupCoordinator::sync(SyncParams p) {
 ErrorCode GroupCoordinator::heartbeat(const std::string& group_id, std::int32_t generation,
                                       const std::string& member_id,
                                       const std::optional<std::string>& instance_id) {
-  if (unavailable()) return ErrorCode::kNotCoordinator;
+  if (!owns_group(group_id)) return ErrorCode::kNotCoordinator;
   auto gp = find(group_id);
   if (!gp) return ErrorCode::kUnknownMemberId;
   Group& g = *gp;
@@ -531,7 +534,7 @@ ErrorCode GroupCoordinator::heartbeat(const std::string& group_id, std::int32_t 
 LeaveResult GroupCoordinator::leave(const std::string& group_id, const std::vector<LeaveMember>& members) {
   LeaveResult r;
   r.members.assign(members.size(), ErrorCode::kNone);
-  if (unavailable()) {
+  if (!owns_group(group_id)) {
     r.error = ErrorCode::kNotCoordinator;
     return r;
   }
@@ -596,7 +599,7 @@ void GroupCoordinator::remove_member(Group& g, const std::string& member_id, con
 }
 
 void GroupCoordinator::ensure_timer(const std::shared_ptr<Group>& g) {
-  if (!g || g->removed || stopping_) return;
+  if (!g || g->removed || !owns_slot(g->slot)) return;
   if (g->timer_running) {
     g->wake.notify_all();
     return;
@@ -621,11 +624,12 @@ std::optional<Clock::time_point> GroupCoordinator::next_deadline(const Group& g)
 }
 
 awaitable<Status> GroupCoordinator::group_timer(std::shared_ptr<Group> g) {
-  while (!stopping_ && !g->removed) {
+  // A group whose slot is released or lost changes no more (its waits are answered).
+  while (!g->removed && owns_slot(g->slot)) {
     auto next = next_deadline(*g);
     if (!next) break;
     if (*next > Clock::now()) co_await g->wake.wait_until(*next);
-    if (stopping_ || g->removed) break;
+    if (g->removed || !owns_slot(g->slot)) break;
     on_timer(*g);
   }
   g->timer_running = false;

@@ -1,5 +1,5 @@
 // GroupCoordinator: the classic consumer-group protocol and committed offsets
-// for every group this broker coordinates (today: all of them).
+// for the groups of the slots this broker was given.
 //
 // Done the Kafka way: the broker picks the protocol every member supports
 // (by vote), relays the leader's assignment, never invents one. Static
@@ -9,9 +9,15 @@
 // Durability: offsets and the group record are written to the metadata store
 // before the request is answered (layout in store_format.h). A single writer
 // coalesces everything queued (commits of many consumers, group records) into
-// as few transactions as etcd's limits allow; each transaction is fenced by
-// the cluster state's fence (this broker's ownership key, see cluster_state.h), so
-// a coordinator that lost ownership can never overwrite a newer one's state.
+// as few transactions as etcd's limits allow.
+//
+// Slots: groups are partitioned into S slots (slot = cluster::group_slot(id,
+// S), S = the cluster's stream count); slot s is coordinated by the owner of
+// stream s. acquire_slot() loads a slot's groups and serves them; every write
+// for them carries the slot's Fence (the compare proving ownership). A
+// transaction mixing slots carries each distinct fence. A rejected fence
+// loses the slots written with it (NOT_COORDINATOR from then on), never the
+// others. A group of a slot not served here answers NOT_COORDINATOR.
 //
 // Loop thread only; metadata-store calls are offloaded to the worker pool.
 #pragma once
@@ -24,6 +30,7 @@
 #include <vector>
 
 #include "cluster/cluster_state.h"
+#include "cluster/streams.h"
 #include "common/async.h"
 #include "common/status.h"
 #include "coordinator/group.h"
@@ -53,12 +60,31 @@ class GroupCoordinator {
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
-  // Loads every group and its offsets; starts the writer, retention and lag loops.
+  // Starts the writer, retention and lag loops (no slot served yet). The
+  // cluster state must be started.
   awaitable<Status> start();
-  // Answers waiting joins/syncs with NOT_COORDINATOR, writes what is queued, stops the loops.
+  // Releases every slot (answers waiting joins/syncs with NOT_COORDINATOR,
+  // writes what is queued), stops the loops.
   awaitable<void> stop();
 
-  // True once the coordinator stopped or lost ownership: every call answers NOT_COORDINATOR.
+  // Loads the groups of `slot` (keys under /ks/groups/<slot>/) and starts
+  // serving them; every write for them carries `fence.compare()`.
+  // already_exists if the slot is served or being acquired or released here.
+  awaitable<Status> acquire_slot(std::int32_t slot, cluster::Fence fence);
+  // Stops serving the slot: answers waiting joins/syncs with NOT_COORDINATOR,
+  // writes what is queued for it (fenced), forgets its groups.
+  awaitable<void> release_slot(std::int32_t slot);
+  // The slot is served here (acquired, not released, its fence not rejected).
+  bool owns_slot(std::int32_t slot) const;
+  bool owns_group(std::string_view group) const { return owns_slot(slot_of(group)); }
+  // A write carrying the slot's fence was rejected: it is no longer served
+  // (until acquired again).
+  bool slot_lost(std::int32_t slot) const;
+  std::int32_t slot_of(std::string_view group) const { return cluster_.group_slot(group); }
+  std::int32_t slot_count() const { return cluster_.streams(); }
+
+  // True once the coordinator stopped or this process lost its node id:
+  // every call answers NOT_COORDINATOR.
   bool unavailable() const { return stopping_ || cluster_.fenced(); }
   std::int32_t node_id() const { return opt_.node_id; }
   const Options& options() const { return opt_; }
@@ -100,6 +126,13 @@ class GroupCoordinator {
     std::function<void(const Status&)> on_done;
   };
   struct Round;
+  struct Slot {
+    enum class State { kLoading, kServing, kReleasing, kLost };
+    State state = State::kLoading;
+    cluster::Fence fence;
+    std::uint64_t token = 0;  // one acquisition (a release or loss during a load ends it)
+  };
+  struct LoadedSlot;
 
   // ---- membership (coordinator.cc) ----
   std::shared_ptr<Group> find(const std::string& id) const;
@@ -133,8 +166,26 @@ class GroupCoordinator {
   Round build_round(std::vector<WriteItem>& items) const;
   awaitable<Result<metastore::TxnResponse>> run_txn(metastore::TxnRequest t);
   awaitable<Result<metastore::RangeResponse>> run_range(metastore::RangeRequest r);
-  Status load_kv(const metastore::KeyValue& kv, std::map<std::string, StoredGroup>& metas);
+  // The fence a write for `slot` carries: null unless the slot is served or
+  // being released here.
+  const cluster::Fence* write_fence(std::int32_t slot) const;
+  // The item's writes are over (applied or not): tells its caller.
+  void finish_item(WriteItem& item, const Status& s);
+  // A transaction carrying these fences was rejected: the slots whose fence
+  // is among `failed` are lost.
+  void fences_rejected(const std::vector<cluster::Fence>& failed, const Status& why);
+
+  // ---- slots (slots.cc) ----
+  awaitable<Result<LoadedSlot>> load_slot(std::int32_t slot, std::uint64_t token);
+  Status load_kv(std::int32_t slot, const metastore::KeyValue& kv, LoadedSlot& out) const;
   void restore(Group& g, StoredGroup sg);
+  bool slot_current(std::int32_t slot, std::uint64_t token) const;
+  // Answers the waiting joins and syncs of the slot's groups (NOT_COORDINATOR).
+  void answer_waiting(std::int32_t slot);
+  void forget_groups(std::int32_t slot);
+  std::size_t slot_writes(std::int32_t slot) const;
+  // release_slot for several slots at once (stop).
+  awaitable<void> release_slots(std::vector<std::int32_t> slots);
   awaitable<Status> retention_loop();
   awaitable<Status> lag_loop();
   ErrorCode write_error(const Status& s) const;
@@ -147,7 +198,10 @@ class GroupCoordinator {
   HighWatermarkFn high_watermark_;
   Options opt_;
 
-  std::map<std::string, std::shared_ptr<Group>> groups_;
+  std::map<std::string, std::shared_ptr<Group>> groups_;  // groups of the slots in slots_
+  std::map<std::int32_t, Slot> slots_;
+  std::uint64_t next_slot_token_ = 0;
+  Notifier round_done_;  // the writer finished a round (release_slot waits for a slot's writes)
   std::deque<WriteItem> queue_;
   Notifier queue_wakeup_;
   Notifier loop_wakeup_;  // retention and lag loops (stop)

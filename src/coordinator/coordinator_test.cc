@@ -1,139 +1,13 @@
-// The group coordinator on a real io_context, with the real cluster state and
-// the embedded metadata store in a temporary directory.
-#include "coordinator/coordinator.h"
-
+// The group protocol and committed offsets on one broker serving every slot.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
-#include "cluster/cluster_state.h"
-#include "cluster/keys.h"
-#include "metastore/embedded_store.h"
+#include "coordinator/coordinator_test_util.h"
 
 namespace ks::coordinator {
 namespace {
 
-namespace fs = std::filesystem;
+using namespace coordtest;
 using namespace std::chrono_literals;
-
-constexpr auto kWait = 10s;  // upper bound for anything a test waits for
-
-// No partitions here: lag metrics are not what these tests look at.
-std::int64_t no_partitions(const cluster::PartitionKey&) { return -1; }
-
-std::string subscription(const std::vector<std::string>& topics) {
-  std::string b;
-  auto u16 = [&](int v) {
-    b.push_back(static_cast<char>((v >> 8) & 0xFF));
-    b.push_back(static_cast<char>(v & 0xFF));
-  };
-  auto u32 = [&](std::int32_t v) {
-    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<char>((v >> s) & 0xFF));
-  };
-  u16(0);
-  u32(static_cast<std::int32_t>(topics.size()));
-  for (const auto& t : topics) {
-    u16(static_cast<int>(t.size()));
-    b += t;
-  }
-  u32(-1);
-  return b;
-}
-
-JoinParams join_params(const std::string& group, const std::string& member,
-                       std::vector<std::string> protocols = {"range"}, std::int32_t session_ms = 10000) {
-  JoinParams p;
-  p.group_id = group;
-  p.member_id = member;
-  p.protocol_type = "consumer";
-  for (auto& name : protocols) p.protocols.push_back(Protocol{name, subscription({"t"})});
-  p.session_timeout_ms = session_ms;
-  p.rebalance_timeout_ms = 5000;
-  p.client_id = "test";
-  p.client_host = "/127.0.0.1";
-  p.require_known_member_id = true;
-  return p;
-}
-
-CommitParams commit_params(const std::string& group, std::int32_t generation, const std::string& member,
-                           const std::string& topic, std::vector<std::int32_t> partitions,
-                           std::int64_t offset) {
-  CommitParams p;
-  p.group_id = group;
-  p.generation = generation;
-  p.member_id = member;
-  for (auto part : partitions) p.partitions.push_back(CommitPartition{topic, part, offset, 1, "m"});
-  return p;
-}
-
-class CoordinatorTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ks-coord-test-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    open_stores();
-    opt_.min_session_timeout = 10ms;
-    opt_.initial_rebalance_delay = 0ms;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  void open_stores() {
-    meta_.reset();
-    meta_ = std::shared_ptr<metastore::MetadataStore>(
-        metastore::EmbeddedMetadataStore::open(dir_ / "meta").value());
-  }
-
-  // Runs `body` on a fresh loop with a fresh log and coordinator (a broker
-  // restart when called again).
-  template <class Body>
-  void run(Body body) {
-    asio::io_context io;
-    asio::thread_pool pool(2);
-    cluster::ClusterState log(pool, meta_, cluster::ClusterOptions{});
-    bool done = false;
-    asio::co_spawn(
-        io,
-        [&]() -> awaitable<void> {
-          Status s = co_await log.start();
-          EXPECT_TRUE(s.ok()) << s.to_string();
-          GroupCoordinator c(io, pool, meta_, log, no_partitions, opt_);
-          s = co_await c.start();
-          EXPECT_TRUE(s.ok()) << s.to_string();
-          if (s.ok()) co_await body(c, log);
-          co_await c.stop();
-          done = true;
-        },
-        [](std::exception_ptr e) {
-          if (e) std::rethrow_exception(e);
-        });
-    io.run();
-    pool.join();
-    ASSERT_TRUE(done);
-  }
-
-  fs::path dir_;
-  Options opt_;
-  std::shared_ptr<metastore::MetadataStore> meta_;
-};
-
-awaitable<bool> wait(Event& e) { co_return co_await e.wait_until(Clock::now() + kWait); }
-
-awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  auto ex = co_await asio::this_coro::executor;
-  asio::steady_timer t(ex, d);
-  co_await t.async_wait(asio::use_awaitable);
-}
-
-// Joins as a new member the KIP-394 way; returns the wait of the second join.
-std::shared_ptr<JoinWait> join_new(GroupCoordinator& c, JoinParams p, std::string& id) {
-  auto first = c.join(p);
-  EXPECT_TRUE(first->done.is_set());
-  EXPECT_EQ(first->result.error, ErrorCode::kMemberIdRequired);
-  id = first->result.member_id;
-  p.member_id = id;
-  return c.join(p);
-}
 
 TEST_F(CoordinatorTest, JoinSyncHeartbeatAndFencingErrors) {
   run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
@@ -450,8 +324,14 @@ TEST_F(CoordinatorTest, LostOwnershipFencesWrites) {
     auto w2 = c.commit(commit_params("g", -1, "", "t", {0}, 2));
     EXPECT_TRUE(co_await wait(w2->done));
     EXPECT_EQ(w2->errors.at(0), ErrorCode::kNotCoordinator);
-    EXPECT_TRUE(c.unavailable());
+    // Every slot was fenced on that key: none is served any more. The broker
+    // itself is not marked fenced by the coordinator.
+    EXPECT_TRUE(c.slot_lost(c.slot_of("g")));
+    for (std::int32_t slot = 0; slot < c.slot_count(); ++slot) EXPECT_FALSE(c.owns_slot(slot)) << slot;
+    EXPECT_FALSE(log.fenced());
     EXPECT_EQ(c.heartbeat("g", 0, "x", std::nullopt), ErrorCode::kNotCoordinator);
+    EXPECT_EQ(c.fetch("g", std::nullopt).error, ErrorCode::kNotCoordinator);
+    EXPECT_TRUE(c.list({}).empty());
   });
 }
 

@@ -37,6 +37,7 @@ struct Member {
 
 struct Group {
   std::string id;
+  std::int32_t slot = 0;  // cluster::group_slot(id, streams)
   GroupState state = GroupState::kEmpty;
   std::int64_t state_ms = 0;  // wall clock of the last state change
   std::int32_t generation = 0;

@@ -1,6 +1,6 @@
-// Offsets and storage: OffsetCommit / OffsetFetch / OffsetDelete,
-// DescribeGroups / ListGroups / DeleteGroups, the coalescing writer, loading
-// at start-up. Offset retention and lag metrics are in retention.cc.
+// Offsets: OffsetCommit / OffsetFetch / OffsetDelete, DescribeGroups /
+// ListGroups / DeleteGroups. The writer is in writer.cc, slots (loading,
+// release) in slots.cc, offset retention and lag metrics in retention.cc.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -8,37 +8,12 @@
 #include <set>
 
 #include "common/metrics.h"
-#include "common/task.h"
 #include "coordinator/coordinator.h"
-#include "metastore/request_checks.h"
 
 namespace ks::coordinator {
 
-using metastore::Compare;
-using metastore::Op;
-using metastore::TxnRequest;
-
 namespace {
 
-// Budget of one transaction: etcd allows 128 operations and 1.5 MiB; stay
-// below with room for the fencing compare.
-constexpr std::size_t kTxnMaxOps = metastore::kMaxTxnOps;
-constexpr std::size_t kTxnMaxBytes = 1 << 20;
-// Keys per range read when loading.
-constexpr std::int64_t kLoadPageKeys = 1000;
-// Items taken into one writer round (bounds the memory of one round).
-constexpr std::size_t kMaxItemsPerRound = 10000;
-
-metrics::Counter& txns_counter() {
-  static auto& c = metrics::registry().counter("kafscale_group_store_txns_total",
-                                               "Metadata transactions written by the group coordinator");
-  return c;
-}
-metrics::Counter& keys_counter() {
-  static auto& c = metrics::registry().counter("kafscale_group_store_keys_written_total",
-                                               "Keys put or deleted by the group coordinator");
-  return c;
-}
 metrics::Counter& commits_counter() {
   static auto& c =
       metrics::registry().counter("kafscale_offset_commits_total", "Partition offsets committed");
@@ -50,21 +25,6 @@ std::string lower(std::string s) {
 }
 
 }  // namespace
-
-// One writer round: transactions to run in order, and per transaction the
-// chunk images to install once it applied.
-struct GroupCoordinator::Round {
-  struct Install {
-    std::shared_ptr<Group> group;
-    std::string topic;
-    std::int32_t chunk = 0;
-    std::optional<Chunk> image;  // nullopt: the key was deleted
-  };
-  std::vector<TxnRequest> txns;
-  std::vector<std::vector<Install>> installs;
-  std::vector<std::set<std::size_t>> item_txns;  // per item: the transactions holding its keys
-  bool delete_group = false;
-};
 
 std::int64_t GroupCoordinator::now_ms() const {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -98,7 +58,7 @@ std::shared_ptr<CommitWait> GroupCoordinator::commit(CommitParams p) {
     w->done.set();
     return w;
   };
-  if (unavailable()) return fail_all(ErrorCode::kNotCoordinator);
+  if (!owns_group(p.group_id)) return fail_all(ErrorCode::kNotCoordinator);
   if (p.group_id.empty()) return fail_all(ErrorCode::kInvalidGroupId);
   std::shared_ptr<Group> gp = find(p.group_id);
   if (!gp) {
@@ -170,7 +130,7 @@ std::shared_ptr<CommitWait> GroupCoordinator::commit(CommitParams p) {
 FetchResult GroupCoordinator::fetch(const std::string& group_id,
                                     const std::optional<TopicPartitions>& topics) const {
   FetchResult r;
-  if (unavailable()) {
+  if (!owns_group(group_id)) {
     r.error = ErrorCode::kNotCoordinator;
     return r;
   }
@@ -224,7 +184,7 @@ FetchResult GroupCoordinator::fetch(const std::string& group_id,
 GroupDescription GroupCoordinator::describe(const std::string& group_id) const {
   GroupDescription d;
   d.group_id = group_id;
-  if (unavailable()) {
+  if (!owns_group(group_id)) {
     d.error = ErrorCode::kNotCoordinator;
     return d;
   }
@@ -260,7 +220,7 @@ std::vector<GroupListing> GroupCoordinator::list(const std::vector<std::string>&
   std::set<std::string> want;
   for (const auto& s : states_filter) want.insert(lower(s));
   for (const auto& [id, g] : groups_) {
-    if (g->state == GroupState::kDead) continue;
+    if (g->state == GroupState::kDead || !owns_slot(g->slot)) continue;
     std::string state(state_name(g->state));
     if (!want.empty() && !want.contains(lower(state))) continue;
     out.push_back(GroupListing{id, g->protocol_type, state});
@@ -273,7 +233,7 @@ std::shared_ptr<DeleteGroupsWait> GroupCoordinator::delete_groups(const std::vec
   w->errors.assign(group_ids.size(), ErrorCode::kNone);
   auto remaining = std::make_shared<std::size_t>(1);  // released below
   for (std::size_t i = 0; i < group_ids.size(); ++i) {
-    if (unavailable()) {
+    if (!owns_group(group_ids[i])) {
       w->errors[i] = ErrorCode::kNotCoordinator;
       continue;
     }
@@ -323,7 +283,7 @@ std::shared_ptr<OffsetDeleteWait> GroupCoordinator::delete_offsets(const std::st
     w->done.set();
     return w;
   };
-  if (unavailable()) return fail(ErrorCode::kNotCoordinator);
+  if (!owns_group(group_id)) return fail(ErrorCode::kNotCoordinator);
   if (group_id.empty()) return fail(ErrorCode::kInvalidGroupId);
   auto g = find(group_id);
   if (!g || g->state == GroupState::kDead) return fail(ErrorCode::kGroupIdNotFound);
@@ -359,322 +319,6 @@ std::shared_ptr<OffsetDeleteWait> GroupCoordinator::delete_offsets(const std::st
   };
   enqueue(std::move(item));
   return w;
-}
-
-// ---------------------------------------------------------------- writer
-
-void GroupCoordinator::enqueue(WriteItem item) {
-  if (writer_exited_) {
-    if (item.on_done) item.on_done(Status(Errc::cancelled, "group coordinator stopped"));
-    return;
-  }
-  ++item.group->writes_in_flight;
-  queue_.push_back(std::move(item));
-  queue_wakeup_.notify_all();
-}
-
-awaitable<Result<metastore::TxnResponse>> GroupCoordinator::run_txn(TxnRequest t) {
-  return offload(pool_, [m = meta_, t = std::move(t)] { return m->txn(t); });
-}
-
-awaitable<Result<metastore::RangeResponse>> GroupCoordinator::run_range(metastore::RangeRequest r) {
-  return offload(pool_, [m = meta_, r = std::move(r)] { return m->range(r); });
-}
-
-GroupCoordinator::Round GroupCoordinator::build_round(std::vector<WriteItem>& items) const {
-  Round round;
-  round.item_txns.resize(items.size());
-  struct Pending {
-    std::optional<std::string> value;  // nullopt: delete
-    std::optional<Round::Install> install;
-    std::vector<std::size_t> items;
-  };
-  std::map<std::string, Pending> ops;
-  // Chunk images being built in this round, starting from the durable state.
-  std::map<std::string, Round::Install> images;
-  if (items.size() == 1 && items[0].kind == WriteItem::Kind::kDeleteGroup) {
-    // A group deletion is a round of its own: one range delete of all its keys.
-    round.delete_group = true;
-    TxnRequest t;
-    t.compare.push_back(cluster_.fence());
-    const std::string prefix = group_prefix(items[0].group->id);
-    t.success.push_back(Op::del(prefix, metastore::prefix_end(prefix)));
-    round.txns.push_back(std::move(t));
-    round.installs.emplace_back();
-    round.item_txns[0].insert(0);
-    return round;
-  }
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    WriteItem& item = items[i];
-    const Group& g = *item.group;
-    if (item.kind == WriteItem::Kind::kMeta) {
-      auto& p = ops[meta_key(g.id)];
-      p.value = item.meta;
-      p.items.push_back(i);
-      continue;
-    }
-    for (auto& u : item.updates) {
-      const std::int32_t c = chunk_of(u.partition);
-      std::string key = offsets_key(g.id, u.topic, c);
-      auto it = images.find(key);
-      if (it == images.end()) {
-        Round::Install in;
-        in.group = item.group;
-        in.topic = u.topic;
-        in.chunk = c;
-        Chunk image;
-        auto tit = g.offsets.find(u.topic);
-        if (tit != g.offsets.end()) {
-          auto cit = tit->second.find(c);
-          if (cit != tit->second.end()) image = cit->second;
-        }
-        in.image = std::move(image);
-        it = images.emplace(key, std::move(in)).first;
-      }
-      Chunk& image = *it->second.image;
-      if (u.value) {
-        // A re-created topic starts over: drop the old incarnation's offsets.
-        if (image.topic_id != u.topic_id) {
-          image.parts.clear();
-          image.topic_id = u.topic_id;
-        }
-        image.parts[u.partition] = *u.value;
-      } else {
-        image.parts.erase(u.partition);
-      }
-      auto& p = ops[key];
-      if (p.items.empty() || p.items.back() != i) p.items.push_back(i);
-    }
-  }
-  for (auto& [key, in] : images) {
-    auto& p = ops[key];
-    if (!in.image->parts.empty()) p.value = encode_chunk(in.topic, *in.image);
-    if (in.image->parts.empty()) in.image.reset();
-    p.install = std::move(in);
-  }
-  // Pack the keys (sorted) into as few transactions as the limits allow.
-  TxnRequest cur;
-  std::vector<Round::Install> cur_installs;
-  std::size_t cur_bytes = 0;
-  auto flush = [&] {
-    if (cur.success.empty()) return;
-    round.txns.push_back(std::move(cur));
-    round.installs.push_back(std::move(cur_installs));
-    cur = TxnRequest{};
-    cur_installs.clear();
-    cur_bytes = 0;
-  };
-  for (auto& [key, p] : ops) {
-    const std::size_t bytes = metastore::approx_put_bytes(key, p.value.value_or(""));
-    if (cur.success.size() + 1 > kTxnMaxOps || (cur_bytes + bytes > kTxnMaxBytes && !cur.success.empty()))
-      flush();
-    if (cur.success.empty()) {
-      cur.compare.push_back(cluster_.fence());
-    }
-    cur.success.push_back(p.value ? Op::put(key, *p.value) : Op::del(key));
-    cur_bytes += bytes;
-    if (p.install) cur_installs.push_back(std::move(*p.install));
-    for (std::size_t i : p.items) round.item_txns[i].insert(round.txns.size());
-  }
-  flush();
-  return round;
-}
-
-awaitable<Status> GroupCoordinator::writer() {
-  for (;;) {
-    if (queue_.empty()) {
-      if (stopping_) break;
-      co_await queue_wakeup_.wait_until(Clock::now() + std::chrono::hours(1));
-      continue;
-    }
-    if (opt_.commit_linger.count() > 0 && !stopping_) {
-      // Let commits arriving together share the transaction.
-      auto ex = co_await asio::this_coro::executor;
-      asio::steady_timer t(ex, opt_.commit_linger);
-      boost::system::error_code ec;
-      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    std::vector<WriteItem> items;
-    if (queue_.front().kind == WriteItem::Kind::kDeleteGroup) {
-      items.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    } else {
-      while (!queue_.empty() && queue_.front().kind != WriteItem::Kind::kDeleteGroup &&
-             items.size() < kMaxItemsPerRound) {
-        items.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    Round round = build_round(items);
-    std::vector<Status> results(round.txns.size());
-    for (std::size_t t = 0; t < round.txns.size(); ++t) {
-      if (cluster_.fenced()) {
-        results[t] = Status(Errc::fenced, "group coordinator lost ownership");
-        continue;
-      }
-      const std::size_t keys = round.txns[t].success.size();
-      auto r = co_await run_txn(std::move(round.txns[t]));
-      if (!r.ok()) {
-        results[t] = r.status();
-        spdlog::warn("group coordinator: metadata write failed: {}", r.status().to_string());
-        continue;
-      }
-      if (!r->succeeded) {
-        results[t] = Status(Errc::fenced, "ownership key changed: another process owns this node id");
-        spdlog::error("group coordinator: fenced ({})", results[t].message());
-        cluster_.set_fenced(results[t]);
-        continue;
-      }
-      ++stats_.txns;
-      stats_.keys_written += keys;
-      txns_counter().inc();
-      keys_counter().add(keys);
-      for (auto& in : round.installs[t]) {
-        Group& g = *in.group;
-        if (in.image) {
-          g.offsets[in.topic][in.chunk] = std::move(*in.image);
-        } else {
-          auto tit = g.offsets.find(in.topic);
-          if (tit != g.offsets.end()) {
-            tit->second.erase(in.chunk);
-            if (tit->second.empty()) g.offsets.erase(tit);
-          }
-        }
-      }
-      if (round.delete_group) items[0].group->offsets.clear();
-    }
-    for (std::size_t i = 0; i < items.size(); ++i) {
-      Status s;
-      for (std::size_t t : round.item_txns[i]) {
-        if (!results[t].ok()) {
-          s = results[t];
-          break;
-        }
-      }
-      --items[i].group->writes_in_flight;
-      if (items[i].on_done) items[i].on_done(s);
-    }
-  }
-  writer_exited_ = true;
-  writer_done_.set();
-  co_return Status{};
-}
-
-// ---------------------------------------------------------------- load / stop
-
-Status GroupCoordinator::load_kv(const metastore::KeyValue& kv, std::map<std::string, StoredGroup>& metas) {
-  auto k = parse_key(kv.key);
-  if (!k) {
-    spdlog::warn("group coordinator: ignoring unknown key {}", kv.key);
-    return {};
-  }
-  if (k->kind == ParsedKey::Kind::kMeta) {
-    auto g = decode_group(kv.value);
-    if (!g.ok()) return Status(g.code(), kv.key + ": " + g.status().message());
-    metas[k->group] = std::move(*g);
-    return {};
-  }
-  auto c = decode_chunk(kv.value);
-  if (!c.ok()) return Status(c.code(), kv.key + ": " + c.status().message());
-  ErrorCode e = ErrorCode::kNone;
-  auto g = get_or_create(k->group, e);
-  if (!g) return Status(Errc::limit_exceeded, "too many groups");
-  g->offsets[k->topic][k->chunk] = std::move(*c);
-  return {};
-}
-
-void GroupCoordinator::restore(Group& g, StoredGroup sg) {
-  g.protocol_type = std::move(sg.protocol_type);
-  g.generation = sg.generation;
-  g.state_ms = sg.state_ms;
-  if (sg.members.empty() || !sg.protocol) {
-    g.state = GroupState::kEmpty;
-    return;
-  }
-  // The group carries on with the stored generation: members heartbeat and
-  // commit as before; those that are gone expire by their session timeout.
-  g.protocol = std::move(sg.protocol);
-  g.leader = std::move(sg.leader);
-  const auto now = Clock::now();
-  for (auto& sm : sg.members) {
-    Member m;
-    m.id = sm.member_id;
-    m.instance_id = sm.instance_id;
-    m.client_id = std::move(sm.client_id);
-    m.client_host = std::move(sm.client_host);
-    m.protocols.push_back(Protocol{*g.protocol, std::move(sm.subscription)});
-    m.session_timeout_ms = sm.session_timeout_ms;
-    m.rebalance_timeout_ms = sm.rebalance_timeout_ms;
-    m.assignment = std::move(sm.assignment);
-    m.heartbeat_deadline = now + std::chrono::milliseconds(m.session_timeout_ms);
-    if (m.instance_id) g.instances[*m.instance_id] = m.id;
-    g.members.emplace(m.id, std::move(m));
-  }
-  if (!g.members.contains(g.leader)) g.leader = g.members.begin()->first;
-  g.state = GroupState::kStable;
-}
-
-awaitable<Status> GroupCoordinator::start() {
-  assert(!started_);
-  std::map<std::string, StoredGroup> metas;
-  metastore::RangeRequest rq;
-  rq.key = groups_prefix();
-  rq.range_end = metastore::prefix_end(rq.key);
-  rq.limit = kLoadPageKeys;
-  std::size_t keys = 0;
-  for (;;) {
-    auto r = co_await run_range(rq);
-    if (!r.ok()) co_return Status(r.code(), "loading groups: " + r.status().message());
-    for (std::size_t i = 0; i < r->kvs.size(); ++i) {
-      Status s = load_kv(r->kvs[i], metas);
-      // A damaged record loses that group's state, not the broker.
-      if (!s.ok()) spdlog::error("group coordinator: {}", s.to_string());
-    }
-    keys += r->kvs.size();
-    if (!r->more || r->kvs.empty()) break;
-    rq.key = r->kvs.back().key + '\0';
-    rq.revision = r->revision;  // one consistent snapshot across pages
-  }
-  for (auto& [id, sg] : metas) {
-    ErrorCode e = ErrorCode::kNone;
-    auto g = get_or_create(id, e);
-    if (!g) continue;
-    restore(*g, std::move(sg));
-    if (!g->members.empty()) ensure_timer(g);
-  }
-  spdlog::info("group coordinator: loaded {} groups ({} keys)", groups_.size(), keys);
-  started_ = true;
-  spawn_critical(io_, "group-offset writer", [this] { return writer(); });
-  spawn_critical(io_, "offsets retention", [this] { return retention_loop(); });
-  spawn_critical(io_, "group lag", [this] { return lag_loop(); });
-  refresh_lag();
-  co_return Status{};
-}
-
-awaitable<void> GroupCoordinator::stop() {
-  if (!started_ || stopping_) co_return;
-  stopping_ = true;
-  for (auto& [id, g] : groups_) {
-    for (auto& [mid, m] : g->members) {
-      if (m.join_wait) {
-        m.join_wait->result.error = ErrorCode::kNotCoordinator;
-        m.join_wait->result.member_id = mid;
-        m.join_wait->done.set();
-        m.join_wait.reset();
-      }
-      if (m.sync_wait) {
-        m.sync_wait->result.error = ErrorCode::kNotCoordinator;
-        m.sync_wait->done.set();
-        m.sync_wait.reset();
-      }
-    }
-    g->wake.notify_all();
-  }
-  queue_wakeup_.notify_all();
-  loop_wakeup_.notify_all();
-  co_await writer_done_.wait();
-  co_await retention_done_.wait();
-  co_await lag_done_.wait();
 }
 
 }  // namespace ks::coordinator

@@ -37,7 +37,8 @@ void GroupCoordinator::expire_offsets() {
   for (auto& [id, gp] : groups_) {
     Group& g = *gp;
     // Groups with members joining or writes under way are left for the next pass.
-    if (g.state == GroupState::kDead || g.writes_in_flight > 0 || !g.pending.empty()) continue;
+    if (g.state == GroupState::kDead || g.writes_in_flight > 0 || !g.pending.empty() || !owns_slot(g.slot))
+      continue;
     // Which offsets may expire, and from when (as Kafka: empty groups from
     // the time they became empty; stable consumer groups only for topics no
     // member subscribes to; simple groups from each commit).

@@ -1,9 +1,13 @@
 // The values of the group keys (cluster/keys.h) in the metadata store:
 //
-//   /ks/groups/<group>/meta                      group record: protocol, generation, leader,
+//   /ks/groups/<slot:04>/<group>/meta            group record: protocol, generation, leader,
 //                                                members with subscription and assignment
-//   /ks/groups/<group>/offsets/<topic>/<chunk:06> committed offsets of partitions
+//   /ks/groups/<slot:04>/<group>/offsets/<topic>/<chunk:06>
+//                                                committed offsets of partitions
 //                                                [chunk*128, chunk*128+128) of one topic
+//
+// <slot> = cluster::group_slot(group, streams): the stream whose owner
+// coordinates the group.
 //
 // One key holds up to 128 partitions:
 // a commit of N partitions of a topic writes ceil(N/128) keys at most, and the
@@ -30,12 +34,16 @@ using cluster::keys::chunk_of;
 using cluster::keys::decode_group_id;
 using cluster::keys::encode_group_id;
 using cluster::keys::group_prefix;
+using cluster::keys::group_slot_prefix;
 using cluster::keys::groups_prefix;
 using cluster::keys::kPartitionsPerKey;
 using ParsedKey = cluster::keys::GroupKey;
-inline std::string meta_key(std::string_view group) { return cluster::keys::group_meta(group); }
-inline std::string offsets_key(std::string_view group, std::string_view topic, std::int32_t chunk) {
-  return cluster::keys::group_offsets(group, topic, chunk);
+inline std::string meta_key(std::int32_t slot, std::string_view group) {
+  return cluster::keys::group_meta(slot, group);
+}
+inline std::string offsets_key(std::int32_t slot, std::string_view group, std::string_view topic,
+                               std::int32_t chunk) {
+  return cluster::keys::group_offsets(slot, group, topic, chunk);
 }
 // nullopt for keys outside the layout (ignored on load).
 inline std::optional<ParsedKey> parse_key(std::string_view key) {

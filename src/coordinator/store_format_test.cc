@@ -31,23 +31,33 @@ TEST(StoreFormat, KeysRoundTripAndStayInsideTheGroup) {
     std::string enc = encode_group_id(g);
     EXPECT_EQ(enc.find('/'), std::string::npos) << g;
     EXPECT_EQ(decode_group_id(enc), g);
-    auto k = parse_key(meta_key(g));
+    auto k = parse_key(meta_key(13, g));
     ASSERT_TRUE(k) << g;
     EXPECT_EQ(k->kind, ParsedKey::Kind::kMeta);
+    EXPECT_EQ(k->slot, 13);
     EXPECT_EQ(k->group, g);
-    auto o = parse_key(offsets_key(g, "topic.a", 7));
+    auto o = parse_key(offsets_key(55, g, "topic.a", 7));
     ASSERT_TRUE(o);
     EXPECT_EQ(o->kind, ParsedKey::Kind::kOffsets);
+    EXPECT_EQ(o->slot, 55);
     EXPECT_EQ(o->group, g);
     EXPECT_EQ(o->topic, "topic.a");
     EXPECT_EQ(o->chunk, 7);
-    EXPECT_TRUE(offsets_key(g, "t", 0).starts_with(group_prefix(g)));
+    EXPECT_TRUE(offsets_key(3, g, "t", 0).starts_with(group_prefix(3, g)));
+    EXPECT_TRUE(group_prefix(3, g).starts_with(group_slot_prefix(3)));
   }
+  EXPECT_EQ(meta_key(7, "g"), "/ks/groups/0007/g/meta");
+  EXPECT_EQ(offsets_key(0, "g", "t", 2), "/ks/groups/0000/g/offsets/t/000002");
   // A group id that looks like a path cannot reach another group's keys.
-  EXPECT_FALSE(meta_key("a/meta").starts_with(group_prefix("a")));
-  EXPECT_FALSE(parse_key("/ks/groups/a/other"));
-  EXPECT_FALSE(parse_key("/ks/groups/a/offsets/t/x1"));
-  EXPECT_FALSE(parse_key("/ks/groups/%zz/meta"));
+  EXPECT_FALSE(meta_key(0, "a/meta").starts_with(group_prefix(0, "a")));
+  EXPECT_FALSE(parse_key("/ks/groups/0000/a/other"));
+  EXPECT_FALSE(parse_key("/ks/groups/0000/a/offsets/t/x1"));
+  EXPECT_FALSE(parse_key("/ks/groups/0000/%zz/meta"));
+  // The single-node layout (no slot) and malformed slots are not group keys.
+  EXPECT_FALSE(parse_key("/ks/groups/a/meta"));
+  EXPECT_FALSE(parse_key("/ks/groups/12/a/meta"));
+  EXPECT_FALSE(parse_key("/ks/groups/00x1/a/meta"));
+  EXPECT_FALSE(parse_key("/ks/groups/00001/a/meta"));
   EXPECT_FALSE(parse_key("/ks/topics/a"));
   EXPECT_EQ(chunk_of(0), 0);
   EXPECT_EQ(chunk_of(127), 0);

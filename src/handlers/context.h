@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "common/metrics.h"
@@ -17,6 +18,13 @@ class GroupCoordinator;
 
 namespace ks::handlers {
 
+// A broker's address as FindCoordinator and Metadata answer it.
+struct NodeEndpoint {
+  std::int32_t node = -1;
+  std::string host;
+  std::int32_t port = 0;
+};
+
 struct BrokerContext {
   log::LogManager& log;
   std::int32_t node_id = 0;
@@ -28,6 +36,10 @@ struct BrokerContext {
   std::int32_t max_partitions_per_topic = 100'000;
   // Consumer groups and committed offsets (null until started: COORDINATOR_NOT_AVAILABLE).
   coordinator::GroupCoordinator* groups = nullptr;
+  // With several brokers: the broker coordinating a group slot
+  // (cluster::group_slot), nullopt when nobody does. Unset: this broker
+  // coordinates every group it serves (FindCoordinator answers itself).
+  std::function<std::optional<NodeEndpoint>(std::int32_t slot)> coordinator_for = nullptr;
   // True while writes cannot be stored (object store unavailable): produce then fails at once with
   // a retriable error instead of buffering. Unset: never.
   std::function<bool()> writes_unavailable = nullptr;

@@ -14,18 +14,28 @@ struct Answer {
   std::int32_t port = -1;
 };
 
-Answer answer(const RequestContext& ctx, std::int8_t key_type) {
+Answer answer(const RequestContext& ctx, std::int8_t key_type, const std::string& key) {
   Answer a;
   if (key_type == kTransactionKey) {
     // No transactions here: clients must not start one.
     a.error = ErrorCode::kTransactionalIdAuthorizationFailed;
   } else if (key_type != kGroupKey) {
     a.error = ErrorCode::kInvalidRequest;
-  } else if (ctx.broker.groups == nullptr || ctx.broker.groups->unavailable()) {
+  } else if (ctx.broker.groups == nullptr) {
+    a.error = ErrorCode::kCoordinatorNotAvailable;
+  } else if (ctx.broker.coordinator_for) {
+    // The owner of the group's slot, wherever it is.
+    std::optional<NodeEndpoint> owner = ctx.broker.coordinator_for(ctx.broker.groups->slot_of(key));
+    if (!owner) {
+      a.error = ErrorCode::kCoordinatorNotAvailable;
+    } else {
+      a.node_id = owner->node;
+      a.host = std::move(owner->host);
+      a.port = owner->port;
+    }
+  } else if (!ctx.broker.groups->owns_group(key)) {
     a.error = ErrorCode::kCoordinatorNotAvailable;
   } else {
-    // One broker coordinates every group today; with several, the group's
-    // placement would pick the node here.
     a.node_id = ctx.broker.node_id;
     a.host = ctx.broker.advertised_host;
     a.port = ctx.broker.advertised_port;
@@ -37,7 +47,7 @@ FindCoordinatorResponse build(const RequestContext& ctx, const FindCoordinatorRe
   FindCoordinatorResponse resp;
   if (ctx.version >= 4) {
     for (const auto& key : req.coordinator_keys) {
-      Answer a = answer(ctx, req.key_type);
+      Answer a = answer(ctx, req.key_type, key);
       FindCoordinatorResponse::Coordinator c;
       c.key = key;
       c.node_id = a.node_id;
@@ -49,7 +59,7 @@ FindCoordinatorResponse build(const RequestContext& ctx, const FindCoordinatorRe
     }
     return resp;
   }
-  Answer a = answer(ctx, req.key_type);
+  Answer a = answer(ctx, req.key_type, req.key);
   resp.error_code = code(a.error);
   if (a.error != ErrorCode::kNone) resp.error_message = std::string(protocol::error_name(a.error));
   resp.node_id = a.node_id;
