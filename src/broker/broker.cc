@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "broker/backend_monitor.h"
+#include "broker/cluster_node.h"
 #include "broker/http.h"
 #include "broker/startup.h"
 #include "broker/stores.h"
@@ -30,6 +31,8 @@ namespace {
 constexpr int kWorkerThreads = 4;
 // How long shutdown waits for clients to receive their last answers.
 constexpr auto kDrainTimeout = std::chrono::seconds(10);
+// How long SIGTERM waits for the controller to move our streams to other brokers.
+constexpr auto kStreamDrainTimeout = std::chrono::seconds(15);
 // How often old metadata revisions are compacted (bounds the store's history).
 constexpr auto kCompactInterval = std::chrono::seconds(60);
 
@@ -106,6 +109,7 @@ struct Runtime {
   std::unique_ptr<cluster::ClusterState> cluster;
   std::unique_ptr<log::LogManager> log;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
+  std::unique_ptr<ClusterNode> node;
   std::unique_ptr<handlers::BrokerContext> ctx;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
   std::unique_ptr<net::Server> server;
@@ -144,6 +148,7 @@ struct Runtime {
     cluster::ClusterOptions co;
     co.node_id = cfg.node_id;
     co.producer_expiration = cfg.producer_id_expiration;
+    co.streams = cfg.streams;
     cluster = std::make_unique<cluster::ClusterState>(pool, meta, co);
     if (auto s = co_await cluster->start(); !s.ok()) {
       spdlog::critical("cannot start: {}", s.to_string());
@@ -151,8 +156,11 @@ struct Runtime {
       io.stop();
       co_return;
     }
+    // Topics created, grown, reconfigured or deleted through other brokers reach us.
+    cluster->watch_topics(io);
     log = std::make_unique<log::LogManager>(io, pool, objects, meta, *cluster, lo);
-    if (auto s = co_await log->start(); !s.ok()) {
+    // Streams come from the placement (ClusterNode), not all at once.
+    if (auto s = co_await log->start(false); !s.ok()) {
       spdlog::critical("cannot start: {}", s.to_string());
       exit_code = 1;
       io.stop();
@@ -166,24 +174,6 @@ struct Runtime {
       co_await log->stop();
       io.stop();
       co_return;
-    }
-    {
-      // One broker coordinates every group slot, fenced on its node's ownership key.
-      cluster::Fence fence;
-      fence.key = cluster::keys::owner(cluster->node_id());
-      fence.revision = static_cast<std::int64_t>(cluster->broker_epoch());
-      Status acquired;
-      for (std::int32_t slot = 0; slot < cluster->streams() && acquired.ok(); ++slot) {
-        acquired = co_await groups->acquire_slot(slot, fence);
-      }
-      if (!acquired.ok()) {
-        spdlog::critical("cannot load the consumer groups: {}", acquired.to_string());
-        exit_code = 1;
-        co_await groups->stop();
-        co_await log->stop();
-        io.stop();
-        co_return;
-      }
     }
     net::ServerLimits limits;
     limits.max_request_bytes = cfg.max_request_bytes;
@@ -211,6 +201,41 @@ struct Runtime {
     HostPort adv = advertised_address(cfg, server->port());
     ctx->advertised_host = adv.host;
     ctx->advertised_port = adv.port;
+    // Member of the cluster: registered under a lease, serving what the placement gives us.
+    ClusterNodeOptions no;
+    no.membership.node_id = cfg.node_id;
+    no.membership.lease_ttl = cfg.lease_ttl;
+    no.membership.host = adv.host;
+    no.membership.port = adv.port;
+    no.membership.rack = cfg.rack;
+    no.release_timeout = cfg.lease_ttl;
+    node = std::make_unique<ClusterNode>(io, pool, meta, *cluster, *log, *groups, no);
+    if (auto s = co_await node->start(); !s.ok()) {
+      spdlog::critical("cannot join the cluster: {}", s.to_string());
+      exit_code = 1;
+      server->stop();
+      co_await groups->stop();
+      co_await log->stop();
+      io.stop();
+      co_return;
+    }
+    ctx->cluster = node.get();
+    ctx->coordinator_for = [this](std::int32_t slot) -> std::optional<handlers::NodeEndpoint> {
+      handlers::PartitionLeader l = node->leader(slot);
+      if (l.node < 0) return std::nullopt;
+      return node->endpoint(l.node);
+    };
+    // Ready once the streams placed here are served (bounded: a cluster whose
+    // controller is slow still lets us answer, with retriable errors meanwhile).
+    {
+      const auto until = Clock::now() + cfg.startup_timeout;
+      while (!node->settled() && Clock::now() < until) {
+        asio::steady_timer t(io, std::chrono::milliseconds(20));
+        boost::system::error_code wait_ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+      }
+      if (!node->settled()) spdlog::warn("not all streams placed here are served yet; going on");
+    }
     std::string http_addr;
     if (cfg.http_listen) {
       Routes routes;
@@ -219,7 +244,7 @@ struct Runtime {
       };
       routes["/livez"] = [] { return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"}; };
       routes["/readyz"] = [this] {
-        bool ok = ready && !stopping && !log->fenced();
+        bool ok = ready && !stopping && !log->fenced() && node->settled() && node->membership().alive();
         std::string backend = monitor->not_ready_reason();
         if (ok && backend.empty()) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
         std::string body = "not ready" + (backend.empty() ? "" : ": " + backend) + "\n";
@@ -252,11 +277,16 @@ struct Runtime {
     auto [ec, sig] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
     spdlog::info("signal {}: stopping (flushing pending data first)", sig);
     stopping = true;
+    // Hand our streams over first (commits what was accepted for them), so
+    // that other brokers serve them at once rather than after our lease.
+    co_await node->drain(Clock::now() + kStreamDrainTimeout);
     monitor->stop();
     // Stop taking requests, commit what was accepted, answer, then exit.
     server->stop();
     co_await groups->stop();
     co_await log->stop();
+    co_await node->stop();
+    cluster->stop_watch();
     co_await server->shutdown(Clock::now() + kDrainTimeout);
     if (http) http->stop();
     io.stop();

@@ -394,6 +394,21 @@ const std::vector<Setting>& settings() {
                             [](Config& c) { c.metadata = "embedded://" + c.data_dir + "/meta"; }));
     s.push_back(int_setting<int32_t>("node-id", "Broker id.", &Config::node_id, 0,
                                      std::numeric_limits<int32_t>::max()));
+    s.push_back(ms_setting("lease-ttl-ms",
+                           "Membership lease: a broker that cannot renew it for this long stops serving and "
+                           "its partitions move (rounded up to whole seconds).",
+                           &Config::lease_ttl, 1000, 300000));
+    s.push_back(Setting{"rack", "STRING", "Rack (zone) of this broker, as Kafka's broker.rack.", "(empty)",
+                        [](Config& c, std::string_view raw) -> Status {
+                          if (raw.size() > 255) return invalid("expected at most 255 characters");
+                          c.rack = std::string(raw);
+                          return {};
+                        },
+                        [](const Config& c) { return c.rack; }, nullptr});
+    s.push_back(int_setting<int32_t>("streams",
+                                     "Log streams of a new cluster (fixed at creation; at most 56): the unit "
+                                     "partitions and groups move between brokers in.",
+                                     &Config::streams, 1, 56));
     s.push_back(Setting{"cluster-id", "STRING", "Cluster id; empty lets the broker derive or load one.",
                         "(empty)",
                         [](Config& c, std::string_view raw) -> Status {

@@ -57,6 +57,11 @@ struct Config {
   std::string object_store;
   std::string metadata;
   int32_t node_id = 0;
+  // Membership (docs/ARCHITECTURE.md, many brokers): the lease that keeps this broker a member
+  // (rounded up to whole seconds), its rack, and the stream count of a cluster it creates.
+  std::chrono::milliseconds lease_ttl{6000};
+  std::string rack;
+  int32_t streams = 16;
   std::string cluster_id;                        // empty: the broker chooses (derives or loads a stored one)
   std::chrono::milliseconds flush_interval{10};  // default 10 for file://, 250 otherwise
   uint64_t flush_bytes = 4 * kMiB;

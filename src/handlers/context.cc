@@ -56,6 +56,12 @@ ErrorCode to_kafka_error(Errc e) {
   return ErrorCode::kUnknownServerError;
 }
 
+protocol::ErrorCode not_served(const cluster::TopicInfo* t, std::int32_t partition) {
+  if (t != nullptr && partition >= 0 && partition < t->record.partitions)
+    return ErrorCode::kNotLeaderOrFollower;
+  return ErrorCode::kUnknownTopicOrPartition;
+}
+
 bool valid_topic_name(const std::string& name) {
   if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
   for (char c : name) {

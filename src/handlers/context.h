@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/metrics.h"
 #include "log/log_manager.h"
@@ -25,6 +26,25 @@ struct NodeEndpoint {
   std::int32_t port = 0;
 };
 
+// Partition leadership as the cluster sees it (the owner of the partition's
+// stream and the stream's term).
+struct PartitionLeader {
+  std::int32_t node = -1;  // -1: nobody serves it now (LEADER_NOT_AVAILABLE)
+  std::int32_t epoch = 0;
+};
+
+// What a broker of a cluster knows beyond itself (broker/cluster_node.h).
+// Unset in BrokerContext: this broker alone.
+class ClusterView {
+ public:
+  virtual ~ClusterView() = default;
+  // Live brokers, this one included.
+  virtual std::vector<NodeEndpoint> brokers() const = 0;
+  virtual std::int32_t controller() const = 0;
+  virtual PartitionLeader leader(std::int32_t stream) const = 0;
+  virtual std::optional<NodeEndpoint> endpoint(std::int32_t node) const = 0;
+};
+
 struct BrokerContext {
   log::LogManager& log;
   std::int32_t node_id = 0;
@@ -43,6 +63,8 @@ struct BrokerContext {
   // True while writes cannot be stored (object store unavailable): produce then fails at once with
   // a retriable error instead of buffering. Unset: never.
   std::function<bool()> writes_unavailable = nullptr;
+  // The cluster beyond this broker (null: a broker alone).
+  const ClusterView* cluster = nullptr;
 };
 
 struct RequestContext {
@@ -63,6 +85,11 @@ void register_metrics();
 // Maps a storage/log error to the Kafka error code a client should see.
 protocol::ErrorCode to_kafka_error(Errc e);
 inline std::int16_t code(protocol::ErrorCode e) { return static_cast<std::int16_t>(e); }
+
+// The error for a partition this broker does not serve: NOT_LEADER_OR_FOLLOWER
+// when it exists (another broker leads it, or it is moving), else
+// UNKNOWN_TOPIC_OR_PARTITION.
+protocol::ErrorCode not_served(const cluster::TopicInfo* t, std::int32_t partition);
 
 // Kafka's legal topic names: [a-zA-Z0-9._-], 1..249 characters, not "." or "..".
 bool valid_topic_name(const std::string& name);

@@ -24,7 +24,7 @@ awaitable<DeleteRecordsResponse> handle(RequestContext& ctx, DeleteRecordsReques
       const log::PartitionKey key{t ? t->record.id : log::TopicId{}, rp.partition_index};
       const log::PartitionState* st = t ? log.partition(key) : nullptr;
       if (st == nullptr) {
-        pr.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        pr.error_code = code(not_served(t, rp.partition_index));
         continue;
       }
       if (rp.offset != -1 && (rp.offset < 0 || rp.offset > st->hwm)) {

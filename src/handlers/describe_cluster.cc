@@ -15,9 +15,20 @@ awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRe
     co_return resp;
   }
   resp.cluster_id = b.log.cluster_id();
+  // v2 (KIP-1073): only live (registered) brokers are listed, so
+  // include_fenced_brokers adds nobody and is_fenced stays false.
+  if (b.cluster != nullptr) {
+    resp.controller_id = b.cluster->controller();
+    for (const auto& e : b.cluster->brokers()) {
+      DescribeClusterResponse::DescribeClusterBroker m;
+      m.broker_id = e.node;
+      m.host = e.host;
+      m.port = e.port;
+      resp.brokers.push_back(std::move(m));
+    }
+    co_return resp;
+  }
   resp.controller_id = b.node_id;
-  // v2 (KIP-1073): this single broker is never fenced (it answers, so it is
-  // registered), so include_fenced_brokers adds nobody and is_fenced stays false.
   DescribeClusterResponse::DescribeClusterBroker me;
   me.broker_id = b.node_id;
   me.host = b.advertised_host;

@@ -33,7 +33,8 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
       pd.records.is_null = false;
       const log::PartitionState* st = id ? log.partition(log::PartitionKey{*id, fp.partition}) : nullptr;
       if (st == nullptr) {
-        pd.error_code = code(!id && by_id ? ErrorCode::kUnknownTopicId : ErrorCode::kUnknownTopicOrPartition);
+        pd.error_code = code(!id && by_id ? ErrorCode::kUnknownTopicId
+                                          : not_served(id ? log.topic_by_id(*id) : nullptr, fp.partition));
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
         tr.partitions.push_back(std::move(pd));
         continue;

@@ -28,7 +28,7 @@ awaitable<ListOffsetsResponse> handle(RequestContext& ctx, ListOffsetsRequest& r
       log::PartitionKey key{t ? t->record.id : log::TopicId{}, rp.partition_index};
       const log::PartitionState* st = t ? log.partition(key) : nullptr;
       if (st == nullptr) {
-        pr.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        pr.error_code = code(not_served(t, rp.partition_index));
         tr.partitions.push_back(std::move(pr));
         continue;
       }

@@ -9,15 +9,26 @@ void describe_topic(RequestContext& ctx, const cluster::TopicInfo& t,
   out.name = t.record.name;
   out.topic_id.bytes = t.record.id;
   out.partitions.reserve(static_cast<std::size_t>(t.record.partitions));
+  const ClusterView* view = ctx.broker.cluster;
   for (std::int32_t i = 0; i < t.record.partitions; ++i) {
     MetadataResponse::MetadataResponseTopic::MetadataResponsePartition p;
     p.partition_index = i;
-    p.leader_id = ctx.broker.node_id;
+    std::int32_t leader = ctx.broker.node_id;
     const auto* st = ctx.broker.log.partition(log::PartitionKey{t.record.id, i});
     p.leader_epoch = st ? st->leader_epoch : 0;
+    if (view != nullptr) {
+      // The owner of the partition's stream, with the stream's term.
+      PartitionLeader l = view->leader(ctx.broker.log.cluster().stream_of(t, i));
+      leader = l.node;
+      p.leader_epoch = l.epoch;
+      if (leader < 0) p.error_code = code(ErrorCode::kLeaderNotAvailable);
+    }
+    p.leader_id = leader;
     // Any replication factor is accepted; the object store holds the copies.
-    p.replica_nodes = {ctx.broker.node_id};
-    p.isr_nodes = {ctx.broker.node_id};
+    if (leader >= 0) {
+      p.replica_nodes = {leader};
+      p.isr_nodes = {leader};
+    }
     out.partitions.push_back(std::move(p));
   }
 }
@@ -27,13 +38,24 @@ void describe_topic(RequestContext& ctx, const cluster::TopicInfo& t,
 awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
   MetadataResponse resp;
   auto& b = ctx.broker;
-  MetadataResponse::MetadataResponseBroker me;
-  me.node_id = b.node_id;
-  me.host = b.advertised_host;
-  me.port = b.advertised_port;
-  resp.brokers.push_back(me);
+  if (b.cluster != nullptr) {
+    for (const auto& e : b.cluster->brokers()) {
+      MetadataResponse::MetadataResponseBroker m;
+      m.node_id = e.node;
+      m.host = e.host;
+      m.port = e.port;
+      resp.brokers.push_back(std::move(m));
+    }
+    resp.controller_id = b.cluster->controller();
+  } else {
+    MetadataResponse::MetadataResponseBroker me;
+    me.node_id = b.node_id;
+    me.host = b.advertised_host;
+    me.port = b.advertised_port;
+    resp.brokers.push_back(me);
+    resp.controller_id = b.node_id;
+  }
   resp.cluster_id = b.log.cluster_id();
-  resp.controller_id = b.node_id;
   // v13 (KIP-1102): a top-level error such as REBOOTSTRAP_REQUIRED tells the client
   // its whole view of the cluster is stale. We are the whole cluster, so never.
   resp.error_code = 0;

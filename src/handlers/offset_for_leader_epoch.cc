@@ -46,7 +46,7 @@ awaitable<OffsetForLeaderEpochResponse> handle(RequestContext& ctx, OffsetForLea
       const log::PartitionState* st =
           t ? log.partition(log::PartitionKey{t->record.id, rp.partition}) : nullptr;
       if (st == nullptr) {
-        pr.error_code = code(ErrorCode::kUnknownTopicOrPartition);
+        pr.error_code = code(not_served(t, rp.partition));
       } else if (rp.current_leader_epoch >= 0 && rp.current_leader_epoch != st->leader_epoch) {
         pr.error_code = code(rp.current_leader_epoch < st->leader_epoch ? ErrorCode::kFencedLeaderEpoch
                                                                         : ErrorCode::kUnknownLeaderEpoch);

@@ -89,7 +89,7 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
       log::PartitionKey key{topic->record.id, pd.index};
       const auto* st = log.partition(key);
       if (st == nullptr) {
-        fail(ErrorCode::kUnknownTopicOrPartition);
+        fail(not_served(topic, pd.index));
         continue;
       }
       std::string_view records = pd.records.slices.empty() ? std::string_view{} : pd.records.slices.front();

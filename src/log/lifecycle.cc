@@ -200,7 +200,7 @@ awaitable<Result<std::uint64_t>> LogLifecycle::deletable_commits(std::uint64_t c
 metastore::TxnRequest LogLifecycle::checkpoint_txn(const std::vector<std::int32_t>& streams,
                                                    const std::vector<std::string>& objects,
                                                    std::uint64_t covers, std::uint64_t delete_to,
-                                                   bool release) const {
+                                                   CheckpointMode mode) const {
   TxnRequest t;
   t.compare.push_back(s_.cluster.fence());
   for (std::size_t i = 0; i < streams.size(); ++i) {
@@ -213,10 +213,11 @@ metastore::TxnRequest LogLifecycle::checkpoint_txn(const std::vector<std::int32_
     ptr.broker_epoch = s_.epoch();
     ptr.node = s_.node();
     t.success.push_back(Op::put(keys::stream_checkpoint(streams[i]), encode_checkpoint_pointer(ptr)));
-    if (release) {
+    if (mode != CheckpointMode::round) {
+      // Taken: the owner record names the stream's term; released: the next owner may go.
       StreamOwnerRecord o;
       o.node = s_.node();
-      o.released = true;
+      o.released = mode == CheckpointMode::release;
       o.leader_epoch = st->leader_epoch;
       t.success.push_back(Op::put(keys::stream_owner(streams[i]), encode_stream_owner(o)));
     }
@@ -274,7 +275,7 @@ awaitable<Status> LogLifecycle::checkpoint_streams(const std::vector<std::int32_
       written.push_back(w.stream);
       objects.push_back(w.key);
     }
-    const TxnRequest t = checkpoint_txn(written, objects, covers, delete_to, mode == CheckpointMode::release);
+    const TxnRequest t = checkpoint_txn(written, objects, covers, delete_to, mode);
     auto r = co_await s_.meta.txn(t);
     if (!r.ok()) {
       result = Status(r.code(), "checkpoint commit: " + r.status().message());
@@ -292,6 +293,8 @@ awaitable<Status> LogLifecycle::checkpoint_streams(const std::vector<std::int32_
           doomed.push_back(std::move(old));
         }
         st->checkpoint_object = w.key;
+        // Our own rewrite of the owner key (taken: the stream's term) moved its revision.
+        if (mode == CheckpointMode::acquire) st->fence.revision = r->revision;
         // Clean only if nothing committed for it while the checkpoint was written.
         auto last = s_.last_commit_of.find(w.stream);
         if (last == s_.last_commit_of.end() || last->second <= covers)

@@ -74,7 +74,7 @@ class LogLifecycle {
   awaitable<Status> write_checkpoint();
   metastore::TxnRequest checkpoint_txn(const std::vector<std::int32_t>& streams,
                                        const std::vector<std::string>& objects, std::uint64_t covers,
-                                       std::uint64_t delete_to, bool release) const;
+                                       std::uint64_t delete_to, CheckpointMode mode) const;
   std::shared_ptr<Checkpoint> snapshot(std::int32_t stream, std::uint64_t covers) const;
   // The highest commit sequence of this node every stream that moved away has in its checkpoint.
   awaitable<Result<std::uint64_t>> deletable_commits(std::uint64_t covers);

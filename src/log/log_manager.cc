@@ -108,7 +108,14 @@ std::vector<std::int32_t> LogManager::owned_streams() const {
   return out;
 }
 
+std::optional<cluster::Fence> LogManager::stream_fence(std::int32_t stream) const {
+  auto it = s_.streams.find(stream);
+  if (it == s_.streams.end() || !it->second.loaded) return std::nullopt;
+  return it->second.fence;
+}
+
 PartitionState* LogManager::partition(const PartitionKey& key) {
+  if (suspended_) return nullptr;
   PartitionState* p = s_.table.find(key);
   if (p == nullptr) return nullptr;
   const OwnedStream* st = s_.stream(p->stream);

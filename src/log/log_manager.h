@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -58,6 +59,14 @@ class LogManager final : public cluster::TopicListener {
   // released for its next owner; then its partitions are dropped here.
   awaitable<Status> release_stream(std::int32_t stream);
   bool owns_stream(std::int32_t stream) const { return s_.streams.count(stream) > 0; }
+  // The fence of an owned stream (what the group coordinator's writes for its
+  // slot carry); nullopt when not owned.
+  std::optional<cluster::Fence> stream_fence(std::int32_t stream) const;
+  // A broker whose lease may have expired stops serving (NOT_LEADER_OR_FOLLOWER)
+  // until resume(); appends and reads are refused meanwhile.
+  void suspend() { suspended_ = true; }
+  void resume() { suspended_ = false; }
+  bool suspended() const { return suspended_; }
   std::vector<std::int32_t> owned_streams() const;
   // Flushes and commits what is pending, writes a checkpoint, stops tasks.
   awaitable<void> stop();
@@ -111,6 +120,7 @@ class LogManager final : public cluster::TopicListener {
   Result<AppendResult> append_batches(const PartitionKey& key, std::string_view records,
                                       std::span<const protocol::BatchInfo> batches,
                                       std::int64_t log_append_time_ms = -1) {
+    if (suspended_) return Status(Errc::fenced, "this broker's lease may have expired");
     return writer_.append_batches(key, records, batches, log_append_time_ms);
   }
   // Back-pressure: waits while buffered bytes exceed the limit.
@@ -167,6 +177,7 @@ class LogManager final : public cluster::TopicListener {
   LogWriter writer_;
   LogReader reader_;
   LogLifecycle lifecycle_;
+  bool suspended_ = false;
 };
 
 }  // namespace ks::log

@@ -270,21 +270,28 @@ awaitable<Status> LogLifecycle::acquire(const std::vector<Grant>& grants) {
   }
   // A new leadership term for every partition: the placement epoch when it
   // is newer (it is what clients see in Metadata).
+  // One term for the whole stream (what its owner record tells Metadata on
+  // every broker): newer than any partition's and at least the grant's.
   std::map<std::int32_t, std::int32_t> epochs;
   std::vector<std::int32_t> ids;
   for (const auto& g : grants) {
-    epochs[g.stream] = g.leader_epoch;
+    epochs[g.stream] = std::max(g.leader_epoch, 1);
     ids.push_back(g.stream);
+  }
+  for (const auto& [k, p] : s_.table.partitions()) {
+    auto e = epochs.find(p.stream);
+    if (e != epochs.end()) e->second = std::max(e->second, p.leader_epoch + 1);
   }
   std::size_t partitions = 0;
   for (auto& [k, p] : s_.table.partitions()) {
     auto e = epochs.find(p.stream);
     if (e == epochs.end()) continue;
-    p.leader_epoch = std::max(p.leader_epoch + 1, e->second);
+    p.leader_epoch = e->second;
     p.epochs.push_back(EpochStart{p.leader_epoch, p.hwm});
     PartitionTable::check(p);
     ++partitions;
   }
+  for (const auto& [id, epoch] : epochs) s_.streams.at(id).leader_epoch = epoch;
   // Checkpointed before the first append: the stream's history is again its
   // checkpoint plus our commit records (moves never chain).
   if (auto st = co_await checkpoint_streams(ids, CheckpointMode::acquire); !st.ok()) co_return st;

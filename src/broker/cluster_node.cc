@@ -1,0 +1,213 @@
+#include "broker/cluster_node.h"
+
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+#include "cluster/keys.h"
+#include "common/task.h"
+#include "log/records.h"
+
+namespace ks::broker {
+
+namespace keys = cluster::keys;
+
+namespace {
+
+// How often the placement is looked at again without a change (waits for a
+// previous owner, the lease deadline).
+constexpr auto kFollowInterval = std::chrono::milliseconds(100);
+
+void lost_registration(const Status& why) {
+  // Another process took our node id, or our lease is gone: what we believe we
+  // own may be stale, and a restart is the one safe way back.
+  task_died("cluster membership", why.to_string());
+}
+
+}  // namespace
+
+ClusterNode::ClusterNode(asio::io_context& io, asio::thread_pool& pool,
+                         std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
+                         log::LogManager& log, coordinator::GroupCoordinator& groups,
+                         ClusterNodeOptions options)
+    : io_(io),
+      cluster_(cluster),
+      log_(log),
+      groups_(groups),
+      opt_(std::move(options)),
+      membership_(io, pool, meta, opt_.membership),
+      view_(io, pool, meta),
+      controller_(io, pool, meta, membership_, view_, cluster.streams()),
+      owners_(io, metastore::AsyncMetadataStore(pool, meta), keys::streams_prefix(),
+              metastore::prefix_end(keys::streams_prefix()), "stream owners") {}
+
+ClusterNode::~ClusterNode() = default;
+
+awaitable<Status> ClusterNode::start() {
+  membership_.on_lost(lost_registration);
+  if (auto st = co_await membership_.start(); !st.ok()) co_return st;
+  if (auto st = co_await view_.start(); !st.ok()) co_return st;
+  if (auto st = co_await owners_.load(); !st.ok()) co_return st;
+  owners_.start();
+  controller_.start();
+  spawn_critical(io_, "cluster follower", [this] { return follow(); });
+  spdlog::info("cluster member {} (lease {} ms), {} streams", membership_.node_id(),
+               membership_.lease_ttl().count(), cluster_.streams());
+  co_return Status{};
+}
+
+std::optional<ClusterNode::Owner> ClusterNode::owner_of(std::int32_t stream) const {
+  const metastore::KeyValue* kv = owners_.find(keys::stream_owner(stream));
+  if (kv == nullptr) return std::nullopt;
+  auto o = log::decode_stream_owner(kv->value);
+  if (!o.ok()) return std::nullopt;
+  return Owner{o->node, o->released, o->leader_epoch};
+}
+
+awaitable<Status> ClusterNode::follow() {
+  while (!stopping_) {
+    co_await reconcile();
+    if (stopping_) break;
+    co_await view_.changed().wait_until(Clock::now() + kFollowInterval);
+  }
+  follow_done_.set();
+  co_return Status{};
+}
+
+awaitable<Status> ClusterNode::release(std::int32_t stream) {
+  co_await groups_.release_slot(stream);
+  Status st = co_await log_.release_stream(stream);
+  if (!st.ok()) spdlog::warn("releasing stream {}: {}", stream, st.to_string());
+  co_return st;
+}
+
+awaitable<void> ClusterNode::reconcile() {
+  if (cluster_.fenced()) {
+    task_died("cluster follower", "a stream of ours was taken without being released (a commit was fenced)");
+  }
+  if (!membership_.alive()) {
+    // Our lease may be gone: others may take our streams at any moment.
+    if (!log_.suspended()) {
+      spdlog::warn("membership lease not renewed in time: serving nothing until it is");
+      log_.suspend();
+    }
+    settled_ = false;
+    co_return;
+  }
+  if (log_.suspended()) {
+    spdlog::info("membership lease renewed: serving again");
+    log_.resume();
+  }
+  const cluster::Placement placement = view_.current();
+  if (static_cast<std::int32_t>(placement.streams.size()) != cluster_.streams()) {
+    settled_ = false;
+    co_return;
+  }
+  const std::int32_t me = membership_.node_id();
+  std::set<std::int32_t> desired;
+  for (std::int32_t s = 0; s < cluster_.streams(); ++s) {
+    if (placement.streams[static_cast<std::size_t>(s)].node == me) desired.insert(s);
+  }
+  const std::vector<std::int32_t> owned = log_.owned_streams();
+  for (std::size_t i = 0; i < owned.size(); ++i) {
+    if (desired.count(owned[i]) == 0) co_await release(owned[i]);
+  }
+  if (draining_) co_return;
+  std::vector<log::LogManager::Grant> grants;
+  const auto now = Clock::now();
+  for (std::int32_t s : desired) {
+    if (log_.owns_stream(s)) continue;
+    std::optional<Owner> o = owner_of(s);
+    bool ready = !o || o->released || o->node == me || membership_.members().count(o->node) == 0;
+    if (!ready) {
+      auto [it, fresh] = waiting_.try_emplace(s, now);
+      ready = now - it->second >= opt_.release_timeout;
+      if (ready) spdlog::warn("stream {}: node {} did not release it in time; taking it", s, o->node);
+    }
+    if (!ready) continue;
+    waiting_.erase(s);
+    log::LogManager::Grant g;
+    g.stream = s;
+    g.leader_epoch = placement.streams[static_cast<std::size_t>(s)].epoch;
+    grants.push_back(g);
+  }
+  if (!grants.empty()) {
+    Status st = co_await log_.acquire_streams(grants);
+    if (!st.ok()) {
+      spdlog::warn("taking {} streams failed (retried): {}", grants.size(), st.to_string());
+      co_return;
+    }
+    for (std::size_t i = 0; i < grants.size(); ++i) {
+      std::optional<cluster::Fence> fence = log_.stream_fence(grants[i].stream);
+      if (!fence) continue;
+      Status gs = co_await groups_.acquire_slot(grants[i].stream, *fence);
+      if (!gs.ok()) spdlog::warn("serving the groups of slot {}: {}", grants[i].stream, gs.to_string());
+    }
+  }
+  bool all = true;
+  for (std::int32_t s : desired) all = all && log_.owns_stream(s);
+  settled_ = all;
+}
+
+awaitable<void> ClusterNode::drain(Clock::time_point deadline) {
+  draining_ = true;
+  const std::int32_t me = membership_.node_id();
+  bool others = false;
+  for (const auto& [node, m] : membership_.members()) others = others || (node != me && !m.draining);
+  if (others && membership_.alive()) {
+    if (auto st = co_await membership_.set_draining(); !st.ok())
+      spdlog::warn("announcing the drain failed: {}", st.to_string());
+    // The controller moves our streams; the follower releases each as it goes.
+    while (!log_.owned_streams().empty() && Clock::now() < deadline)
+      co_await view_.changed().wait_until(std::min(deadline, Clock::now() + kFollowInterval));
+  }
+  // What is left (no other broker, or the controller was slow): released by
+  // us, so that the next owner takes it at once.
+  const std::vector<std::int32_t> left = log_.owned_streams();
+  for (std::size_t i = 0; i < left.size(); ++i) co_await release(left[i]);
+}
+
+awaitable<void> ClusterNode::stop() {
+  stopping_ = true;
+  view_.changed().notify_all();
+  co_await follow_done_.wait();
+  co_await controller_.stop();
+  co_await owners_.stop();
+  co_await view_.stop();
+  co_await membership_.stop();
+}
+
+std::vector<handlers::NodeEndpoint> ClusterNode::brokers() const {
+  std::vector<handlers::NodeEndpoint> out;
+  for (const auto& [node, m] : membership_.members()) {
+    handlers::NodeEndpoint e;
+    e.node = node;
+    e.host = m.host;
+    e.port = m.port;
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+handlers::PartitionLeader ClusterNode::leader(std::int32_t stream) const {
+  handlers::PartitionLeader l;
+  std::optional<Owner> o = owner_of(stream);
+  if (!o) return l;
+  l.epoch = o->epoch;
+  if (o->released || membership_.members().count(o->node) == 0) return l;
+  if (o->node == membership_.node_id() && (!membership_.alive() || !log_.owns_stream(stream))) return l;
+  l.node = o->node;
+  return l;
+}
+
+std::optional<handlers::NodeEndpoint> ClusterNode::endpoint(std::int32_t node) const {
+  auto it = membership_.members().find(node);
+  if (it == membership_.members().end()) return std::nullopt;
+  handlers::NodeEndpoint e;
+  e.node = node;
+  e.host = it->second.host;
+  e.port = it->second.port;
+  return e;
+}
+
+}  // namespace ks::broker
