@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cluster/keys.h"
+#include "common/metrics.h"
 #include "common/task.h"
 #include "log/records.h"
 
@@ -17,6 +18,29 @@ namespace {
 // How often the placement is looked at again without a change (waits for a
 // previous owner, the lease deadline).
 constexpr auto kFollowInterval = std::chrono::milliseconds(100);
+
+metrics::Counter& streams_acquired() {
+  static auto& c = metrics::registry().counter("kafscale_cluster_streams_acquired_total",
+                                               "Streams this broker took over (moves and failovers)");
+  return c;
+}
+metrics::Counter& streams_released() {
+  static auto& c = metrics::registry().counter("kafscale_cluster_streams_released_total",
+                                               "Streams this broker handed over");
+  return c;
+}
+metrics::Histogram& takeover_seconds() {
+  static auto& h = metrics::registry().histogram(
+      "kafscale_cluster_takeover_seconds",
+      "Time to take streams over: owner keys, checkpoints and commit records read, checkpoint written");
+  return h;
+}
+metrics::Histogram& release_seconds() {
+  static auto& h =
+      metrics::registry().histogram("kafscale_cluster_release_seconds",
+                                    "Time to hand a stream over: pending data committed, checkpoint written");
+  return h;
+}
 
 void lost_registration(const Status& why) {
   // Another process took our node id, or our lease is gone: what we believe we
@@ -50,6 +74,19 @@ awaitable<Status> ClusterNode::start() {
   if (auto st = co_await owners_.load(); !st.ok()) co_return st;
   owners_.start();
   controller_.start();
+  auto& r = metrics::registry();
+  r.gauge_fn("kafscale_cluster_live_brokers", "Live brokers as this broker sees them", {},
+             [this] { return static_cast<double>(membership_.members().size()); });
+  r.gauge_fn("kafscale_cluster_streams_owned", "Streams this broker serves", {},
+             [this] { return static_cast<double>(log_.owned_streams().size()); });
+  r.gauge_fn("kafscale_cluster_controller", "1 while this broker is the controller", {},
+             [this] { return controller_.is_controller() ? 1.0 : 0.0; });
+  r.gauge_fn("kafscale_cluster_lease_alive", "1 while the membership lease deadline has not passed", {},
+             [this] { return membership_.alive() ? 1.0 : 0.0; });
+  streams_acquired();
+  streams_released();
+  takeover_seconds();
+  release_seconds();
   spawn_critical(io_, "cluster follower", [this] { return follow(); });
   spdlog::info("cluster member {} (lease {} ms), {} streams", membership_.node_id(),
                membership_.lease_ttl().count(), cluster_.streams());
@@ -75,9 +112,15 @@ awaitable<Status> ClusterNode::follow() {
 }
 
 awaitable<Status> ClusterNode::release(std::int32_t stream) {
+  const auto t0 = Clock::now();
   co_await groups_.release_slot(stream);
   Status st = co_await log_.release_stream(stream);
-  if (!st.ok()) spdlog::warn("releasing stream {}: {}", stream, st.to_string());
+  if (!st.ok()) {
+    spdlog::warn("releasing stream {}: {}", stream, st.to_string());
+  } else {
+    streams_released().inc();
+    release_seconds().observe(Clock::now() - t0);
+  }
   co_return st;
 }
 
@@ -132,11 +175,14 @@ awaitable<void> ClusterNode::reconcile() {
     grants.push_back(g);
   }
   if (!grants.empty()) {
+    const auto t0 = Clock::now();
     Status st = co_await log_.acquire_streams(grants);
     if (!st.ok()) {
       spdlog::warn("taking {} streams failed (retried): {}", grants.size(), st.to_string());
       co_return;
     }
+    streams_acquired().add(grants.size());
+    takeover_seconds().observe(Clock::now() - t0);
     for (std::size_t i = 0; i < grants.size(); ++i) {
       std::optional<cluster::Fence> fence = log_.stream_fence(grants[i].stream);
       if (!fence) continue;
@@ -169,6 +215,10 @@ awaitable<void> ClusterNode::drain(Clock::time_point deadline) {
 
 awaitable<void> ClusterNode::stop() {
   stopping_ = true;
+  for (const char* name : {"kafscale_cluster_live_brokers", "kafscale_cluster_streams_owned",
+                           "kafscale_cluster_controller", "kafscale_cluster_lease_alive"}) {
+    metrics::registry().remove_gauge_fn(name, {});
+  }
   view_.changed().notify_all();
   co_await follow_done_.wait();
   co_await controller_.stop();

@@ -161,13 +161,18 @@ awaitable<Status> LogManager::add_topic_partitions(const std::string& name, std:
 }
 
 void LogManager::partitions_added(const TopicInfo& t, std::int32_t from, std::int32_t to) {
-  // New partitions of our streams start in leader epoch 0 at offset 0.
+  // New partitions of our streams start at offset 0 in the stream's term
+  // (what Metadata tells clients for every partition of the stream).
   for (std::int32_t i = from; i < to; ++i) {
     const std::int32_t s = cluster_.stream_of(t, i);
-    if (owns_stream(s)) {
-      s_.table.add(PartitionKey{t.record.id, i}, s, true);
-      s_.dirty_streams |= stream_bit(s);
-    }
+    const OwnedStream* st = s_.stream(s);
+    if (st == nullptr) continue;
+    const PartitionKey key{t.record.id, i};
+    s_.table.add(key, s, true);
+    PartitionState* p = s_.table.find(key);
+    p->leader_epoch = st->leader_epoch;
+    p->epochs.assign(1, EpochStart{st->leader_epoch, 0});
+    s_.dirty_streams |= stream_bit(s);
   }
 }
 

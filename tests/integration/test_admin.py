@@ -248,17 +248,32 @@ def offset_for_leader_epoch(conn, topic, current, epoch):
     return error, leader_epoch, end_offset
 
 
+def current_epoch(broker, topic, leo):
+    """The partition's current leader epoch: the newest epoch that ends at the log end."""
+    c = Conn(broker)
+    try:
+        epochs = [e for e in range(64) if offset_for_leader_epoch(c, topic, -1, e) == (0, e, leo)]
+    finally:
+        c.close()
+    assert epochs, 'no epoch ends at the log end'
+    return max(epochs)
+
+
 def test_offset_for_leader_epoch(broker, topic):
     create_topic(broker.kafka, topic)
     produce_ok(broker.kafka, topic, [{'value': b'a', 'partition': 0}] * 5)
-    broker.restart(hard=True)  # a new leader epoch (1) starting at offset 5
+    # A partition starts in its stream's term (1 in a new cluster; more after restarts).
+    e0 = current_epoch(broker, topic, 5)
+    broker.restart(hard=True)  # a new leader epoch starting at offset 5
     produce_ok(broker.kafka, topic, [{'value': b'b', 'partition': 0}] * 3)
+    e1 = current_epoch(broker, topic, 8)
+    assert e1 > e0
     c = Conn(broker)
     try:
-        assert offset_for_leader_epoch(c, topic, -1, 0) == (0, 0, 5)
-        assert offset_for_leader_epoch(c, topic, 1, 1) == (0, 1, 8)
-        assert offset_for_leader_epoch(c, topic, -1, 9) == (0, -1, -1)
-        assert offset_for_leader_epoch(c, topic, 0, 0)[0] == FENCED_EPOCH
-        assert offset_for_leader_epoch(c, topic, 2, 0)[0] == UNKNOWN_EPOCH
+        assert offset_for_leader_epoch(c, topic, -1, e0) == (0, e0, 5)
+        assert offset_for_leader_epoch(c, topic, e1, e1) == (0, e1, 8)
+        assert offset_for_leader_epoch(c, topic, -1, e1 + 8) == (0, -1, -1)
+        assert offset_for_leader_epoch(c, topic, e0, e0)[0] == FENCED_EPOCH
+        assert offset_for_leader_epoch(c, topic, e1 + 1, e0)[0] == UNKNOWN_EPOCH
     finally:
         c.close()

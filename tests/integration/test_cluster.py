@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 
 from backends import backend_broker_factory, services, unique_prefix  # noqa: F401 (fixtures)
 from kafka_helpers import create_topic, read_all, wait_for
+from test_groups_protocol import Conn, i8, string
 
 LEASE_MS = 2000
 BROKER_ARGS = ['--auto-create-topics=true', f'--lease-ttl-ms={LEASE_MS}', '--streams=12']
@@ -193,3 +194,86 @@ def test_sigterm_hands_streams_over_at_once(services, backend_broker_factory, to
     print(f'drain: SIGTERM to exit {drain_s:.2f} s, served elsewhere after {served_s:.2f} s, '
           f'{acked} acknowledged, lost {len(lost)}')
     assert not lost and dups == 0 and not out_of_order
+
+
+def coordinator_of(boot, group):
+    """FindCoordinator v1 for a group (this Debian's confluent-kafka has no describe_consumer_groups)."""
+    errors = []
+
+    def ask():
+        for addr in boot.split(','):
+            try:
+                c = Conn(addr)
+            except OSError:
+                continue
+            try:
+                r = c.call(10, 1, string(group) + i8(0))
+                r.i32()  # throttle
+                error = r.i16()
+                r.string()
+                node = r.i32()
+                errors.append((addr, error, node))
+                return (node,) if error == 0 else None  # a tuple: node 0 is a valid answer
+            finally:
+                c.close()
+        return None
+    try:
+        return wait_for(ask, 30, f'a coordinator for {group}')[0]
+    except AssertionError:
+        raise AssertionError(f'FindCoordinator answers: {errors[-4:]}')
+
+
+def committed(boot, group, topic):
+    c = confluent_kafka.Consumer({'bootstrap.servers': boot, 'group.id': group, 'log_level': 3})
+    try:
+        parts = [confluent_kafka.TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return {tp.partition: tp.offset for tp in c.committed(parts, timeout=15)}
+    finally:
+        c.close()
+
+
+def test_group_keeps_its_commits_when_its_coordinator_dies(services, backend_broker_factory, topic):  # noqa: F811
+    brokers = start_cluster(services, backend_broker_factory)
+    boot = bootstrap(brokers)
+    create_topic(boot, topic, partitions=PARTITIONS)
+    p = confluent_kafka.Producer({'bootstrap.servers': boot, 'enable.idempotence': True, 'log_level': 3})
+    total = 1200
+    for i in range(total):
+        p.produce(topic, value=f'{i:06d}'.encode(), partition=i % PARTITIONS)
+    assert p.flush(60) == 0
+    group = f'{topic}-g'
+    seen = set()
+
+    def consume(c, until):
+        deadline = time.monotonic() + 60
+        while len(seen) < until and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is None or m.error():
+                continue
+            seen.add(m.value())
+            c.commit(message=m, asynchronous=False)
+
+    conf = {'bootstrap.servers': boot, 'group.id': group, 'auto.offset.reset': 'earliest',
+            'enable.auto.commit': False, 'session.timeout.ms': 10000, 'log_level': 3}
+    c = confluent_kafka.Consumer(conf)
+    c.subscribe([topic])
+    try:
+        consume(c, total // 2)
+        assert len(seen) >= total // 2
+        before = committed(boot, group, topic)
+        victim_id = coordinator_of(boot, group)
+        victim = brokers[victim_id]
+        killed_at = time.monotonic()
+        victim.kill()
+        # The group's slot moves with its stream: the consumer finds the new coordinator and
+        # every commit made before the kill is there.
+        consume(c, total)
+        moved_s = time.monotonic() - killed_at
+        assert len(seen) == total, f'{len(seen)} of {total} records consumed'
+        after = committed(bootstrap(brokers), group, topic)
+        assert all(after[p] >= before[p] for p in before), (before, after)
+        assert coordinator_of(bootstrap(brokers), group) != victim_id
+        print(f'group: coordinator {victim_id} killed; all {total} records consumed {moved_s:.2f} s later, '
+              f'commits kept')
+    finally:
+        c.close()
