@@ -133,6 +133,7 @@ awaitable<void> ClusterNode::reconcile() {
     if (!log_.suspended()) {
       spdlog::warn("membership lease not renewed in time: serving nothing until it is");
       log_.suspend();
+      groups_.set_suspended(true);
     }
     settled_ = false;
     co_return;
@@ -140,6 +141,16 @@ awaitable<void> ClusterNode::reconcile() {
   if (log_.suspended()) {
     spdlog::info("membership lease renewed: serving again");
     log_.resume();
+    groups_.set_suspended(false);
+    // Group timers stopped while suspended: reload the slots from the store.
+    const std::vector<std::int32_t> slots = log_.owned_streams();
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      co_await groups_.release_slot(slots[i]);
+      std::optional<cluster::Fence> fence = log_.stream_fence(slots[i]);
+      if (!fence) continue;
+      Status gs = co_await groups_.acquire_slot(slots[i], *fence);
+      if (!gs.ok()) spdlog::warn("serving the groups of slot {} again: {}", slots[i], gs.to_string());
+    }
   }
   const cluster::Placement placement = view_.current();
   if (static_cast<std::int32_t>(placement.streams.size()) != cluster_.streams()) {

@@ -77,6 +77,11 @@ class GroupCoordinator {
   // The slot is served here (acquired, not released, its fence not rejected).
   bool owns_slot(std::int32_t slot) const;
   bool owns_group(std::string_view group) const { return owns_slot(slot_of(group)); }
+  // A broker whose membership lease may have expired serves no group
+  // (NOT_COORDINATOR) until unsuspended; the caller then reloads its slots
+  // (release_slot + acquire_slot), since timers stopped meanwhile.
+  void set_suspended(bool on) { suspended_ = on; }
+  bool suspended() const { return suspended_; }
   // A write carrying the slot's fence was rejected: it is no longer served
   // (until acquired again).
   bool slot_lost(std::int32_t slot) const;
@@ -215,6 +220,7 @@ class GroupCoordinator {
 
   // Exported lag series (group, topic) -> value read by /metrics.
   std::map<std::pair<std::string, std::string>, std::shared_ptr<std::atomic<double>>> lag_series_;
+  bool suspended_ = false;
 };
 
 }  // namespace ks::coordinator

@@ -335,6 +335,24 @@ TEST_F(CoordinatorTest, LostOwnershipFencesWrites) {
   });
 }
 
+TEST_F(CoordinatorTest, ASuspendedCoordinatorServesNoGroupUntilResumed) {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
+    EXPECT_TRUE((co_await log.create_topic("t", 1, {})).ok());
+    auto w = c.commit(commit_params("g", -1, "", "t", {0}, 1));
+    EXPECT_TRUE(co_await wait(w->done));
+    c.set_suspended(true);  // the membership lease deadline passed
+    EXPECT_FALSE(c.owns_group("g"));
+    EXPECT_EQ(c.fetch("g", std::nullopt).error, ErrorCode::kNotCoordinator);
+    auto w2 = c.commit(commit_params("g", -1, "", "t", {0}, 2));
+    EXPECT_TRUE(co_await wait(w2->done));
+    EXPECT_EQ(w2->errors.at(0), ErrorCode::kNotCoordinator);
+    c.set_suspended(false);
+    EXPECT_TRUE(c.owns_group("g"));
+    auto f = c.fetch("g", std::nullopt);
+    EXPECT_EQ(f.error, ErrorCode::kNone);
+  });
+}
+
 TEST_F(CoordinatorTest, StopAnswersWaitingJoins) {
   std::shared_ptr<JoinWait> parked;
   run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {

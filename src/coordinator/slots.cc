@@ -28,7 +28,7 @@ struct GroupCoordinator::LoadedSlot {
 };
 
 bool GroupCoordinator::owns_slot(std::int32_t slot) const {
-  if (unavailable()) return false;
+  if (unavailable() || suspended_) return false;
   auto it = slots_.find(slot);
   return it != slots_.end() && it->second.state == Slot::State::kServing;
 }
