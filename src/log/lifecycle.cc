@@ -238,7 +238,19 @@ awaitable<Status> LogLifecycle::checkpoint_streams(const std::vector<std::int32_
   const std::uint64_t gen = s_.state_gen;
   const bool all_changed = s_.durable_gen < s_.state_gen;
   auto writes = std::make_shared<std::vector<StreamCheckpoint>>();
+  // Streams may have been released while we waited for another checkpoint:
+  // a round covers those still ours; taking or releasing one needs it.
+  std::vector<std::int32_t> owned;
   for (std::int32_t id : ids) {
+    if (s_.stream(id) != nullptr) {
+      owned.push_back(id);
+    } else if (mode != CheckpointMode::round) {
+      checkpoint_running_ = false;
+      checkpoint_done_.notify_all();
+      co_return Status(Errc::fenced, fmt::format("stream {} is no longer ours", id));
+    }
+  }
+  for (std::int32_t id : owned) {
     const OwnedStream* st = s_.stream(id);
     KS_ASSERT(st != nullptr, "checkpoint of stream {} that is not ours", id);
     const bool changed =
@@ -287,6 +299,7 @@ awaitable<Status> LogLifecycle::checkpoint_streams(const std::vector<std::int32_
     } else {
       for (const auto& w : *writes) {
         OwnedStream* st = s_.stream(w.stream);
+        KS_ASSERT(st != nullptr, "stream {} dropped during its checkpoint", w.stream);
         if (!st->checkpoint_object.empty() && st->checkpoint_object != w.key) {
           ObjectRef old;
           old.key = st->checkpoint_object;

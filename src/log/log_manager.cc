@@ -95,6 +95,8 @@ awaitable<Status> LogManager::release_stream(std::int32_t stream) {
   while (writer_.carries(stream))
     co_await s_.commit_notifier.wait_until(Clock::now() + std::chrono::milliseconds(50));
   auto r = co_await lifecycle_.release(stream);
+  // Released meanwhile by another caller (the drain and the placement follower may both ask).
+  if (s_.stream(stream) == nullptr) co_return Status{};
   if (!r.ok()) co_return r;
   s_.table.remove_stream(stream);
   s_.streams.erase(stream);

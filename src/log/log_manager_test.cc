@@ -121,5 +121,61 @@ TEST_F(LogManagerTest, AppendCommitReadAndRecover) {
   });
 }
 
+awaitable<void> release_into(LogManager& log, std::int32_t stream, Status& out) {
+  out = co_await log.release_stream(stream);
+}
+
+// A stream handed over: released by one broker (twice at once: the drain and the
+// placement follower may both ask), taken by another with everything committed.
+TEST_F(LogManagerTest, AReleasedStreamIsTakenOverWithItsData) {
+  TopicId id{};
+  std::int32_t stream = -1;
+  std::int64_t hwm = -1;
+  LogOptions first;
+  first.node_id = 0;
+  run(
+      [&](LogManager& log) -> awaitable<void> {
+        auto t = co_await log.create_topic("moving", 1, {});
+        EXPECT_TRUE(t.ok());
+        id = (*t)->record.id;
+        stream = log.cluster().stream_of(**t, 0);
+        std::int64_t base = -1;
+        for (int i = 0; i < 3; ++i) {
+          Status s = co_await append_one(log, PartitionKey{id, 0}, batch(4, "m"), base);
+          EXPECT_TRUE(s.ok()) << s.to_string();
+        }
+        hwm = log.partition(PartitionKey{id, 0})->hwm;
+        Status a, b;
+        auto ex = co_await asio::this_coro::executor;
+        asio::co_spawn(ex, release_into(log, stream, a), asio::detached);
+        co_await release_into(log, stream, b);
+        for (int i = 0; i < 100 && log.owns_stream(stream); ++i) {
+          asio::steady_timer t(ex, std::chrono::milliseconds(10));
+          co_await t.async_wait(asio::use_awaitable);
+        }
+        EXPECT_TRUE(a.ok()) << a.to_string();
+        EXPECT_TRUE(b.ok()) << b.to_string();
+        EXPECT_FALSE(log.owns_stream(stream));
+        EXPECT_EQ(log.partition(PartitionKey{id, 0}), nullptr);  // served elsewhere now
+      },
+      first);
+  ASSERT_EQ(hwm, 12);
+  LogOptions second;
+  second.node_id = 1;
+  run(
+      [&](LogManager& log) -> awaitable<void> {
+        const PartitionState* p = log.partition(PartitionKey{id, 0});
+        EXPECT_NE(p, nullptr);
+        if (p == nullptr) co_return;
+        EXPECT_EQ(p->hwm, hwm);
+        EXPECT_GE(p->leader_epoch, 2);  // a newer term than the first owner's
+        std::int64_t base = -1;
+        Status s = co_await append_one(log, PartitionKey{id, 0}, batch(1, "n"), base);
+        EXPECT_TRUE(s.ok()) << s.to_string();
+        EXPECT_EQ(base, hwm);
+      },
+      second);
+}
+
 }  // namespace
 }  // namespace ks::log
