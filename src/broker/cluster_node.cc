@@ -71,6 +71,7 @@ awaitable<Status> ClusterNode::start() {
   membership_.on_lost(lost_registration);
   if (auto st = co_await membership_.start(); !st.ok()) co_return st;
   if (auto st = co_await view_.start(); !st.ok()) co_return st;
+  owners_.on_change([this] { owners_changed(); });
   if (auto st = co_await owners_.load(); !st.ok()) co_return st;
   owners_.start();
   controller_.start();
@@ -93,12 +94,24 @@ awaitable<Status> ClusterNode::start() {
   co_return Status{};
 }
 
+void ClusterNode::owners_changed() {
+  owner_records_.clear();
+  for (std::int32_t s = 0; s < cluster_.streams(); ++s) {
+    const metastore::KeyValue* kv = owners_.find(keys::stream_owner(s));
+    if (kv == nullptr) continue;
+    auto o = log::decode_stream_owner(kv->value);
+    if (!o.ok()) {
+      spdlog::warn("{}: {}", kv->key, o.status().to_string());
+      continue;
+    }
+    owner_records_[s] = Owner{o->node, o->released, o->leader_epoch};
+  }
+}
+
 std::optional<ClusterNode::Owner> ClusterNode::owner_of(std::int32_t stream) const {
-  const metastore::KeyValue* kv = owners_.find(keys::stream_owner(stream));
-  if (kv == nullptr) return std::nullopt;
-  auto o = log::decode_stream_owner(kv->value);
-  if (!o.ok()) return std::nullopt;
-  return Owner{o->node, o->released, o->leader_epoch};
+  auto it = owner_records_.find(stream);
+  if (it == owner_records_.end()) return std::nullopt;
+  return it->second;
 }
 
 awaitable<Status> ClusterNode::follow() {

@@ -71,6 +71,8 @@ class ClusterNode final : public handlers::ClusterView {
     std::int32_t epoch = 0;
   };
   std::optional<Owner> owner_of(std::int32_t stream) const;
+  // Decodes every owner record after the watch changed (Metadata asks per partition).
+  void owners_changed();
   awaitable<Status> follow();
   awaitable<void> reconcile();
   awaitable<Status> release(std::int32_t stream);
@@ -84,6 +86,7 @@ class ClusterNode final : public handlers::ClusterView {
   cluster::PlacementView view_;
   cluster::Controller controller_;
   cluster::KeyWatch owners_;
+  std::map<std::int32_t, Owner> owner_records_;  // stream -> decoded owner record
   // Streams placed here, waiting for their previous owner since.
   std::map<std::int32_t, Clock::time_point> waiting_;
   bool settled_ = false;

@@ -34,6 +34,17 @@ std::string member(std::int32_t node) { return fmt::format("{}{}", members_prefi
 std::string controller() { return kRoot + "controller"; }
 std::string placement() { return kRoot + "placement"; }
 
+std::optional<std::int32_t> parse_stream_checkpoint_key(std::string_view key) {
+  const std::string prefix = streams_prefix();
+  constexpr std::string_view kSuffix = "/checkpoint";
+  if (!key.starts_with(prefix) || !key.ends_with(kSuffix)) return std::nullopt;
+  std::string_view id = key.substr(prefix.size(), key.size() - prefix.size() - kSuffix.size());
+  std::int32_t stream = -1;
+  auto [p, ec] = std::from_chars(id.data(), id.data() + id.size(), stream);
+  if (ec != std::errc() || p != id.data() + id.size() || stream < 0) return std::nullopt;
+  return stream;
+}
+
 std::optional<std::int32_t> parse_member_key(std::string_view key) {
   const std::string prefix = members_prefix();
   if (!key.starts_with(prefix)) return std::nullopt;

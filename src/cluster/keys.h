@@ -62,6 +62,8 @@ std::string members_prefix();  // "/ks/members/"
 std::string member(std::int32_t node);
 std::string controller();
 std::string placement();
+// The stream of "/ks/streams/<s:04>/checkpoint"; nullopt for any other key.
+std::optional<std::int32_t> parse_stream_checkpoint_key(std::string_view key);
 // nullopt unless key is members_prefix() + a node id.
 std::optional<std::int32_t> parse_member_key(std::string_view key);
 

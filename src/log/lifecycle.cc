@@ -179,20 +179,12 @@ awaitable<Result<std::uint64_t>> LogLifecycle::deletable_commits(std::uint64_t c
   // A stream that moved away may still need our commit records after its
   // checkpoint: its pointer names us. Pointers only ever move on to newer
   // checkpoints, so reading them before the deletion is enough.
-  metastore::RangeRequest rq;
-  rq.key = keys::streams_prefix();
-  rq.range_end = metastore::prefix_end(rq.key);
-  auto r = co_await s_.meta.range(rq);
-  if (!r.ok()) co_return r.status();
+  auto pointers = co_await stream_pointers();
+  if (!pointers.ok()) co_return pointers.status();
   std::uint64_t bound = covers;
-  for (const auto& kv : r->kvs) {
-    if (!kv.key.ends_with("/checkpoint")) continue;
-    const std::string stream_text = kv.key.substr(rq.key.size(), 4);
-    const std::int32_t stream = std::atoi(stream_text.c_str());
+  for (const auto& [stream, ptr] : *pointers) {
     if (s_.stream(stream) != nullptr) continue;  // ours: the new checkpoint covers it
-    auto ptr = decode_checkpoint_pointer(kv.value);
-    if (!ptr.ok()) co_return Status(Errc::corrupt, kv.key + ": " + ptr.status().message());
-    if (ptr->node == s_.node()) bound = std::min(bound, ptr->covers_seq);
+    if (ptr.node == s_.node()) bound = std::min(bound, ptr.covers_seq);
   }
   co_return bound;
 }

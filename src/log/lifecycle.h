@@ -78,6 +78,8 @@ class LogLifecycle {
   std::shared_ptr<Checkpoint> snapshot(std::int32_t stream, std::uint64_t covers) const;
   // The highest commit sequence of this node every stream that moved away has in its checkpoint.
   awaitable<Result<std::uint64_t>> deletable_commits(std::uint64_t covers);
+  // Every stream's checkpoint pointer (/ks/streams/<s>/checkpoint), by stream.
+  awaitable<Result<std::map<std::int32_t, CheckpointPointer>>> stream_pointers();
   awaitable<void> sweep_orphans();
   void expire_producers();
   std::chrono::milliseconds orphan_grace() const;

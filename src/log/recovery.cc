@@ -65,6 +65,23 @@ std::optional<std::uint64_t> commit_seq(const std::string& key, const std::strin
 
 // ---------------------------------------------------------------- position
 
+awaitable<Result<std::map<std::int32_t, CheckpointPointer>>> LogLifecycle::stream_pointers() {
+  metastore::RangeRequest rq;
+  rq.key = keys::streams_prefix();
+  rq.range_end = metastore::prefix_end(rq.key);
+  auto r = co_await s_.meta.range(rq);
+  if (!r.ok()) co_return Status(r.code(), "reading stream checkpoints: " + r.status().message());
+  std::map<std::int32_t, CheckpointPointer> out;
+  for (const auto& kv : r->kvs) {
+    auto stream = keys::parse_stream_checkpoint_key(kv.key);
+    if (!stream) continue;  // an owner key
+    auto ptr = decode_checkpoint_pointer(kv.value);
+    if (!ptr.ok()) co_return Status(Errc::corrupt, kv.key + ": " + ptr.status().message());
+    out[*stream] = *ptr;
+  }
+  co_return out;
+}
+
 awaitable<Status> LogLifecycle::init_position() {
   // The last sequence this node used: its newest commit record, or what a
   // stream's checkpoint says it covers (records are deleted once covered).
@@ -85,19 +102,13 @@ awaitable<Status> LogLifecycle::init_position() {
     if (!r->more || r->kvs.empty()) break;
     from = r->kvs.back().key + '\0';
   }
-  metastore::RangeRequest rq;
-  rq.key = keys::streams_prefix();
-  rq.range_end = metastore::prefix_end(rq.key);
-  auto r = co_await s_.meta.range(rq);
-  if (!r.ok()) co_return Status(r.code(), "reading stream checkpoints: " + r.status().message());
+  auto pointers = co_await stream_pointers();
+  if (!pointers.ok()) co_return pointers.status();
   std::optional<std::uint64_t> covered;
-  for (const auto& kv : r->kvs) {
-    if (!kv.key.ends_with("/checkpoint")) continue;
-    auto ptr = decode_checkpoint_pointer(kv.value);
-    if (!ptr.ok()) co_return Status(Errc::corrupt, kv.key + ": " + ptr.status().message());
-    if (ptr->node != s_.node()) continue;
-    last = std::max(last, ptr->covers_seq);
-    covered = std::min(covered.value_or(UINT64_MAX), ptr->covers_seq);
+  for (const auto& [stream, ptr] : *pointers) {
+    if (ptr.node != s_.node()) continue;
+    last = std::max(last, ptr.covers_seq);
+    covered = std::min(covered.value_or(UINT64_MAX), ptr.covers_seq);
   }
   s_.position.last_committed = last;
   // Every stream's checkpoint holds our commits up to here.
