@@ -22,6 +22,7 @@
 #include "dispatch/dispatcher.h"
 #include "handlers/context.h"
 #include "log/log_manager.h"
+#include "log/records.h"
 #include "net/server.h"
 
 namespace ks::broker {
@@ -64,9 +65,9 @@ std::function<Status()> compact_fn(std::shared_ptr<metastore::MetadataStore> m) 
   };
 }
 
-coordinator::Options group_options(const Config& cfg) {
+coordinator::Options group_options(const Config& cfg, std::int32_t node_id) {
   coordinator::Options go;
-  go.node_id = cfg.node_id;
+  go.node_id = node_id;
   go.min_session_timeout = cfg.group_min_session_timeout;
   go.max_session_timeout = cfg.group_max_session_timeout;
   go.initial_rebalance_delay = cfg.group_initial_rebalance_delay;
@@ -83,6 +84,15 @@ coordinator::HighWatermarkFn high_watermarks(log::LogManager& log) {
     const log::PartitionState* p = log.partition(k);
     return p == nullptr ? -1 : p->hwm;
   };
+}
+
+// For automatic node ids: the node a /ks/streams/ key names as still owning
+// its stream (a dead broker's id stays retired until its streams moved).
+std::optional<std::int32_t> stream_held_by(const metastore::KeyValue& kv) {
+  if (!kv.key.ends_with("/owner")) return std::nullopt;
+  auto o = log::decode_stream_owner(kv.value);
+  if (!o.ok() || o->released) return std::nullopt;
+  return o->node;
 }
 
 bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
@@ -106,6 +116,7 @@ struct Runtime {
   std::unique_ptr<BackendMonitor> monitor;
   std::shared_ptr<objstore::ObjectStore> objects;
   std::shared_ptr<metastore::MetadataStore> meta;
+  std::unique_ptr<cluster::Membership> membership;
   std::unique_ptr<cluster::ClusterState> cluster;
   std::unique_ptr<log::LogManager> log;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
@@ -114,6 +125,7 @@ struct Runtime {
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
   std::unique_ptr<net::Server> server;
   std::unique_ptr<HttpServer> http;
+  bool node_started = false;  // node->stop() also stops the membership
   bool ready = false;
   bool stopping = false;
   int exit_code = 0;
@@ -133,9 +145,56 @@ struct Runtime {
     }
   }
 
+  // A start that cannot go on: stops what was started (the lease is revoked,
+  // so our member key goes at once) and exits 1.
+  awaitable<void> give_up(const std::string& why) {
+    spdlog::critical("{}", why);
+    exit_code = 1;
+    if (server) server->stop();
+    if (groups) co_await groups->stop();
+    if (log) co_await log->stop();
+    if (node_started) {
+      co_await node->stop();
+    } else if (membership) {
+      co_await membership->stop();
+    }
+    if (cluster) cluster->stop_watch();
+    io.stop();
+  }
+
   awaitable<void> main() {
+    net::ServerLimits limits;
+    limits.max_request_bytes = cfg.max_request_bytes;
+    limits.max_connections = cfg.max_connections;
+    limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
+    // Bound first (connections wait in the backlog until we serve): the
+    // member record carries the advertised port, and the node id it gets is
+    // needed by everything below.
+    server = std::make_unique<net::Server>(
+        io, limits, [this](std::shared_ptr<const std::string> p, const net::ConnectionInfo& c) {
+          return dispatcher->handle(std::move(p), c);
+        });
+    if (auto s = server->bind(cfg.listen.host, cfg.listen.port); !s.ok()) {
+      co_await give_up(s.message());
+      co_return;
+    }
+    HostPort adv = advertised_address(cfg, server->port());
+    cluster::MembershipOptions mo;
+    mo.node_id = effective_node_id(cfg);
+    mo.lease_ttl = cfg.lease_ttl;
+    mo.host = adv.host;
+    mo.port = adv.port;
+    mo.rack = cfg.rack;
+    mo.holds_state = stream_held_by;
+    membership = std::make_unique<cluster::Membership>(io, pool, meta, mo);
+    if (auto s = co_await membership->start(); !s.ok()) {
+      membership.reset();  // nothing to revoke: start() cleaned up
+      co_await give_up("cannot join the cluster: " + s.to_string());
+      co_return;
+    }
+    const std::int32_t node_id = membership->node_id();
     log::LogOptions lo;
-    lo.node_id = cfg.node_id;
+    lo.node_id = node_id;
     lo.flush_interval = cfg.flush_interval;
     lo.flush_bytes = cfg.flush_bytes;
     lo.cache_bytes = cfg.cache_bytes;
@@ -146,14 +205,12 @@ struct Runtime {
     lo.max_producers_per_partition = cfg.max_producers_per_partition;
     lo.orphan_grace = cfg.orphan_grace;
     cluster::ClusterOptions co;
-    co.node_id = cfg.node_id;
+    co.node_id = node_id;
     co.producer_expiration = cfg.producer_id_expiration;
     co.streams = cfg.streams;
     cluster = std::make_unique<cluster::ClusterState>(pool, meta, co);
     if (auto s = co_await cluster->start(); !s.ok()) {
-      spdlog::critical("cannot start: {}", s.to_string());
-      exit_code = 1;
-      io.stop();
+      co_await give_up("cannot start: " + s.to_string());
       co_return;
     }
     // Topics created, grown, reconfigured or deleted through other brokers reach us.
@@ -161,70 +218,42 @@ struct Runtime {
     log = std::make_unique<log::LogManager>(io, pool, objects, meta, *cluster, lo);
     // Streams come from the placement (ClusterNode), not all at once.
     if (auto s = co_await log->start(false); !s.ok()) {
-      spdlog::critical("cannot start: {}", s.to_string());
-      exit_code = 1;
-      io.stop();
+      log.reset();
+      co_await give_up("cannot start: " + s.to_string());
       co_return;
     }
     groups = std::make_unique<coordinator::GroupCoordinator>(io, pool, meta, *cluster, high_watermarks(*log),
-                                                             group_options(cfg));
+                                                             group_options(cfg, node_id));
     if (auto s = co_await groups->start(); !s.ok()) {
-      spdlog::critical("cannot start the group coordinator: {}", s.to_string());
-      exit_code = 1;
-      co_await log->stop();
-      io.stop();
+      groups.reset();
+      co_await give_up("cannot start the group coordinator: " + s.to_string());
       co_return;
     }
-    net::ServerLimits limits;
-    limits.max_request_bytes = cfg.max_request_bytes;
-    limits.max_connections = cfg.max_connections;
-    limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
     handlers::register_metrics();
-    ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, cfg.node_id, {}, 0});
+    ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, node_id, {}, 0});
     ctx->auto_create_topics = cfg.auto_create_topics;
     ctx->default_partitions = cfg.default_partitions;
     ctx->groups = groups.get();
     ctx->writes_unavailable = [this] { return monitor->writes_unavailable(); };
-    dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
-    server = std::make_unique<net::Server>(
-        io, limits, [this](std::shared_ptr<const std::string> p, const net::ConnectionInfo& c) {
-          return dispatcher->handle(std::move(p), c);
-        });
-    if (auto s = server->listen(cfg.listen.host, cfg.listen.port); !s.ok()) {
-      spdlog::critical("{}", s.message());
-      exit_code = 1;
-      co_await groups->stop();
-      co_await log->stop();
-      io.stop();
-      co_return;
-    }
-    HostPort adv = advertised_address(cfg, server->port());
     ctx->advertised_host = adv.host;
     ctx->advertised_port = adv.port;
-    // Member of the cluster: registered under a lease, serving what the placement gives us.
+    dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
+    // Serving what the placement gives us.
     ClusterNodeOptions no;
-    no.membership.node_id = cfg.node_id;
-    no.membership.lease_ttl = cfg.lease_ttl;
-    no.membership.host = adv.host;
-    no.membership.port = adv.port;
-    no.membership.rack = cfg.rack;
     no.release_timeout = cfg.lease_ttl;
-    node = std::make_unique<ClusterNode>(io, pool, meta, *cluster, *log, *groups, no);
+    node = std::make_unique<ClusterNode>(io, pool, meta, *membership, *cluster, *log, *groups, no);
     if (auto s = co_await node->start(); !s.ok()) {
-      spdlog::critical("cannot join the cluster: {}", s.to_string());
-      exit_code = 1;
-      server->stop();
-      co_await groups->stop();
-      co_await log->stop();
-      io.stop();
+      co_await give_up("cannot join the cluster: " + s.to_string());
       co_return;
     }
+    node_started = true;
     ctx->cluster = node.get();
     ctx->coordinator_for = [this](std::int32_t slot) -> std::optional<handlers::NodeEndpoint> {
       handlers::PartitionLeader l = node->leader(slot);
       if (l.node < 0) return std::nullopt;
       return node->endpoint(l.node);
     };
+    server->start();
     // Ready once the streams placed here are served (bounded: a cluster whose
     // controller is slow still lets us answer, with retriable errors meanwhile).
     {
@@ -252,12 +281,7 @@ struct Runtime {
       };
       auto h = HttpServer::start(io, cfg.http_listen->to_string(), std::move(routes));
       if (!h.ok()) {
-        spdlog::critical("http-listen: {}", h.status().message());
-        exit_code = 1;
-        server->stop();
-        co_await groups->stop();
-        co_await log->stop();
-        io.stop();
+        co_await give_up("http-listen: " + h.status().message());
         co_return;
       }
       http = std::move(h).value();

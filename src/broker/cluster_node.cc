@@ -51,15 +51,15 @@ void lost_registration(const Status& why) {
 }  // namespace
 
 ClusterNode::ClusterNode(asio::io_context& io, asio::thread_pool& pool,
-                         std::shared_ptr<metastore::MetadataStore> meta, cluster::ClusterState& cluster,
-                         log::LogManager& log, coordinator::GroupCoordinator& groups,
-                         ClusterNodeOptions options)
+                         std::shared_ptr<metastore::MetadataStore> meta, cluster::Membership& membership,
+                         cluster::ClusterState& cluster, log::LogManager& log,
+                         coordinator::GroupCoordinator& groups, ClusterNodeOptions options)
     : io_(io),
       cluster_(cluster),
       log_(log),
       groups_(groups),
       opt_(std::move(options)),
-      membership_(io, pool, meta, opt_.membership),
+      membership_(membership),
       view_(io, pool, meta),
       controller_(io, pool, meta, membership_, view_, cluster.streams()),
       owners_(io, metastore::AsyncMetadataStore(pool, meta), keys::streams_prefix(),
@@ -69,7 +69,7 @@ ClusterNode::~ClusterNode() = default;
 
 awaitable<Status> ClusterNode::start() {
   membership_.on_lost(lost_registration);
-  if (auto st = co_await membership_.start(); !st.ok()) co_return st;
+  if (membership_.lost()) co_return Status(Errc::fenced, "cluster membership lost while starting");
   if (auto st = co_await view_.start(); !st.ok()) co_return st;
   owners_.on_change([this] { owners_changed(); });
   if (auto st = co_await owners_.load(); !st.ok()) co_return st;

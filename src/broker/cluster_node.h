@@ -29,7 +29,6 @@
 namespace ks::broker {
 
 struct ClusterNodeOptions {
-  cluster::MembershipOptions membership;
   // How long a stream placed here waits for its previous owner to release it
   // (while that owner is still a live member) before taking it anyway.
   std::chrono::milliseconds release_timeout{6000};
@@ -37,12 +36,14 @@ struct ClusterNodeOptions {
 
 class ClusterNode final : public handlers::ClusterView {
  public:
+  // `membership` is already started (the node id comes from it, before the
+  // log and the coordinator exist); stop() stops it.
   ClusterNode(asio::io_context& io, asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta,
-              cluster::ClusterState& cluster, log::LogManager& log, coordinator::GroupCoordinator& groups,
-              ClusterNodeOptions options);
+              cluster::Membership& membership, cluster::ClusterState& cluster, log::LogManager& log,
+              coordinator::GroupCoordinator& groups, ClusterNodeOptions options);
   ~ClusterNode() override;
 
-  // Registers, loads the placement and owner records, starts the controller
+  // Loads the placement and owner records, starts the controller
   // and the loop that follows the placement (critical tasks).
   awaitable<Status> start();
   // True once this broker serves every stream the placement gives it (and
@@ -82,7 +83,7 @@ class ClusterNode final : public handlers::ClusterView {
   log::LogManager& log_;
   coordinator::GroupCoordinator& groups_;
   ClusterNodeOptions opt_;
-  cluster::Membership membership_;
+  cluster::Membership& membership_;
   cluster::PlacementView view_;
   cluster::Controller controller_;
   cluster::KeyWatch owners_;

@@ -392,8 +392,23 @@ const std::vector<Setting>& settings() {
     s.push_back(url_setting("metadata", "Metadata store (embedded://path, etcd://host:port,...).",
                             &Config::metadata, "embedded://<data-dir>/meta",
                             [](Config& c) { c.metadata = "embedded://" + c.data_dir + "/meta"; }));
-    s.push_back(int_setting<int32_t>("node-id", "Broker id.", &Config::node_id, 0,
-                                     std::numeric_limits<int32_t>::max()));
+    s.push_back(
+        Setting{"node-id", "INT|auto",
+                "Broker id. auto: a free id from the metadata store (0 with the embedded one).", "auto",
+                [](Config& c, std::string_view raw) -> Status {
+                  if (raw == "auto") {
+                    c.node_id.reset();
+                    return {};
+                  }
+                  auto v = parse_uint(raw);
+                  if (!v || *v > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) {
+                    return invalid(fmt::format("expected auto or an integer in 0..{}",
+                                               std::numeric_limits<int32_t>::max()));
+                  }
+                  c.node_id = static_cast<int32_t>(*v);
+                  return {};
+                },
+                [](const Config& c) { return c.node_id ? std::to_string(*c.node_id) : "auto"; }, nullptr});
     s.push_back(ms_setting("lease-ttl-ms",
                            "Membership lease: a broker that cannot renew it for this long stops serving and "
                            "its partitions move (rounded up to whole seconds).",
@@ -600,6 +615,12 @@ Status validate(const Config& cfg) {
 std::chrono::milliseconds effective_offsets_retention(const Config& cfg) {
   if (cfg.offsets_retention_ms.count() > 0) return cfg.offsets_retention_ms;
   return std::chrono::minutes(cfg.offsets_retention_minutes);
+}
+
+std::optional<int32_t> effective_node_id(const Config& cfg) {
+  if (cfg.node_id) return cfg.node_id;
+  if (cfg.metadata.starts_with("embedded://")) return 0;
+  return std::nullopt;
 }
 
 HostPort advertised_address(const Config& cfg, uint16_t bound_port) {

@@ -56,7 +56,9 @@ struct Config {
   // embedded://<data-dir>/meta; everything after "scheme://" is backend-specific (a path for file://).
   std::string object_store;
   std::string metadata;
-  int32_t node_id = 0;
+  // Unset ("auto"): 0 with the embedded metadata store (one broker by construction), else a free
+  // id taken from the metadata store at start (see effective_node_id and cluster/membership.h).
+  std::optional<int32_t> node_id;
   // Membership (docs/ARCHITECTURE.md, many brokers): the lease that keeps this broker a member
   // (rounded up to whole seconds), its rack, and the stream count of a cluster it creates.
   std::chrono::milliseconds lease_ttl{6000};
@@ -107,6 +109,10 @@ struct Config {
 
 // The offsets retention the coordinator uses: offsets_retention_ms when set, else the minutes.
 std::chrono::milliseconds effective_offsets_retention(const Config& cfg);
+
+// The node id to register with: node_id when set; unset: 0 with the embedded metadata store (a single
+// broker by construction), nullopt otherwise (the membership takes a free id).
+std::optional<int32_t> effective_node_id(const Config& cfg);
 
 // The fully resolved defaults (what parsing an empty command line with no environment gives).
 Config default_config();

@@ -92,7 +92,8 @@ TEST(ConfigTest, Defaults) {
   EXPECT_EQ(c.data_dir, "./kafscale-data");
   EXPECT_EQ(c.object_store, "file://./kafscale-data/objects");
   EXPECT_EQ(c.metadata, "embedded://./kafscale-data/meta");
-  EXPECT_EQ(c.node_id, 0);
+  EXPECT_FALSE(c.node_id.has_value());
+  EXPECT_EQ(effective_node_id(c), 0);  // the embedded metadata store: one broker
   EXPECT_EQ(c.cluster_id, "");
   EXPECT_EQ(c.flush_interval, 10ms);
   EXPECT_EQ(c.flush_bytes, 4 * kMiB);
@@ -254,6 +255,13 @@ TEST(ConfigTest, BadValueNamesSettingSourceAndForm) {
 
   EXPECT_THAT(parse_error({}, {{"KAFSCALE_NODE_ID", ""}}), HasSubstr("KAFSCALE_NODE_ID"));
   EXPECT_THAT(parse_error({"--node-id=-1"}), HasSubstr("node-id"));
+  EXPECT_THAT(parse_error({"--node-id=automatic"}), HasSubstr("expected auto or an integer"));
+  {
+    // A shared metadata store and no id: the membership takes a free one.
+    Config shared = parse_ok({"--metadata=etcd://127.0.0.1:2379", "--node-id=auto"});
+    EXPECT_FALSE(effective_node_id(shared).has_value());
+    EXPECT_EQ(effective_node_id(parse_ok({"--metadata=etcd://127.0.0.1:2379", "--node-id=5"})), 5);
+  }
   EXPECT_THAT(parse_error({"--flush-interval-ms=0"}), HasSubstr("1..60000"));
   EXPECT_THAT(parse_error({"--flush-interval-ms=60001"}), HasSubstr("1..60000"));
   EXPECT_THAT(parse_error({"--default-partitions=100001"}), HasSubstr("default-partitions"));

@@ -116,7 +116,8 @@ StartupOutcome open_stores_at_startup(const Config& cfg, const StoreOpeners& ope
   const auto deadline = SteadyClock::now() + options.timeout;
   OpenedStores stores;
   int attempts = 0;
-  const std::string key = options.probe_key + "-" + std::to_string(cfg.node_id) + "-" + random_hex(4);
+  const std::string key =
+      options.probe_key + "-" + (cfg.node_id ? std::to_string(*cfg.node_id) : "auto") + "-" + random_hex(4);
   Status s = retry_until(
       "object-store " + cfg.object_store, deadline, options,
       [&]() -> Status {

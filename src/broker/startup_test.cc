@@ -110,7 +110,7 @@ TEST_F(StartupTest, GivesUpAtTheDeadlineWithExitCode1NamingTheSetting) {
   EXPECT_EQ(out.exit_code, 1);
   EXPECT_THAT(out.message, HasSubstr("object-store 's3://bucket/prefix' is not usable"));
   EXPECT_THAT(out.message, HasSubstr("startup-timeout-ms = 300"));
-  EXPECT_THAT(out.message, HasSubstr("writing probe object health/startup-probe-0-"));
+  EXPECT_THAT(out.message, HasSubstr("writing probe object health/startup-probe-auto-"));
   EXPECT_THAT(out.message, HasSubstr("AWS_* credentials"));
 
   objects_->set_unavailable(false);

@@ -154,6 +154,17 @@ awaitable<Status> Membership::register_lowest_free() {
     for (const auto& kv : ids->kvs) {
       if (auto n = keys::parse_member_key(kv.key)) taken.insert(*n);
     }
+    if (opt_.holds_state) {
+      metastore::RangeRequest rq;
+      rq.key = keys::streams_prefix();
+      rq.range_end = metastore::prefix_end(rq.key);
+      auto held = co_await meta_.range(rq);
+      if (!held.ok())
+        co_return Status(held.code(), "membership: list stream owners: " + held.status().message());
+      for (const auto& kv : held->kvs) {
+        if (auto n = opt_.holds_state(kv)) taken.insert(*n);
+      }
+    }
     std::int32_t id = 0;
     while (taken.contains(id)) ++id;
     if (id > opt_.max_node_id) {

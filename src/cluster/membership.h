@@ -3,8 +3,10 @@
 //
 // - A lease (TTL rounded up to whole seconds, at least 1) kept alive every
 //   TTL/3; /ks/members/<node> written under it. Without an explicit node id
-//   the broker takes the lowest id whose member key is absent (a
-//   create-if-absent transaction, retried when another broker wins the id).
+//   the broker takes the lowest id whose member key is absent and that no
+//   stream still names as its owner (options.holds_state): a dead broker's id
+//   is retired until its streams were taken over (a create-if-absent
+//   transaction, retried when another broker wins the id).
 // - A local deadline (monotonic): send time of the last successful keepalive
 //   (or of the grant) + TTL - margin, margin = max(TTL/4, 500 ms). Past it the
 //   broker cannot know whether its lease still exists and must stop acting as
@@ -58,6 +60,10 @@ struct MembershipOptions {
   std::string rack;
   // Automatic ids are taken in [0, max_node_id].
   std::int32_t max_node_id = 1'000'000;
+  // Automatic ids: the node a key under /ks/streams/ names as still holding
+  // state (a stream owner record not released). A dead id is reused only once
+  // no stream names it, i.e. once its streams were taken over.
+  std::function<std::optional<std::int32_t>(const metastore::KeyValue&)> holds_state;
 };
 
 class Membership {

@@ -128,6 +128,36 @@ TEST(MembershipTest, AutomaticIdsSkipTakenIdsUpToTheLimit) {
   });
 }
 
+// A dead broker's id comes back only once no stream names it as owner.
+TEST(MembershipTest, AutomaticIdsSkipIdsStillHoldingStreams) {
+  testing::StoreEnv env;
+  // Stand-in for the stream owner record: the value is the owning node, "-" once released.
+  auto holds = [](const metastore::KeyValue& kv) -> std::optional<std::int32_t> {
+    if (kv.value == "-") return std::nullopt;
+    return std::stoi(kv.value);
+  };
+  run_loop([&](asio::io_context& io, asio::thread_pool& pool) -> awaitable<void> {
+    EXPECT_TRUE(env.store()->put(keys::stream_owner(3), "0").ok());
+    EXPECT_TRUE(env.store()->put(keys::stream_owner(4), "2").ok());
+    MembershipOptions o = auto_id();
+    o.holds_state = holds;
+    Membership a(io, pool, env.fault(), o);
+    EXPECT_TRUE((co_await a.start()).ok());
+    EXPECT_EQ(a.node_id(), 1);
+    Membership b(io, pool, env.fault(), o);
+    EXPECT_TRUE((co_await b.start()).ok());
+    EXPECT_EQ(b.node_id(), 3);
+    // Stream 3 taken over by node 1: id 0 is free again.
+    EXPECT_TRUE(env.store()->put(keys::stream_owner(3), "1").ok());
+    Membership c(io, pool, env.fault(), o);
+    EXPECT_TRUE((co_await c.start()).ok());
+    EXPECT_EQ(c.node_id(), 0);
+    co_await a.stop();
+    co_await b.stop();
+    co_await c.stop();
+  });
+}
+
 TEST(MembershipTest, ExplicitIdReplacesThePreviousProcessWhichIsLost) {
   testing::StoreEnv env;
   run_loop([&](asio::io_context& io, asio::thread_pool& pool) -> awaitable<void> {

@@ -4,6 +4,8 @@
 
 #include <deque>
 
+#include "common/assert.h"
+
 namespace ks::net {
 
 using asio::ip::tcp;
@@ -193,6 +195,13 @@ void Server::give_back(const std::shared_ptr<std::string>& b) {
 }
 
 Status Server::listen(const std::string& host, std::uint16_t port) {
+  Status s = bind(host, port);
+  if (s.ok()) start();
+  return s;
+}
+
+Status Server::bind(const std::string& host, std::uint16_t port) {
+  KS_ASSERT(!acceptor_.is_open(), "server bound twice");
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
   if (ec) return Status(Errc::invalid_argument, "bad listen address '" + host + "': " + ec.message());
@@ -205,8 +214,13 @@ Status Server::listen(const std::string& host, std::uint16_t port) {
     return Status(Errc::unavailable,
                   "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message());
   port_ = acceptor_.local_endpoint().port();
-  asio::co_spawn(io_, accept_loop(), asio::detached);
   return Status{};
+}
+
+void Server::start() {
+  KS_ASSERT(acceptor_.is_open() && !accepting_, "server started before bind() or twice");
+  accepting_ = true;
+  asio::co_spawn(io_, accept_loop(), asio::detached);
 }
 
 awaitable<void> Server::accept_loop() {

@@ -57,6 +57,11 @@ class Server {
 
   // Binds and starts accepting. host:port, port 0 picks a free port.
   Status listen(const std::string& host, std::uint16_t port);
+  // listen() in two steps: bind() takes the port (connections wait in the
+  // kernel's backlog), start() begins accepting them. A broker binds first
+  // so that it can register its address before it can serve.
+  Status bind(const std::string& host, std::uint16_t port);
+  void start();
   std::uint16_t port() const { return port_; }
   // Stops accepting and stops reading requests; queued responses are still
   // written, then each connection closes.
@@ -88,6 +93,7 @@ class Server {
   std::uint16_t port_ = 0;
   std::uint64_t next_id_ = 1;
   bool stopping_ = false;
+  bool accepting_ = false;
   std::list<std::shared_ptr<Connection>> connections_;
   Notifier gone_;
 };

@@ -198,6 +198,11 @@ def backend_broker_factory(tmp_path_factory, request):
     def make(svc, args=(), name='broker', prefix=None, env=None):
         workdir = tmp_path_factory.mktemp(f'{request.module.__name__}-{name}')
         prefix = prefix or unique_prefix(name)
+        # One broker per prefix restarts as node 0 at once: an automatic id (the default with
+        # etcd) would wait out the previous process's lease after a kill -9. test_cluster_ids
+        # covers automatic ids.
+        if not any(str(a).startswith('--node-id') for a in args):
+            args = ['--node-id=0'] + list(args)
         b = BackendBroker(workdir, backend_args(svc, prefix, args),
                           env=env if env is not None else svc.credentials())
         b.prefix = prefix
