@@ -62,6 +62,18 @@ protocol::ErrorCode not_served(const cluster::TopicInfo* t, std::int32_t partiti
   return ErrorCode::kUnknownTopicOrPartition;
 }
 
+std::optional<LeaderHint> leader_hint(const BrokerContext& b, const cluster::TopicInfo* t,
+                                      std::int32_t partition) {
+  if (b.cluster == nullptr || t == nullptr || partition < 0 || partition >= t->record.partitions) {
+    return std::nullopt;
+  }
+  PartitionLeader l = b.cluster->leader(b.log.cluster().stream_of(*t, partition));
+  if (l.node < 0) return std::nullopt;
+  std::optional<NodeEndpoint> e = b.cluster->endpoint(l.node);
+  if (!e) return std::nullopt;
+  return LeaderHint{l, std::move(*e)};
+}
+
 bool valid_topic_name(const std::string& name) {
   if (name.empty() || name.size() > 249 || name == "." || name == "..") return false;
   for (char c : name) {

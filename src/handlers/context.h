@@ -91,6 +91,30 @@ inline std::int16_t code(protocol::ErrorCode e) { return static_cast<std::int16_
 // UNKNOWN_TOPIC_OR_PARTITION.
 protocol::ErrorCode not_served(const cluster::TopicInfo* t, std::int32_t partition);
 
+// KIP-951: who leads a partition this broker does not serve (its stream's
+// owner and term) and that broker's endpoint, for NOT_LEADER_OR_FOLLOWER
+// answers of Produce (v10+) and Fetch (v12+/v16+). nullopt: a broker alone,
+// or nobody leads it now.
+struct LeaderHint {
+  PartitionLeader leader;
+  NodeEndpoint endpoint;
+};
+std::optional<LeaderHint> leader_hint(const BrokerContext& b, const cluster::TopicInfo* t,
+                                      std::int32_t partition);
+
+// Appends `e` to a response's node_endpoints (Produce and Fetch each have
+// their own type) unless that node is listed already.
+template <class Endpoints>
+void add_endpoint(Endpoints& out, const NodeEndpoint& e) {
+  for (const auto& x : out) {
+    if (x.node_id == e.node) return;
+  }
+  auto& n = out.emplace_back();
+  n.node_id = e.node;
+  n.host = e.host;
+  n.port = e.port;
+}
+
 // Kafka's legal topic names: [a-zA-Z0-9._-], 1..249 characters, not "." or "..".
 bool valid_topic_name(const std::string& name);
 

@@ -16,6 +16,7 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
   std::size_t total = 0;
   const std::size_t max_bytes = req.max_bytes > 0 ? static_cast<std::size_t>(req.max_bytes) : 0;
   resp.responses.clear();
+  resp.node_endpoints.clear();
   for (const auto& ft : req.topics) {
     TopicResponse tr;
     // The topic's id, not a pointer to it: reads below wait for the object
@@ -33,8 +34,16 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
       pd.records.is_null = false;
       const log::PartitionState* st = id ? log.partition(log::PartitionKey{*id, fp.partition}) : nullptr;
       if (st == nullptr) {
-        pd.error_code = code(!id && by_id ? ErrorCode::kUnknownTopicId
-                                          : not_served(id ? log.topic_by_id(*id) : nullptr, fp.partition));
+        const cluster::TopicInfo* t = id ? log.topic_by_id(*id) : nullptr;
+        pd.error_code = code(!id && by_id ? ErrorCode::kUnknownTopicId : not_served(t, fp.partition));
+        if (pd.error_code == code(ErrorCode::kNotLeaderOrFollower)) {
+          // KIP-951: the new leader (v12+) and its address (v16+).
+          if (auto h = leader_hint(ctx.broker, t, fp.partition)) {
+            pd.current_leader.leader_id = h->leader.node;
+            pd.current_leader.leader_epoch = h->leader.epoch;
+            add_endpoint(resp.node_endpoints, h->endpoint);
+          }
+        }
         pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
         tr.partitions.push_back(std::move(pd));
         continue;

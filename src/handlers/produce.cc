@@ -155,6 +155,14 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     for (auto& pr : tr.partition_responses) {
       const auto* st = topic ? log.partition(log::PartitionKey{topic->record.id, pr.index}) : nullptr;
       if (st != nullptr) pr.log_start_offset = st->log_start;
+      if (pr.error_code == code(ErrorCode::kNotLeaderOrFollower)) {
+        // KIP-951: the new leader, so the client retries there without a Metadata round.
+        if (auto h = leader_hint(ctx.broker, topic, pr.index)) {
+          pr.current_leader.leader_id = h->leader.node;
+          pr.current_leader.leader_epoch = h->leader.epoch;
+          add_endpoint(resp.node_endpoints, h->endpoint);
+        }
+      }
     }
   }
   co_return resp;
