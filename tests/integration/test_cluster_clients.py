@@ -572,9 +572,8 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
                  'the group consuming and committing')
         assert coordinator_of(one, group) == victim_id  # the slot did not move meanwhile
         t0 = time.monotonic()
-        code = victim.stop()
+        code = victim.stop()  # checked at the end, after what the clients saw
         exit_s = time.monotonic() - t0
-        assert code == 0, f'drained coordinator exited with {code}:\n{victim.log_tail()}'
         new_coordinator = coordinator_of(bootstrap(brokers), group)
         assert new_coordinator != victim_id
         exited = t0 + exit_s
@@ -614,6 +613,7 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
     assert not backwards, f'committed offsets went backwards: {backwards[:5]}'
     assert not lost, f'acknowledged commits not visible later: {lost[:5]}'
     assert watcher.samples[-1][1] != victim_id
+    assert code == 0, f'the drained coordinator exited with {describe_exit(code)}:\n{victim.log_tail()}'
 
 
 # ---------------------------------------------------------------------- 3. scale 1 -> 3 -> 1
@@ -632,6 +632,7 @@ def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topi
     watcher.start()
     prod.start()
     figures = []
+    bad_exits = []
     try:
         wait_for(lambda: len(prod.acked) > 300 and len(member.values()) > 100, WAIT_S, 'load on one broker')
         for node in (1, 2):
@@ -653,16 +654,18 @@ def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topi
         time.sleep(1)  # some load and commits on three brokers (nothing to wait for)
         for node in (2, 1):
             t0 = time.monotonic()
-            code = brokers[node].stop()
+            code = brokers[node].stop()  # checked at the end, after the records
             exit_s = time.monotonic() - t0
-            assert code == 0, f'broker {node} exited with {code}:\n{brokers[node].log_tail()}'
+            if code != 0:
+                bad_exits.append(f'broker {node} exited with {describe_exit(code)} on SIGTERM (a drain '
+                                 f'exits 0):\n{brokers[node].log_tail()}')
             left = tuple(n for n in range(node))
             wait_for(lambda: set(leaders(one, topic)[0].values()) <= set(left), DRAIN_BOUND_S,
                      f'broker {node}\'s partitions led by {left}')
             moved_s = time.monotonic() - t0
             t1 = time.monotonic()
             wait_for(lambda: prod.acks_on(set(range(PARTITIONS)), t1), WAIT_S, 'acks after the drain')
-            figures.append(f'-{node}: exit {exit_s:.2f} s, partitions led by {list(left)} {moved_s:.2f} s '
+            figures.append(f'-{node}: exit ({code}) {exit_s:.2f} s, partitions led by {list(left)} {moved_s:.2f} s '
                            f'after the SIGTERM')
         acked_at = len(prod.acked)
         wait_for(lambda: len(prod.acked) >= acked_at + 300, WAIT_S, 'load on the last broker')
@@ -695,3 +698,4 @@ def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topi
           f'sampler errors {dict(watcher.errors)}')
     assert not wrong, f'{len(wrong)} records consumed at the wrong place, e.g. {wrong[:5]}'
     assert not backwards, f'committed offsets went backwards: {backwards[:5]}'
+    assert not bad_exits, '\n\n'.join(bad_exits)
