@@ -75,6 +75,21 @@ def one(cluster, watch):
     return cluster[1].kafka
 
 
+def create_spread_topic(brokers, boot, topic, nodes=(0, 1, 2)):
+    """create_topic through `boot`, then wait_spread; a failure shows Metadata and the broker logs."""
+    try:
+        create_topic(boot, topic, partitions=PARTITIONS)
+        return wait_spread(boot, topic, nodes)
+    except Exception as e:  # also concurrent.futures.TimeoutError from the admin client
+        try:
+            md = kcat(boot, '-L', '-J', '-m', 10, check=False, timeout=20).stdout.decode()[:1500]
+        except AssertionError as k:
+            md = str(k)
+        logs = '\n'.join(f'--- broker {i}:\n{b.log_tail()}' for i, b in enumerate(brokers))
+        raise AssertionError(f'creating {topic} through {boot}: {type(e).__name__} {e}\n'
+                             f'kcat -L: {md}\n{logs}') from None
+
+
 def wait_spread(boot, topic, nodes=(0, 1, 2)):
     """Waits until Metadata (through `boot`) lists exactly `nodes` and each leads partitions."""
     def spread():
@@ -526,14 +541,16 @@ class KafkajsMember:
                 self.log.error(line.strip())
 
     def stop(self):
+        """Closes its stdin (the script disconnects and exits); killed if it does not within WAIT_S."""
+        self.stuck = False
         if self.proc.poll() is None:
             self.proc.stdin.close()
             try:
                 self.proc.wait(WAIT_S)
             except subprocess.TimeoutExpired:
+                self.stuck = True
                 self.proc.kill()
                 self.proc.wait(10)
-                raise AssertionError(f'group_consume.js did not stop: {"".join(self.stderr)[-3000:]}')
         self.reader.join(WAIT_S)
         self.err_reader.join(WAIT_S)
 
@@ -541,6 +558,23 @@ class KafkajsMember:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+def diagnosis(brokers, watcher, log=None, member=None):
+    """What a failed cluster test shows besides its assertion: clients' errors and broker logs."""
+    out = [f'offset samples: {len(watcher.samples)}, last {watcher.samples[-1:]}, '
+           f'sampler errors {dict(watcher.errors)}']
+    if log is not None:
+        with log.lock:
+            out.append(f'client: {len(log.msgs)} records, {len(log.commits)} commits (last '
+                       f'{log.commits[-3:]}), errors {log.errors[-10:]}')
+    if isinstance(member, KafkajsMember):
+        out.append('group_consume.js stdout (end):\n' + '\n'.join(member.lines[-15:]))
+        out.append('group_consume.js stderr (end):\n' + ''.join(member.stderr)[-4000:])
+    for i, b in enumerate(brokers):
+        out.append(f'--- broker {i} ({"up" if b.alive else describe_exit(b.proc.returncode)}):\n'
+                   f'{b.log_tail()}')
+    return '\n'.join(out)
 
 
 @pytest.mark.parametrize('client', ['kafka-python', 'kafkajs'])
@@ -555,8 +589,7 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
     victim = brokers[victim_id]
     # The clients' only address: a broker that stays.
     one = brokers[(victim_id + 1) % len(brokers)].kafka
-    create_topic(one, topic, partitions=PARTITIONS)
-    lead = wait_spread(one, topic)
+    lead = create_spread_topic(brokers, one, topic)
 
     log = GroupLog()
     watcher = CommitWatcher(brokers, group, topic)
@@ -567,25 +600,26 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
         member.start()
     watcher.start()
     prod.start()
+    code = None
     try:
-        wait_for(lambda: len(log.commits) >= 10 and len(log.values()) >= 300, WAIT_S,
-                 'the group consuming and committing')
-        assert coordinator_of(one, group) == victim_id  # the slot did not move meanwhile
-        t0 = time.monotonic()
-        code = victim.stop()  # checked at the end, after what the clients saw
-        exit_s = time.monotonic() - t0
-        new_coordinator = coordinator_of(bootstrap(brokers), group)
-        assert new_coordinator != victim_id
-        exited = t0 + exit_s
-        wait_for(lambda: log.commits_after(exited), WAIT_S, 'a commit acknowledged by the new coordinator')
-        commits_resumed_s = min(t for t, _, _ in log.commits_after(exited)) - t0
-        # Keep the load on a while longer, consumed and committed through the new coordinator.
-        acked_at = len(prod.acked)
-        wait_for(lambda: len(prod.acked) >= acked_at + 600, WAIT_S, 'more acknowledgements after the drain')
-    finally:
-        prod.stop_event.set()
-        prod.join(150)
-    try:
+        try:
+            wait_for(lambda: len(log.commits) >= 10 and len(log.values()) >= 300, WAIT_S,
+                     'the group consuming and committing')
+            assert coordinator_of(one, group) == victim_id  # the slot did not move meanwhile
+            t0 = time.monotonic()
+            code = victim.stop()  # checked at the end, after what the clients saw
+            exit_s = time.monotonic() - t0
+            new_coordinator = coordinator_of(bootstrap(brokers), group)
+            assert new_coordinator != victim_id
+            exited = t0 + exit_s
+            wait_for(lambda: log.commits_after(exited), WAIT_S, 'a commit acknowledged by the new coordinator')
+            commits_resumed_s = min(t for t, _, _ in log.commits_after(exited)) - t0
+            # Keep the load on a while longer, consumed and committed through the new coordinator.
+            acked_at = len(prod.acked)
+            wait_for(lambda: len(prod.acked) >= acked_at + 600, WAIT_S, 'more acknowledgements after the drain')
+        finally:
+            prod.stop_event.set()
+            prod.join(150)
         assert prod.unflushed == 0 and not prod.failed, prod.failed[:3]
         with prod.lock:
             acked = {(p, o): v.decode() for p, o, v, _ in prod.acked}
@@ -593,6 +627,8 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
         wait_for(lambda: want <= set(log.values()), 60, 'every acknowledged record consumed')
         ends = log_ends(prod)
         wait_for(lambda: watcher.latest() == ends, WAIT_S, 'committed offsets at the end of the log')
+    except AssertionError as e:
+        raise AssertionError(f'{e}\n{diagnosis(brokers, watcher, log, member)}') from None
     finally:
         member.stop()
         watcher.stop()
@@ -614,25 +650,15 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
     assert not lost, f'acknowledged commits not visible later: {lost[:5]}'
     assert watcher.samples[-1][1] != victim_id
     assert code == 0, f'the drained coordinator exited with {describe_exit(code)}:\n{victim.log_tail()}'
+    assert not getattr(member, 'stuck', False), 'group_consume.js did not disconnect within {WAIT_S} s'
 
 
 # ---------------------------------------------------------------------- 3. scale 1 -> 3 -> 1
 
 
-def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topic, workers):  # noqa: F811
-    brokers = start_cluster(services, backend_broker_factory, n=1, args=GROUP_ARGS)
-    watch(brokers)
-    one = brokers[0].kafka  # stays up throughout: the clients' only address
-    create_topic(one, topic, partitions=PARTITIONS)
-    wait_spread(one, topic, nodes=(0,))
-    group = f'{topic}-g'
-    watcher = CommitWatcher(brokers, group, topic)
-    prod = Producer(one, topic)
-    member = workers(one, group, topic, **{'session.timeout.ms': 6000})
-    watcher.start()
-    prod.start()
-    figures = []
-    bad_exits = []
+def scale_up_and_down(services, backend_broker_factory, watch, brokers, one, topic, prod, member,  # noqa: F811
+                      figures, bad_exits):
+    """Under the load of `prod`: brokers 1 and 2 join broker 0, then 2 and 1 are drained (SIGTERM)."""
     try:
         wait_for(lambda: len(prod.acked) > 300 and len(member.values()) > 100, WAIT_S, 'load on one broker')
         for node in (1, 2):
@@ -672,7 +698,24 @@ def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topi
     finally:
         prod.stop_event.set()
         prod.join(150)
+
+
+def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topic, workers):  # noqa: F811
+    brokers = start_cluster(services, backend_broker_factory, n=1, args=GROUP_ARGS)
+    watch(brokers)
+    one = brokers[0].kafka  # stays up throughout: the clients' only address
+    create_spread_topic(brokers, one, topic, nodes=(0,))
+    group = f'{topic}-g'
+    watcher = CommitWatcher(brokers, group, topic)
+    prod = Producer(one, topic)
+    member = workers(one, group, topic, **{'session.timeout.ms': 6000})
+    watcher.start()
+    prod.start()
+    figures = []
+    bad_exits = []
     try:
+        scale_up_and_down(services, backend_broker_factory, watch, brokers, one, topic, prod, member,
+                          figures, bad_exits)
         assert prod.unflushed == 0 and not prod.failed, prod.failed[:3]
         lost, dups, out_of_order, n_acked = check_read_back(one, topic, prod)
         assert not lost, f'{len(lost)} acknowledged records missing, e.g. {lost[:5]}'
@@ -683,7 +726,11 @@ def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topi
         wait_for(lambda: want <= set(member.values()), 60, 'every acknowledged record consumed by the group')
         ends = log_ends(prod)
         wait_for(lambda: watcher.latest() == ends, WAIT_S, 'committed offsets at the end of the log')
+    except AssertionError as e:
+        raise AssertionError(f'{e}\n{"; ".join(figures)}\nmember: {member.snapshot()[-10:]}\n'
+                             f'{diagnosis(brokers, watcher)}') from None
     finally:
+        prod.stop_event.set()
         member.stop()
         watcher.stop()
     events = member.snapshot()
