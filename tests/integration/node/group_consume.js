@@ -1,12 +1,12 @@
 'use strict';
-// One kafkajs consumer in a group: consumes from the earliest offset and commits after every
-// batch until its stdin closes, printing each event on stdout as it happens (the test acts on
-// them while the script runs, e.g. stops the group's coordinator):
+// One kafkajs consumer in a group: consumes from the earliest offset until its stdin closes, with
+// kafkajs's own offset commits (every 200 ms, after the records handed over), printing each event
+// on stdout as it happens (the test acts on them while the script runs, e.g. stops the group's
+// coordinator):
 //   STARTED
 //   MSG <partition> <offset> <value>     a record handed to the application
-//   COMMIT <partition> <offset>          a commit the coordinator acknowledged
-//   ERROR <what> ...                     a failed commit (thrown again: kafkajs retries the
-//                                        batch) or a consumer crash (kafkajs restarts)
+//   COMMIT <partition> <offset>          a commit the coordinator acknowledged (COMMIT_OFFSETS event)
+//   ERROR crash <name> restart=<bool>    the consumer crashed (kafkajs restarts it if restart=true)
 //   CLOSED
 // argv[2]: {"brokers": [...], "topic": "t", "groupId": "g", "sessionTimeout": ms}
 const { makeKafka } = require('./common');
@@ -27,22 +27,18 @@ async function main(input) {
     const err = e.payload.error;
     out(`ERROR crash ${err && err.name} restart=${e.payload.restart} ${err && err.message}`.replace(/\n/g, ' '));
   });
+  consumer.on(consumer.events.COMMIT_OFFSETS, (e) => {
+    for (const t of e.payload.topics) {
+      for (const p of t.partitions) out(`COMMIT ${p.partition} ${p.offset}`);
+    }
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: input.topic, fromBeginning: true });
   await consumer.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const { messages } = batch;
-      if (messages.length === 0) return;
-      for (const m of messages) out(`MSG ${batch.partition} ${m.offset} ${m.value.toString()}`);
-      const next = (BigInt(messages[messages.length - 1].offset) + 1n).toString();
-      try {
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-      } catch (err) {
-        out(`ERROR commit ${batch.partition} ${next} ${err.name} ${err.type || ''}`);
-        throw err;
-      }
-      out(`COMMIT ${batch.partition} ${next}`);
+    autoCommit: true,
+    autoCommitInterval: 200,
+    eachMessage: async ({ partition, message }) => {
+      out(`MSG ${partition} ${message.offset} ${message.value.toString()}`);
     },
   });
   out('STARTED');
