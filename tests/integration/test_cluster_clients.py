@@ -18,6 +18,7 @@ import time
 from collections import Counter
 
 import pytest
+from confluent_kafka.admin import AdminClient
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -217,6 +218,11 @@ class CommitWatcher(threading.Thread):
     def stop(self):
         self.stop_event.set()
         self.join(WAIT_S)
+
+
+def failed_deliveries(prod):
+    parts = sorted({int(v) % PARTITIONS for v, _ in prod.failed})
+    return f'{prod.unflushed} undelivered, {len(prod.failed)} failed on partitions {parts}: {prod.failed[:3]}'
 
 
 def log_ends(prod):
@@ -560,10 +566,27 @@ class KafkajsMember:
             self.proc.wait(10)
 
 
+def metadata_views(brokers, topic):
+    """Each live broker's Metadata for `topic`: {partition: (leader, error)}, asked of it alone."""
+    out = []
+    for i, b in enumerate(brokers):
+        if not b.alive:
+            continue
+        try:
+            md = AdminClient({'bootstrap.servers': b.kafka, 'log_level': 0}).list_topics(topic, timeout=5)
+            t = md.topics[topic]
+            view = {p: (t.partitions[p].leader, str(t.partitions[p].error or '')) for p in sorted(t.partitions)}
+            out.append(f'broker {i} says: brokers {sorted(md.brokers)}, leaders {view}')
+        except Exception as e:
+            out.append(f'broker {i}: Metadata failed: {e!r}')
+    return '\n'.join(out)
+
+
 def diagnosis(brokers, watcher, log=None, member=None):
-    """What a failed cluster test shows besides its assertion: clients' errors and broker logs."""
+    """What a failed cluster test shows besides its assertion: clients' errors, each broker's
+    Metadata and the broker logs."""
     out = [f'offset samples: {len(watcher.samples)}, last {watcher.samples[-1:]}, '
-           f'sampler errors {dict(watcher.errors)}']
+           f'sampler errors {dict(watcher.errors)}', metadata_views(brokers, watcher.topic)]
     if log is not None:
         with log.lock:
             out.append(f'client: {len(log.msgs)} records, {len(log.commits)} commits (last '
@@ -620,7 +643,7 @@ def test_group_keeps_consuming_through_a_coordinator_drain(services, backend_bro
         finally:
             prod.stop_event.set()
             prod.join(150)
-        assert prod.unflushed == 0 and not prod.failed, prod.failed[:3]
+        assert prod.unflushed == 0 and not prod.failed, failed_deliveries(prod)
         with prod.lock:
             acked = {(p, o): v.decode() for p, o, v, _ in prod.acked}
         want = set(acked.values())
@@ -716,7 +739,7 @@ def test_scale_one_to_three_to_one(services, backend_broker_factory, watch, topi
     try:
         scale_up_and_down(services, backend_broker_factory, watch, brokers, one, topic, prod, member,
                           figures, bad_exits)
-        assert prod.unflushed == 0 and not prod.failed, prod.failed[:3]
+        assert prod.unflushed == 0 and not prod.failed, failed_deliveries(prod)
         lost, dups, out_of_order, n_acked = check_read_back(one, topic, prod)
         assert not lost, f'{len(lost)} acknowledged records missing, e.g. {lost[:5]}'
         assert dups == 0 and not out_of_order, (dups, out_of_order)
