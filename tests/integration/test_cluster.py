@@ -24,15 +24,21 @@ RATE_PER_S = 300
 FAILOVER_BOUND_S = LEASE_MS / 1000 + 8
 
 
-def start_cluster(services, backend_broker_factory, n=3):
+def add_broker(services, backend_broker_factory, prefix, node, args=()):
+    """Starts broker `node` of the cluster whose etcd and bucket prefix is `prefix`.
+
+    `args` are added to BROKER_ARGS (a backend broker's environment holds only the S3 credentials:
+    settings go on the command line)."""
+    b = backend_broker_factory(services, BROKER_ARGS + list(args) + [f'--node-id={node}'],
+                               name=f'node{node}', prefix=prefix)
+    b.start()
+    return b
+
+
+def start_cluster(services, backend_broker_factory, n=3, args=()):
+    """n brokers (node ids 0..n-1) over a fresh prefix; add more with add_broker(..., brokers[0].prefix, id)."""
     prefix = unique_prefix('cluster')
-    brokers = []
-    for node in range(n):
-        b = backend_broker_factory(services, BROKER_ARGS + [f'--node-id={node}'], name=f'node{node}',
-                                   prefix=prefix)
-        b.start()
-        brokers.append(b)
-    return brokers
+    return [add_broker(services, backend_broker_factory, prefix, node, args) for node in range(n)]
 
 
 def bootstrap(brokers):

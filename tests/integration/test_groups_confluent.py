@@ -27,7 +27,7 @@ WAIT_S = 30  # upper bound for any condition a test waits for
 
 WORKER = r'''
 import json, signal, sys
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, KafkaException
 conf = json.loads(sys.argv[1])
 topic = conf.pop('_topic')
 def emit(*a):
@@ -52,7 +52,12 @@ while not stop:
         continue
     emit('MSG', m.partition(), m.offset(), m.value().decode())
     # Committed before the next poll: a rebalance never hands a processed record to another member.
-    c.commit(message=m, asynchronous=False)
+    try:
+        c.commit(message=m, asynchronous=False)
+    except KafkaException as e:  # e.g. the coordinator moved: reported, the member goes on
+        emit('ERROR', 'commit', e.args[0].name())
+        continue
+    emit('COMMIT', m.partition(), m.offset() + 1)
 c.close()
 emit('CLOSED')
 '''

@@ -66,15 +66,17 @@ function withBigInts(args) {
   return args;
 }
 
-// Reads `count` records of `topics` from the earliest offsets with a throwaway group.
+// Reads `count` records of `topics` from the earliest offsets with a throwaway group, or with
+// group `groupId` if given; with `commit`, then commits the last record of each partition.
 async function consume(input, args) {
   const consumer = new Consumer({
     ...base(input, 'consumer'),
-    groupId: `kafscale-it-${process.pid}-${Date.now()}`,
+    groupId: args.groupId ?? `kafscale-it-${process.pid}-${Date.now()}`,
     deserializers: stringDeserializers,
     maxWaitTime: 500,
   });
   const records = [];
+  const last = new Map(); // partition -> its last message
   try {
     const stream = await consumer.consume({ topics: args.topics, mode: MessagesStreamModes.EARLIEST, autocommit: false });
     const deadline = Date.now() + (args.timeoutMs ?? TIMEOUT_MS);
@@ -91,12 +93,16 @@ async function consume(input, args) {
           value: m.value,
           headers: Object.fromEntries([...m.headers].map(([k, v]) => [String(k), String(v)])),
         });
+        last.set(`${m.topic}/${m.partition}`, m);
         if (records.length >= limit) {
           clearTimeout(timer);
           resolve();
         }
       });
     });
+    if (args.commit) {
+      for (const m of last.values()) await m.commit();
+    }
     await stream.close();
   } finally {
     await consumer.close(true);
