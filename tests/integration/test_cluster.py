@@ -24,11 +24,14 @@ RATE_PER_S = 300
 FAILOVER_BOUND_S = LEASE_MS / 1000 + 8
 
 
-def start_cluster(services, backend_broker_factory, n=3):
+def start_cluster(services, backend_broker_factory, n=3, node_services=None):
+    """n brokers over one prefix; node_services {node: Services} gives some a different endpoint
+    (e.g. etcd through a proxy)."""
     prefix = unique_prefix('cluster')
     brokers = []
     for node in range(n):
-        b = backend_broker_factory(services, BROKER_ARGS + [f'--node-id={node}'], name=f'node{node}',
+        svc = (node_services or {}).get(node, services)
+        b = backend_broker_factory(svc, BROKER_ARGS + [f'--node-id={node}'], name=f'node{node}',
                                    prefix=prefix)
         b.start()
         brokers.append(b)
@@ -46,9 +49,14 @@ def leaders(boot, topic):
 
 
 class Producer(threading.Thread):
-    """Idempotent producer at a steady rate over every partition; records each delivery."""
+    """A producer at a steady rate over every partition; records each delivery.
 
-    def __init__(self, boot, topic):
+    Idempotent by default. Without idempotence, one request in flight per connection keeps the
+    order of a partition across retries (retries may still duplicate records). `conf` adds or
+    overrides client settings.
+    """
+
+    def __init__(self, boot, topic, idempotent=True, conf=None):
         super().__init__(daemon=True)
         self.topic = topic
         self.stop_event = threading.Event()
@@ -57,9 +65,10 @@ class Producer(threading.Thread):
         self.failed = []
         self.sent = 0
         self.unflushed = None
-        self.producer = confluent_kafka.Producer({
+        self.fatal = None  # a fatal client error (KafkaError) that stopped the producer
+        settings = {
             'bootstrap.servers': boot,
-            'enable.idempotence': True,
+            'enable.idempotence': idempotent,
             'linger.ms': 5,
             'message.timeout.ms': 120000,
             'retry.backoff.ms': 100,
@@ -67,7 +76,11 @@ class Producer(threading.Thread):
             'reconnect.backoff.max.ms': 500,
             'topic.metadata.refresh.interval.ms': 1000,
             'log_level': 3,
-        })
+        }
+        if not idempotent:
+            settings.update({'acks': 'all', 'max.in.flight.requests.per.connection': 1})
+        settings.update(conf or {})
+        self.producer = confluent_kafka.Producer(settings)
 
     def on_delivery(self, err, msg):
         with self.lock:
@@ -81,6 +94,16 @@ class Producer(threading.Thread):
             return [t for (p, _, _, t) in self.acked if p in partitions and t > after]
 
     def run(self):
+        try:
+            self._produce()
+        except confluent_kafka.KafkaException as e:
+            self.fatal = e.args[0]
+            self.unflushed = len(self.producer)
+            self.producer.purge()
+        finally:
+            self.producer = None
+
+    def _produce(self):
         start = time.monotonic()
         while not self.stop_event.is_set():
             due = int((time.monotonic() - start) * RATE_PER_S)
@@ -96,7 +119,6 @@ class Producer(threading.Thread):
         while self.producer.flush(0.5) > 0 and time.monotonic() < deadline:
             pass
         self.unflushed = len(self.producer)
-        self.producer = None
 
 
 def check_read_back(boot, topic, prod):
