@@ -76,11 +76,16 @@ class Producer(threading.Thread):
             'reconnect.backoff.max.ms': 500,
             'topic.metadata.refresh.interval.ms': 1000,
             'log_level': 3,
+            'error_cb': self.on_error,
         }
         if not idempotent:
             settings.update({'acks': 'all', 'max.in.flight.requests.per.connection': 1})
         settings.update(conf or {})
         self.producer = confluent_kafka.Producer(settings)
+
+    def on_error(self, err):
+        if err.fatal() and self.fatal is None:
+            self.fatal = err
 
     def on_delivery(self, err, msg):
         with self.lock:
@@ -97,7 +102,11 @@ class Producer(threading.Thread):
         try:
             self._produce()
         except confluent_kafka.KafkaException as e:
-            self.fatal = e.args[0]
+            try:
+                self.producer.poll(0.5)  # serves error_cb, which holds the cause
+            except confluent_kafka.KafkaException:
+                pass
+            self.fatal = self.fatal or e.args[0]
             self.unflushed = len(self.producer)
             self.producer.purge()
         finally:

@@ -112,7 +112,7 @@ def librdkafka_desync(boot, topic, fatal):
     as fatal. The broker was right iff none of the records of the "possibly persisted" batch are
     in the log. Returns a description, or None (then it may be a broker bug).
     """
-    m = DESYNC.search(fatal.str()) if fatal.code() == 45 else None
+    m = DESYNC.search(fatal.str())
     if not m:
         return None
     p, failing, last_err, actions, first, last, msgid = m.groups()
