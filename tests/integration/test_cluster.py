@@ -28,17 +28,19 @@ def add_broker(services, backend_broker_factory, prefix, node, args=()):
     """Starts broker `node` of the cluster whose etcd and bucket prefix is `prefix`.
 
     `args` are added to BROKER_ARGS (a backend broker's environment holds only the S3 credentials:
-    settings go on the command line)."""
+    settings go on the command line). `services` may differ per node (e.g. etcd through a proxy)."""
     b = backend_broker_factory(services, BROKER_ARGS + list(args) + [f'--node-id={node}'],
                                name=f'node{node}', prefix=prefix)
     b.start()
     return b
 
 
-def start_cluster(services, backend_broker_factory, n=3, args=()):
-    """n brokers (node ids 0..n-1) over a fresh prefix; add more with add_broker(..., brokers[0].prefix, id)."""
+def start_cluster(services, backend_broker_factory, n=3, args=(), node_services=None):
+    """n brokers (node ids 0..n-1) over a fresh prefix; add more with add_broker(..., brokers[0].prefix, id).
+    node_services {node: Services} gives some a different endpoint (e.g. etcd through a proxy)."""
     prefix = unique_prefix('cluster')
-    return [add_broker(services, backend_broker_factory, prefix, node, args) for node in range(n)]
+    return [add_broker((node_services or {}).get(node, services), backend_broker_factory, prefix, node, args)
+            for node in range(n)]
 
 
 def bootstrap(brokers):
@@ -52,9 +54,14 @@ def leaders(boot, topic):
 
 
 class Producer(threading.Thread):
-    """Idempotent producer at a steady rate over every partition; records each delivery."""
+    """A producer at a steady rate over every partition; records each delivery.
 
-    def __init__(self, boot, topic):
+    Idempotent by default. Without idempotence, one request in flight per connection keeps the
+    order of a partition across retries (retries may still duplicate records). `conf` adds or
+    overrides client settings.
+    """
+
+    def __init__(self, boot, topic, idempotent=True, conf=None):
         super().__init__(daemon=True)
         self.topic = topic
         self.stop_event = threading.Event()
@@ -63,9 +70,10 @@ class Producer(threading.Thread):
         self.failed = []
         self.sent = 0
         self.unflushed = None
-        self.producer = confluent_kafka.Producer({
+        self.fatal = None  # a fatal client error (KafkaError) that stopped the producer
+        settings = {
             'bootstrap.servers': boot,
-            'enable.idempotence': True,
+            'enable.idempotence': idempotent,
             'linger.ms': 5,
             'message.timeout.ms': 120000,
             'retry.backoff.ms': 100,
@@ -73,7 +81,16 @@ class Producer(threading.Thread):
             'reconnect.backoff.max.ms': 500,
             'topic.metadata.refresh.interval.ms': 1000,
             'log_level': 3,
-        })
+            'error_cb': self.on_error,
+        }
+        if not idempotent:
+            settings.update({'acks': 'all', 'max.in.flight.requests.per.connection': 1})
+        settings.update(conf or {})
+        self.producer = confluent_kafka.Producer(settings)
+
+    def on_error(self, err):
+        if err.fatal() and self.fatal is None:
+            self.fatal = err
 
     def on_delivery(self, err, msg):
         with self.lock:
@@ -87,6 +104,20 @@ class Producer(threading.Thread):
             return [t for (p, _, _, t) in self.acked if p in partitions and t > after]
 
     def run(self):
+        try:
+            self._produce()
+        except confluent_kafka.KafkaException as e:
+            try:
+                self.producer.poll(0.5)  # serves error_cb, which holds the cause
+            except confluent_kafka.KafkaException:
+                pass
+            self.fatal = self.fatal or e.args[0]
+            self.unflushed = len(self.producer)
+            self.producer.purge()
+        finally:
+            self.producer = None
+
+    def _produce(self):
         start = time.monotonic()
         while not self.stop_event.is_set():
             due = int((time.monotonic() - start) * RATE_PER_S)
@@ -102,7 +133,6 @@ class Producer(threading.Thread):
         while self.producer.flush(0.5) > 0 and time.monotonic() < deadline:
             pass
         self.unflushed = len(self.producer)
-        self.producer = None
 
 
 def check_read_back(boot, topic, prod):
