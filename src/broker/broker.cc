@@ -120,6 +120,7 @@ struct Runtime {
   std::unique_ptr<cluster::ClusterState> cluster;
   std::unique_ptr<log::LogManager> log;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
+  std::unique_ptr<log::ClusterSweep> sweep;
   std::unique_ptr<ClusterNode> node;
   std::unique_ptr<handlers::BrokerContext> ctx;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
@@ -203,7 +204,7 @@ struct Runtime {
     lo.max_buffered_bytes = cfg.max_buffered_bytes;
     lo.producer_expiration = cfg.producer_id_expiration;
     lo.max_producers_per_partition = cfg.max_producers_per_partition;
-    lo.orphan_grace = cfg.orphan_grace;
+    lo.orphan_grace = effective_orphan_grace(cfg);
     cluster::ClusterOptions co;
     co.node_id = node_id;
     co.producer_expiration = cfg.producer_id_expiration;
@@ -239,8 +240,17 @@ struct Runtime {
     ctx->advertised_port = adv.port;
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
     // Serving what the placement gives us.
+    log::ClusterSweepOptions so;
+    so.streams = cluster->streams();
+    so.grace = effective_orphan_grace(cfg);
+    sweep = std::make_unique<log::ClusterSweep>(objects, meta, so);
     ClusterNodeOptions no;
-    no.release_timeout = cfg.lease_ttl;
+    // A live previous owner normally releases within a flush and a checkpoint;
+    // taking a stream from it earlier than a drain may take fences it (it
+    // then exits 70), so the bound is the drain's, not the lease's.
+    no.release_timeout = std::max<std::chrono::milliseconds>(cfg.lease_ttl, kStreamDrainTimeout);
+    no.sweep = sweep.get();
+    no.sweep_interval = std::max<std::chrono::milliseconds>(so.grace / 2, std::chrono::seconds(1));
     node = std::make_unique<ClusterNode>(io, pool, meta, *membership, *cluster, *log, *groups, no);
     if (auto s = co_await node->start(); !s.ok()) {
       co_await give_up("cannot join the cluster: " + s.to_string());

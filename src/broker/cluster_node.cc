@@ -1,5 +1,6 @@
 #include "broker/cluster_node.h"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <set>
@@ -42,6 +43,22 @@ metrics::Histogram& release_seconds() {
   return h;
 }
 
+metrics::Counter& sweep_passes() {
+  static auto& c = metrics::registry().counter("kafscale_cluster_sweep_passes_total",
+                                               "Cluster-wide object liveness passes run as controller");
+  return c;
+}
+metrics::Counter& sweep_deleted(const char* what) {
+  return metrics::registry().counter("kafscale_cluster_sweep_deleted_total",
+                                     "Unreferenced log objects, stream checkpoints and dead nodes' commit "
+                                     "records deleted by the cluster sweep",
+                                     {{"kind", what}});
+}
+
+std::function<Result<log::ClusterSweepStats>()> sweep_pass(log::ClusterSweep* sweep) {
+  return [sweep] { return sweep->run_once(Clock::now()); };
+}
+
 void lost_registration(const Status& why) {
   // Another process took our node id, or our lease is gone: what we believe we
   // own may be stale, and a restart is the one safe way back.
@@ -63,7 +80,8 @@ ClusterNode::ClusterNode(asio::io_context& io, asio::thread_pool& pool,
       view_(io, pool, meta),
       controller_(io, pool, meta, membership_, view_, cluster.streams()),
       owners_(io, metastore::AsyncMetadataStore(pool, meta), keys::streams_prefix(),
-              metastore::prefix_end(keys::streams_prefix()), "stream owners") {}
+              metastore::prefix_end(keys::streams_prefix()), "stream owners"),
+      pool_(pool) {}
 
 ClusterNode::~ClusterNode() = default;
 
@@ -89,6 +107,13 @@ awaitable<Status> ClusterNode::start() {
   takeover_seconds();
   release_seconds();
   spawn_critical(io_, "cluster follower", [this] { return follow(); });
+  if (opt_.sweep != nullptr) {
+    sweep_passes();
+    for (const char* k : {"object", "checkpoint", "commit_record"}) sweep_deleted(k);
+    spawn_critical(io_, "cluster sweep", [this] { return sweeper(); });
+  } else {
+    sweeper_done_.set();
+  }
   spdlog::info("cluster member {} (lease {} ms), {} streams", membership_.node_id(),
                membership_.lease_ttl().count(), cluster_.streams());
   co_return Status{};
@@ -124,14 +149,46 @@ awaitable<Status> ClusterNode::follow() {
   co_return Status{};
 }
 
-awaitable<Status> ClusterNode::release(std::int32_t stream) {
+awaitable<Status> ClusterNode::sweeper() {
+  auto next = Clock::now() + opt_.sweep_interval;
+  while (!stopping_) {
+    co_await view_.changed().wait_until(next);
+    if (stopping_) break;
+    if (Clock::now() < next) continue;
+    next = Clock::now() + opt_.sweep_interval;
+    // Only the controller sweeps, and only while it knows it is one.
+    if (!controller_.is_controller() || !membership_.alive()) continue;
+    auto r = co_await offload(pool_, sweep_pass(opt_.sweep));
+    if (!r.ok()) {
+      spdlog::warn("cluster sweep: {} (nothing deleted; next pass in {} ms)", r.status().to_string(),
+                   opt_.sweep_interval.count());
+      continue;
+    }
+    sweep_passes().inc();
+    sweep_deleted("object").add(r->objects_deleted);
+    sweep_deleted("checkpoint").add(r->checkpoints_deleted);
+    sweep_deleted("commit_record").add(r->commits_deleted);
+    if (r->objects_deleted + r->checkpoints_deleted + r->commits_deleted > 0) {
+      spdlog::info(
+          "cluster sweep: deleted {} objects, {} checkpoints ({} bytes), {} commit records of gone "
+          "brokers; {} referenced, {} waiting out the grace",
+          r->objects_deleted, r->checkpoints_deleted, r->bytes_deleted, r->commits_deleted, r->referenced,
+          r->candidates);
+    }
+  }
+  sweeper_done_.set();
+  co_return Status{};
+}
+
+awaitable<Status> ClusterNode::release(const std::vector<std::int32_t>& streams) {
+  if (streams.empty()) co_return Status{};
   const auto t0 = Clock::now();
-  co_await groups_.release_slot(stream);
-  Status st = co_await log_.release_stream(stream);
+  for (std::size_t i = 0; i < streams.size(); ++i) co_await groups_.release_slot(streams[i]);
+  Status st = co_await log_.release_streams(streams);
   if (!st.ok()) {
-    spdlog::warn("releasing stream {}: {}", stream, st.to_string());
+    spdlog::warn("releasing streams {}: {}", fmt::join(streams, ","), st.to_string());
   } else {
-    streams_released().inc();
+    streams_released().add(streams.size());
     release_seconds().observe(Clock::now() - t0);
   }
   co_return st;
@@ -175,10 +232,13 @@ awaitable<void> ClusterNode::reconcile() {
   for (std::int32_t s = 0; s < cluster_.streams(); ++s) {
     if (placement.streams[static_cast<std::size_t>(s)].node == me) desired.insert(s);
   }
-  const std::vector<std::int32_t> owned = log_.owned_streams();
-  for (std::size_t i = 0; i < owned.size(); ++i) {
-    if (desired.count(owned[i]) == 0) co_await release(owned[i]);
+  // Everything placed elsewhere is handed over at once (one commit wait, one
+  // checkpoint transaction): the next owners wait for all of it.
+  std::vector<std::int32_t> moving;
+  for (std::int32_t s : log_.owned_streams()) {
+    if (desired.count(s) == 0) moving.push_back(s);
   }
+  co_await release(moving);
   if (draining_) co_return;
   std::vector<log::LogManager::Grant> grants;
   const auto now = Clock::now();
@@ -233,8 +293,11 @@ awaitable<void> ClusterNode::drain(Clock::time_point deadline) {
   }
   // What is left (no other broker, or the controller was slow): released by
   // us, so that the next owner takes it at once.
+  // Past our lease deadline nothing can be released (others take it once
+  // the lease is gone); the log's stop then bounds the wait for commits.
+  if (!membership_.alive()) co_return;
   const std::vector<std::int32_t> left = log_.owned_streams();
-  for (std::size_t i = 0; i < left.size(); ++i) co_await release(left[i]);
+  co_await release(left);
 }
 
 awaitable<void> ClusterNode::stop() {
@@ -245,6 +308,7 @@ awaitable<void> ClusterNode::stop() {
   }
   view_.changed().notify_all();
   co_await follow_done_.wait();
+  co_await sweeper_done_.wait();
   co_await controller_.stop();
   co_await owners_.stop();
   co_await view_.stop();

@@ -24,6 +24,7 @@
 #include "common/async.h"
 #include "coordinator/coordinator.h"
 #include "handlers/context.h"
+#include "log/cluster_sweep.h"
 #include "log/log_manager.h"
 
 namespace ks::broker {
@@ -32,6 +33,10 @@ struct ClusterNodeOptions {
   // How long a stream placed here waits for its previous owner to release it
   // (while that owner is still a live member) before taking it anyway.
   std::chrono::milliseconds release_timeout{6000};
+  // Object liveness across brokers, run while this broker is the controller
+  // (null: never), every sweep_interval.
+  log::ClusterSweep* sweep = nullptr;
+  std::chrono::milliseconds sweep_interval{std::chrono::minutes(5)};
 };
 
 class ClusterNode final : public handlers::ClusterView {
@@ -76,7 +81,8 @@ class ClusterNode final : public handlers::ClusterView {
   void owners_changed();
   awaitable<Status> follow();
   awaitable<void> reconcile();
-  awaitable<Status> release(std::int32_t stream);
+  awaitable<Status> release(const std::vector<std::int32_t>& streams);
+  awaitable<Status> sweeper();
 
   asio::io_context& io_;
   cluster::ClusterState& cluster_;
@@ -94,6 +100,8 @@ class ClusterNode final : public handlers::ClusterView {
   bool stopping_ = false;
   bool draining_ = false;
   Event follow_done_;
+  Event sweeper_done_;
+  asio::thread_pool& pool_;
 };
 
 }  // namespace ks::broker

@@ -617,6 +617,11 @@ std::chrono::milliseconds effective_offsets_retention(const Config& cfg) {
   return std::chrono::minutes(cfg.offsets_retention_minutes);
 }
 
+std::chrono::milliseconds effective_orphan_grace(const Config& cfg) {
+  if (cfg.orphan_grace.count() > 0) return cfg.orphan_grace;
+  return std::max(std::chrono::milliseconds(1000), cfg.checkpoint_interval * 10);
+}
+
 std::optional<int32_t> effective_node_id(const Config& cfg) {
   if (cfg.node_id) return cfg.node_id;
   if (cfg.metadata.starts_with("embedded://")) return 0;

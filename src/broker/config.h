@@ -114,6 +114,10 @@ std::chrono::milliseconds effective_offsets_retention(const Config& cfg);
 // broker by construction), nullopt otherwise (the membership takes a free id).
 std::optional<int32_t> effective_node_id(const Config& cfg);
 
+// How long an unreferenced object or checkpoint is kept: orphan_grace when set, else ten checkpoint
+// intervals (at least a second).
+std::chrono::milliseconds effective_orphan_grace(const Config& cfg);
+
 // The fully resolved defaults (what parsing an empty command line with no environment gives).
 Config default_config();
 

@@ -11,7 +11,8 @@ std::string topics_prefix() { return kRoot + "topics/"; }
 std::string topic(const std::string& name) { return topics_prefix() + name; }
 std::string producer_ids() { return kRoot + "producer-ids"; }
 
-std::string broker_prefix(std::int32_t node) { return fmt::format("{}brokers/{}/", kRoot, node); }
+std::string brokers_prefix() { return kRoot + "brokers/"; }
+std::string broker_prefix(std::int32_t node) { return fmt::format("{}{}/", brokers_prefix(), node); }
 std::string owner(std::int32_t node) { return broker_prefix(node) + "owner"; }
 std::string broker_config(std::int32_t node) { return broker_prefix(node) + "config"; }
 std::string commits_prefix(std::int32_t node) { return broker_prefix(node) + "commits/"; }
@@ -52,6 +53,26 @@ std::optional<std::int32_t> parse_member_key(std::string_view key) {
   std::int32_t node = -1;
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), node);
   if (ec != std::errc() || p != rest.data() + rest.size() || node < 0) return std::nullopt;
+  return node;
+}
+
+namespace {
+// A non-negative decimal node id at the start of `s`, followed by '/'.
+std::optional<std::int32_t> node_then_slash(std::string_view s, std::string_view& rest) {
+  std::int32_t node = -1;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), node);
+  if (ec != std::errc() || node < 0 || p == s.data() + s.size() || *p != '/') return std::nullopt;
+  rest = s.substr(static_cast<std::size_t>(p - s.data()) + 1);
+  return node;
+}
+}  // namespace
+
+std::optional<std::int32_t> parse_commit_node(std::string_view key) {
+  const std::string prefix = brokers_prefix();
+  if (!key.starts_with(prefix)) return std::nullopt;
+  std::string_view rest;
+  auto node = node_then_slash(key.substr(prefix.size()), rest);
+  if (!node || !rest.starts_with("commits/") || rest.size() == 8) return std::nullopt;
   return node;
 }
 
@@ -153,12 +174,25 @@ std::optional<GroupKey> parse_group_key(std::string_view key) {
 
 // ---------------------------------------------------------------- objects
 
-std::string objects_prefix(std::int32_t node) { return fmt::format("objects/{}/", node); }
+std::string all_objects_prefix() { return "objects/"; }
+std::string all_stream_checkpoints_prefix() { return "streams/"; }
+std::optional<std::int32_t> object_node(std::string_view key) {
+  std::string_view rest;
+  if (key.starts_with(all_objects_prefix()))
+    return node_then_slash(key.substr(all_objects_prefix().size()), rest);
+  if (!key.starts_with(all_stream_checkpoints_prefix())) return std::nullopt;
+  std::string_view after;
+  if (!node_then_slash(key.substr(all_stream_checkpoints_prefix().size()), after)) return std::nullopt;
+  return node_then_slash(after, rest);
+}
+std::string objects_prefix(std::int32_t node) { return fmt::format("{}{}/", all_objects_prefix(), node); }
 std::string checkpoints_prefix(std::int32_t node) { return fmt::format("checkpoints/{}/", node); }
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
   return fmt::format("{}{:016x}-{:016x}.kso", objects_prefix(node), epoch, seq);
 }
-std::string stream_checkpoints_prefix(std::int32_t stream) { return fmt::format("streams/{:04}/", stream); }
+std::string stream_checkpoints_prefix(std::int32_t stream) {
+  return fmt::format("{}{:04}/", all_stream_checkpoints_prefix(), stream);
+}
 std::string stream_checkpoint_object(std::int32_t stream, std::int32_t node, std::uint64_t epoch,
                                      std::uint64_t seq) {
   return fmt::format("{}{}/{:016x}-{:016x}.ksc", stream_checkpoints_prefix(stream), node, epoch, seq);

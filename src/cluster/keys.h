@@ -47,6 +47,7 @@ std::string topics_prefix();
 std::string topic(const std::string& name);
 std::string producer_ids();
 
+std::string brokers_prefix();  // "/ks/brokers/"
 std::string broker_prefix(std::int32_t node);
 std::string owner(std::int32_t node);
 std::string broker_config(std::int32_t node);
@@ -64,6 +65,8 @@ std::string controller();
 std::string placement();
 // The stream of "/ks/streams/<s:04>/checkpoint"; nullopt for any other key.
 std::optional<std::int32_t> parse_stream_checkpoint_key(std::string_view key);
+// The node of "/ks/brokers/<node>/commits/<seq>"; nullopt for any other key.
+std::optional<std::int32_t> parse_commit_node(std::string_view key);
 // nullopt unless key is members_prefix() + a node id.
 std::optional<std::int32_t> parse_member_key(std::string_view key);
 
@@ -92,6 +95,10 @@ struct GroupKey {
 std::optional<GroupKey> parse_group_key(std::string_view key);
 
 // Object store names.
+std::string all_objects_prefix();             // "objects/"
+std::string all_stream_checkpoints_prefix();  // "streams/"
+// The node that wrote "objects/<node>/..." or "streams/<s>/<node>/..."; nullopt otherwise.
+std::optional<std::int32_t> object_node(std::string_view key);
 std::string objects_prefix(std::int32_t node);
 std::string checkpoints_prefix(std::int32_t node);
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq);

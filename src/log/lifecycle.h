@@ -47,9 +47,9 @@ class LogLifecycle {
   // owner), rebuilds their partitions (the caller added them to the table),
   // starts a new leader epoch in each and checkpoints them.
   awaitable<Status> acquire(const std::vector<Grant>& grants);
-  // Checkpoints a stream the writer no longer holds data of and marks it
-  // released; the caller then drops its partitions.
-  awaitable<Status> release(std::int32_t stream);
+  // Checkpoints streams the writer no longer holds data of (one transaction)
+  // and marks them released; the caller then drops their partitions.
+  awaitable<Status> release(const std::vector<std::int32_t>& streams);
   // Starts the checkpointer (a critical task: see common/task.h).
   void start();
   // Lets the checkpointer finish, then writes a final checkpoint when

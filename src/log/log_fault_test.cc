@@ -649,10 +649,9 @@ awaitable<void> stop_and_flag(LogManager& log, bool& stopped) {
   stopped = true;
 }
 
-// BUG (see the report): commit() only gives up re-sending an unresolved
-// commit when `stopping_ && fenced_`, and fenced_ is never set while a commit
-// is in progress, so stop() hangs for as long as the metadata store keeps
-// timing out. Disabled until log_manager.cc gives up on stop.
+// stop() gives up re-sending a commit whose outcome stays unknown after a
+// bounded time (kStopCommitTimeout): a broker whose metadata store hangs still
+// exits on SIGTERM, and the waiters hear "outcome unknown".
 TEST_F(LogFaultTest, StopReturnsWhileACommitOutcomeStaysUnknown) {
   TopicId id{};
   run(

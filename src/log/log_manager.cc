@@ -88,19 +88,42 @@ awaitable<Status> LogManager::acquire_streams(const std::vector<Grant>& grants) 
 }
 
 awaitable<Status> LogManager::release_stream(std::int32_t stream) {
-  OwnedStream* st = s_.stream(stream);
-  if (st == nullptr) co_return Status{};
-  st->closed = true;
+  std::vector<std::int32_t> one;
+  one.push_back(stream);
+  Status st = co_await release_streams(one);
+  co_return st;
+}
+
+awaitable<Status> LogManager::release_streams(const std::vector<std::int32_t>& streams) {
+  std::vector<std::int32_t> ids;
+  for (std::int32_t s : streams) {
+    OwnedStream* st = s_.stream(s);
+    if (st == nullptr) continue;
+    st->closed = true;
+    ids.push_back(s);
+  }
+  if (ids.empty()) co_return Status{};
   writer_.seal_pending();
-  while (writer_.carries(stream))
-    co_await s_.commit_notifier.wait_until(Clock::now() + std::chrono::milliseconds(50));
-  auto r = co_await lifecycle_.release(stream);
-  // Released meanwhile by another caller (the drain and the placement follower may both ask).
-  if (s_.stream(stream) == nullptr) co_return Status{};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    while (writer_.carries(ids[i])) {
+      // Past the lease deadline a commit may never resolve (the metadata
+      // store unreachable): the streams are then taken, not released.
+      if (suspended_ || s_.fenced())
+        co_return Status(Errc::unavailable, "not releasing: lease deadline passed");
+      co_await s_.commit_notifier.wait_until(Clock::now() + std::chrono::milliseconds(50));
+    }
+  }
+  auto r = co_await lifecycle_.release(ids);
+  // Released meanwhile by another caller (the drain and the placement follower
+  // may both ask): that caller's release succeeded, whatever ours says.
+  std::erase_if(ids, [this](std::int32_t s) { return s_.stream(s) == nullptr; });
+  if (ids.empty()) co_return Status{};
   if (!r.ok()) co_return r;
-  s_.table.remove_stream(stream);
-  s_.streams.erase(stream);
-  spdlog::info("released stream {}", stream);
+  for (std::int32_t s : ids) {
+    s_.table.remove_stream(s);
+    s_.streams.erase(s);
+    spdlog::info("released stream {}", s);
+  }
   co_return Status{};
 }
 

@@ -58,6 +58,9 @@ class LogManager final : public cluster::TopicListener {
   // is pending commits, a checkpoint is written and the stream is marked
   // released for its next owner; then its partitions are dropped here.
   awaitable<Status> release_stream(std::int32_t stream);
+  // Several at once: one wait for pending commits, one checkpoint
+  // transaction for all of them (what a drain or a rebalance does).
+  awaitable<Status> release_streams(const std::vector<std::int32_t>& streams);
   bool owns_stream(std::int32_t stream) const { return s_.streams.count(stream) > 0; }
   // The fence of an owned stream (what the group coordinator's writes for its
   // slot carry); nullopt when not owned.

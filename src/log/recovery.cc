@@ -319,10 +319,8 @@ awaitable<Status> LogLifecycle::acquire(const std::vector<Grant>& grants) {
 
 // ---------------------------------------------------------------- release
 
-awaitable<Status> LogLifecycle::release(std::int32_t stream) {
-  std::vector<std::int32_t> ids;
-  ids.push_back(stream);
-  Status st = co_await checkpoint_streams(ids, CheckpointMode::release);
+awaitable<Status> LogLifecycle::release(const std::vector<std::int32_t>& streams) {
+  Status st = co_await checkpoint_streams(streams, CheckpointMode::release);
   co_return st;
 }
 

@@ -1,0 +1,34 @@
+// The parsers of keys and object names the cluster-wide sweep relies on: the
+// node behind a commit record key and behind a log object or a stream
+// checkpoint name; anything else is not ours (nullopt).
+#include "cluster/keys.h"
+
+#include <gtest/gtest.h>
+
+namespace ks::cluster::keys {
+namespace {
+
+TEST(KeysTest, CommitKeysNameTheirNode) {
+  EXPECT_EQ(parse_commit_node(commit(7, 42)), 7);
+  EXPECT_EQ(parse_commit_node(commit(0, 1)), 0);
+  EXPECT_EQ(parse_commit_node(commits_prefix(3)), std::nullopt);
+  EXPECT_EQ(parse_commit_node(owner(3)), std::nullopt);
+  EXPECT_EQ(parse_commit_node(broker_config(3)), std::nullopt);
+  EXPECT_EQ(parse_commit_node("/ks/brokers/-1/commits/1"), std::nullopt);
+  EXPECT_EQ(parse_commit_node("/ks/brokers/x/commits/1"), std::nullopt);
+  EXPECT_EQ(parse_commit_node(stream_owner(1)), std::nullopt);
+}
+
+TEST(KeysTest, ObjectNamesNameTheNodeThatWroteThem) {
+  EXPECT_EQ(object_node(object(5, 9, 10)), 5);
+  EXPECT_EQ(object_node(stream_checkpoint_object(12, 4, 9, 10)), 4);
+  EXPECT_EQ(object_node(checkpoint_object(4, 1, 2)), std::nullopt);  // single-node layout
+  EXPECT_EQ(object_node("objects/x/1.kso"), std::nullopt);
+  EXPECT_EQ(object_node("streams/0001/"), std::nullopt);
+  EXPECT_EQ(object_node("health/probe"), std::nullopt);
+  EXPECT_TRUE(object(5, 9, 10).starts_with(all_objects_prefix()));
+  EXPECT_TRUE(stream_checkpoint_object(1, 2, 3, 4).starts_with(all_stream_checkpoints_prefix()));
+}
+
+}  // namespace
+}  // namespace ks::cluster::keys
