@@ -10,6 +10,10 @@ namespace {
 
 using PartitionResponse = ProduceResponse::TopicProduceResponse::PartitionProduceResponse;
 
+// How often a produce waiting for its commit looks whether the broker passed
+// its lease deadline.
+constexpr auto kSuspendCheck = std::chrono::milliseconds(200);
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -141,7 +145,20 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
   for (std::size_t i = 0; i < pending.size(); ++i) {
     Pending& p = pending[i];
     Status s = LogManager::timed_out();
-    if (co_await p.ticket.done->event.wait_until(deadline)) s = p.ticket.done->result;
+    // Waited for in slices: a broker past its lease deadline (suspended) stops
+    // waiting at once and answers NOT_LEADER_OR_FOLLOWER, as Kafka completes
+    // pending acks on a leader change. The client retries at the new owner,
+    // which restored the idempotent-producer state (a retried batch that did
+    // commit is answered as a duplicate).
+    bool done = false;
+    while (!done && Clock::now() < deadline && !log.suspended()) {
+      done = co_await p.ticket.done->event.wait_until(std::min(deadline, Clock::now() + kSuspendCheck));
+    }
+    if (done) {
+      s = p.ticket.done->result;
+    } else if (log.suspended()) {
+      s = Status(Errc::fenced, "this broker passed its lease deadline; its partitions move");
+    }
     if (s.ok()) {
       p.out->base_offset = p.ticket.base_offset;
     } else {
