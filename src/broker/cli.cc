@@ -15,6 +15,8 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  broker [--SETTING VALUE]...                 Run a broker ('kafscale broker --help' lists settings).\n"
     "  inspect PATH_OR_KEY [--object-store URL]    Print an object's or checkpoint's contents.\n"
+    "  inspect placement [--metadata URL]          Print brokers, controller and where each stream is "
+    "served.\n"
     "  version                                     Print the version.\n";
 
 int usage_error(std::ostream& err, const std::string& msg) {
@@ -30,6 +32,9 @@ int inspect_command(const std::vector<std::string>& args, const CliActions& acti
   CLI::Option* store = app.add_option(
       "--object-store", opts.object_store,
       "Object store URL (env KAFSCALE_OBJECT_STORE; default: the broker's default object store)");
+  CLI::Option* metadata =
+      app.add_option("--metadata", opts.metadata,
+                     "Metadata store URL, for 'placement' (env KAFSCALE_METADATA; default: the broker's)");
   try {
     app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
   } catch (const CLI::CallForHelp&) {
@@ -43,8 +48,12 @@ int inspect_command(const std::vector<std::string>& args, const CliActions& acti
     auto v = env("KAFSCALE_OBJECT_STORE");
     opts.object_store = v ? *v : default_config().object_store;
   }
-  if (opts.object_store.empty()) {
-    err << "kafscale inspect: --object-store must not be empty\n";
+  if (metadata->count() == 0) {
+    auto v = env("KAFSCALE_METADATA");
+    opts.metadata = v ? *v : default_config().metadata;
+  }
+  if (opts.object_store.empty() || opts.metadata.empty()) {
+    err << "kafscale inspect: --object-store and --metadata must not be empty\n";
     return 2;
   }
   return actions.inspect(opts, env);

@@ -435,6 +435,12 @@ TEST(CliTest, Dispatch) {
   EXPECT_EQ(r.inspect_opts->object_store, "file://./kafscale-data/objects");
   r = run({"inspect", "k"}, {{"KAFSCALE_OBJECT_STORE", "s3://b/p"}});
   EXPECT_EQ(r.inspect_opts->object_store, "s3://b/p");
+  EXPECT_EQ(r.inspect_opts->metadata, "embedded://./kafscale-data/meta");
+  r = run({"inspect", "placement", "--metadata", "etcd://127.0.0.1:2379/p"});
+  EXPECT_EQ(r.inspect_opts->target, "placement");
+  EXPECT_EQ(r.inspect_opts->metadata, "etcd://127.0.0.1:2379/p");
+  r = run({"inspect", "placement"}, {{"KAFSCALE_METADATA", "etcd://h:1/q"}});
+  EXPECT_EQ(r.inspect_opts->metadata, "etcd://h:1/q");
 
   // The actions see the environment run_cli was given (the stores' credentials come from it).
   r = run({"inspect", "k"}, {{"AWS_PROFILE", "prod"}});

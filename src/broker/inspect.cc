@@ -8,12 +8,18 @@
 #include <sstream>
 
 #include "broker/stores.h"
+#include "cluster/keys.h"
+#include "cluster/membership.h"
+#include "cluster/placement.h"
 #include "log/checkpoint.h"
 #include "log/object_format.h"
+#include "log/records.h"
 #include "protocol/record_batch.h"
 
 namespace ks::broker {
 namespace {
+
+namespace keys = cluster::keys;
 
 void print_object(const log::ParsedObject& o, std::string_view bytes) {
   fmt::print("object format v{} broker_epoch {} flush_seq {} created_ms {} footer {}+{} entries {}\n",
@@ -45,9 +51,96 @@ void print_checkpoint(const log::Checkpoint& c) {
   }
 }
 
+std::map<std::string, metastore::KeyValue> read_prefix(metastore::MetadataStore& m, const std::string& prefix,
+                                                       Status& error) {
+  metastore::RangeRequest rq;
+  rq.key = prefix;
+  rq.range_end = metastore::prefix_end(prefix);
+  std::map<std::string, metastore::KeyValue> out;
+  auto r = m.range(rq);
+  if (!r.ok()) {
+    error = r.status();
+    return out;
+  }
+  for (auto& kv : r->kvs) out.emplace(kv.key, std::move(kv));
+  return out;
+}
+
+// The cluster as etcd holds it: one line per member and per stream.
+int print_placement(const InspectOptions& opt, const EnvLookup& env) {
+  auto meta = open_metadata_store(opt.metadata, env);
+  if (!meta.ok()) {
+    fmt::print(stderr, "metadata: {}\n", meta.status().message());
+    return 2;
+  }
+  Status error;
+  auto members = read_prefix(**meta, keys::members_prefix(), error);
+  auto streams = read_prefix(**meta, keys::streams_prefix(), error);
+  auto single = read_prefix(**meta, keys::controller(), error);
+  auto placed = read_prefix(**meta, keys::placement(), error);
+  if (!error.ok()) {
+    fmt::print(stderr, "metadata: {}\n", error.to_string());
+    return 1;
+  }
+  auto ctl = single.find(keys::controller());
+  if (ctl == single.end()) {
+    fmt::print("controller: none\n");
+  } else {
+    auto n = cluster::decode_controller(ctl->second.value);
+    fmt::print("controller: node {} (epoch {})\n", n.ok() ? std::to_string(*n) : n.status().to_string(),
+               ctl->second.create_revision);
+  }
+  fmt::print("brokers: {}\n", members.size());
+  for (const auto& [key, kv] : members) {
+    auto m = cluster::decode_member(kv.value);
+    if (!m.ok()) {
+      fmt::print("  {}: {}\n", key, m.status().to_string());
+      continue;
+    }
+    fmt::print("  node {} {}:{} rack '{}'{}\n", m->node, m->host, m->port, m->rack,
+               m->draining ? " draining" : "");
+  }
+  std::optional<cluster::Placement> p;
+  if (auto it = placed.find(keys::placement()); it != placed.end()) {
+    auto d = cluster::decode_placement(it->second.value);
+    if (!d.ok()) {
+      fmt::print("placement: {}\n", d.status().to_string());
+    } else {
+      p = std::move(d).value();
+    }
+  }
+  if (!p) {
+    fmt::print("placement: none yet\n");
+    return 0;
+  }
+  fmt::print("placement: {} streams, written by controller epoch {}\n", p->streams.size(),
+             p->controller_epoch);
+  for (std::size_t s = 0; s < p->streams.size(); ++s) {
+    const auto st = static_cast<std::int32_t>(s);
+    std::string owner = "no owner record";
+    if (auto it = streams.find(keys::stream_owner(st)); it != streams.end()) {
+      auto o = log::decode_stream_owner(it->second.value);
+      owner = o.ok() ? fmt::format("owner node {} {} term {}", o->node, o->released ? "released" : "owned",
+                                   o->leader_epoch)
+                     : o.status().to_string();
+    }
+    std::string cp = "no checkpoint";
+    if (auto it = streams.find(keys::stream_checkpoint(st)); it != streams.end()) {
+      auto c = log::decode_checkpoint_pointer(it->second.value);
+      cp = c.ok() ? fmt::format("checkpoint by node {} covers {} {}", c->node, c->covers_seq,
+                                c->object.empty() ? "(empty)" : c->object)
+                  : c.status().to_string();
+    }
+    fmt::print("  stream {:2}: placed on node {} epoch {}; {}; {}\n", st, p->streams[s].node,
+               p->streams[s].epoch, owner, cp);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_inspect(const InspectOptions& opt, const EnvLookup& env) {
+  if (opt.target == "placement") return print_placement(opt, env);
   std::string bytes;
   std::error_code ec;
   if (std::filesystem::is_regular_file(opt.target, ec)) {

@@ -8,10 +8,13 @@
 namespace ks::broker {
 
 struct InspectOptions {
-  std::string target;        // path or object key
+  std::string target;        // path or object key, or "placement"
   std::string object_store;  // URL; never empty (defaults like the broker's object-store)
+  std::string metadata;      // URL; never empty (defaults like the broker's metadata)
 };
-// `env` supplies the object store's credentials (stores.h).
+// target "placement": the cluster as the metadata store holds it (controller,
+// live brokers, each stream's placement, owner and checkpoint). `env`
+// supplies the stores' credentials (stores.h).
 int run_inspect(const InspectOptions& opt, const EnvLookup& env);
 
 }  // namespace ks::broker

@@ -4,12 +4,14 @@ A dead broker's id is retired while a stream still names it as owner (its lease 
 its streams not yet taken over) and reused only after the takeover. Metadata lists exactly the
 live brokers, and a topic produced through the changing cluster reads back whole.
 """
+import subprocess
 import time
 
 import confluent_kafka
 from confluent_kafka.admin import AdminClient
 
 from backends import backend_broker_factory, services, unique_prefix  # noqa: F401 (fixtures)
+from conftest import BROKER_BIN
 from kafka_helpers import create_topic, read_all, wait_for
 
 LEASE_MS = 6000  # long enough that a broker started right after a kill -9 sees the dead id's lease
@@ -85,6 +87,16 @@ def test_brokers_take_free_ids_and_reuse_a_dead_id_only_after_its_takeover(servi
     brokers.append(start('f'))
     assert ids(brokers, topic)['f'] == 3
     produce(brokers, topic, 1200, 600)
+
+    # `kafscale inspect placement` shows the same cluster from etcd.
+    out = subprocess.run([BROKER_BIN, 'inspect', 'placement', '--metadata', services.metadata_url(prefix)],
+                         capture_output=True, timeout=30, text=True)
+    assert out.returncode == 0, out.stderr
+    print(out.stdout)
+    assert 'brokers: 4' in out.stdout and 'controller: node ' in out.stdout, out.stdout
+    stream_lines = [line for line in out.stdout.splitlines() if line.strip().startswith('stream ')]
+    assert len(stream_lines) == 6, out.stdout
+    assert all('owned term' in line and 'checkpoint by node' in line for line in stream_lines), out.stdout
 
     got = read_all(','.join(b.kafka for b in brokers if b.alive), topic, PARTITIONS)
     values = sorted(r['value'] for r in got)
