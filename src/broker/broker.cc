@@ -23,6 +23,7 @@
 #include "handlers/context.h"
 #include "log/log_manager.h"
 #include "log/records.h"
+#include "log/upgrade.h"
 #include "net/server.h"
 
 namespace ks::broker {
@@ -93,6 +94,11 @@ std::optional<std::int32_t> stream_held_by(const metastore::KeyValue& kv) {
   auto o = log::decode_stream_owner(kv.value);
   if (!o.ok() || o->released) return std::nullopt;
   return o->node;
+}
+
+std::function<Result<log::UpgradeReport>()> upgrade_fn(std::shared_ptr<metastore::MetadataStore> m,
+                                                       std::int32_t streams) {
+  return [m = std::move(m), streams] { return log::upgrade_single_node_layout(*m, streams); };
 }
 
 bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
@@ -180,6 +186,12 @@ struct Runtime {
       co_return;
     }
     HostPort adv = advertised_address(cfg, server->port());
+    // A prefix written by the single-node layout becomes the stream layout
+    // first (idempotent; a no-op on a new or already upgraded cluster).
+    if (auto up = co_await offload(pool, upgrade_fn(meta, cfg.streams)); !up.ok()) {
+      co_await give_up("cannot upgrade the single-node layout: " + up.status().to_string());
+      co_return;
+    }
     cluster::MembershipOptions mo;
     mo.node_id = effective_node_id(cfg);
     mo.lease_ttl = cfg.lease_ttl;

@@ -49,8 +49,8 @@ Result<ClusterRecord> cluster_record_from(const metastore::TxnResponse& r, const
   }
   if (!j.contains("streams")) {
     return Status(Errc::invalid_argument,
-                  "the metadata prefix holds a single-node layout (cluster record without streams); "
-                  "upgrading it is not supported yet: use a new prefix");
+                  "the metadata prefix holds a single-node layout (cluster record without streams) that "
+                  "was not upgraded (log/upgrade.h; a broker upgrades it at start)");
   }
   if (!j["streams"].is_number_integer() || j["streams"].get<std::int64_t>() < 1 ||
       j["streams"].get<std::int64_t>() > kMaxStreams) {

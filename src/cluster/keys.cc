@@ -176,6 +176,7 @@ std::optional<GroupKey> parse_group_key(std::string_view key) {
 
 std::string all_objects_prefix() { return "objects/"; }
 std::string all_stream_checkpoints_prefix() { return "streams/"; }
+std::string all_checkpoints_prefix() { return "checkpoints/"; }
 std::optional<std::int32_t> object_node(std::string_view key) {
   std::string_view rest;
   if (key.starts_with(all_objects_prefix()))
@@ -186,7 +187,9 @@ std::optional<std::int32_t> object_node(std::string_view key) {
   return node_then_slash(after, rest);
 }
 std::string objects_prefix(std::int32_t node) { return fmt::format("{}{}/", all_objects_prefix(), node); }
-std::string checkpoints_prefix(std::int32_t node) { return fmt::format("checkpoints/{}/", node); }
+std::string checkpoints_prefix(std::int32_t node) {
+  return fmt::format("{}{}/", all_checkpoints_prefix(), node);
+}
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq) {
   return fmt::format("{}{:016x}-{:016x}.kso", objects_prefix(node), epoch, seq);
 }

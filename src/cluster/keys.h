@@ -97,6 +97,7 @@ std::optional<GroupKey> parse_group_key(std::string_view key);
 // Object store names.
 std::string all_objects_prefix();             // "objects/"
 std::string all_stream_checkpoints_prefix();  // "streams/"
+std::string all_checkpoints_prefix();         // "checkpoints/" (single-node layout)
 // The node that wrote "objects/<node>/..." or "streams/<s>/<node>/..."; nullopt otherwise.
 std::optional<std::int32_t> object_node(std::string_view key);
 std::string objects_prefix(std::int32_t node);

@@ -138,7 +138,8 @@ Result<ClusterSweepStats> ClusterSweep::run_once(Clock::time_point now) {
 
   // ---- sweep the bucket
   std::vector<objstore::ObjectInfo> listed;
-  for (const std::string& prefix : {keys::all_objects_prefix(), keys::all_stream_checkpoints_prefix()}) {
+  for (const std::string& prefix :
+       {keys::all_objects_prefix(), keys::all_stream_checkpoints_prefix(), keys::all_checkpoints_prefix()}) {
     auto l = objects_->list(prefix);
     if (!l.ok()) return Status(l.code(), "cluster sweep: listing " + prefix + ": " + l.status().message());
     for (auto& i : *l) listed.push_back(std::move(i));
@@ -149,7 +150,12 @@ Result<ClusterSweepStats> ClusterSweep::run_once(Clock::time_point now) {
   for (auto& info : listed) {
     auto node = keys::object_node(info.key);
     auto name = keys::parse_object_name(info.key);
-    if (!node || !name) continue;  // not ours
+    // checkpoints/<node>/...: the single-node layout's checkpoints, read by
+    // streams upgraded from it until each was checkpointed again; nothing
+    // writes there any more.
+    const bool legacy = info.key.starts_with(keys::all_checkpoints_prefix());
+    if (legacy && name) node = -1;  // never a live node's (a current one is skipped below)
+    if (!node || !name) continue;   // not ours
     const bool is_object = info.key.starts_with(keys::all_objects_prefix());
     if (is_object ? referenced.count(info.key) > 0 : current_checkpoints.count(info.key) > 0) continue;
     if (snap->live.count(*node) > 0) {

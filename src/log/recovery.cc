@@ -156,6 +156,9 @@ awaitable<Result<CheckpointPointer>> LogLifecycle::load_stream_checkpoint(std::i
   for (auto& snap : c->partitions) {
     PartitionState* p = s_.table.find(snap.key);
     if (p == nullptr) continue;  // topic deleted
+    // A format v1 checkpoint (the single-node layout, upgraded: log/upgrade.h)
+    // holds every stream's partitions; each stream takes its own.
+    if (p->stream != stream && c->version == 1) continue;
     if (p->stream != stream)
       co_return Status(Errc::corrupt, fmt::format("{}: partition {}-{} is not in stream {}", ptr->object,
                                                   to_hex(snap.key.topic), snap.key.partition, stream));
