@@ -5,7 +5,7 @@ Every broker's metadata URL names the three members (etcd://H:P0,H:P1,H:P2/PREFI
 1. The etcd leader is killed (kill -9) mid-produce: nobody is fenced (every broker process stays
    up), no acknowledged record is lost or duplicated, order is kept, and the produce stall (the
    longest gap between two acknowledgements of one partition around the kill) is bounded.
-2. Two of the three members are killed (quorum lost): acknowledgements stop, every broker's
+2. Two of the three members (the followers) are killed (quorum lost): acknowledgements stop, every broker's
    /readyz answers 503; the members come back: acknowledgements resume from the same broker
    processes (none restarted, none exited), nothing acknowledged is lost.
 
@@ -14,6 +14,7 @@ the shared Swift of the `services` fixture. Figures are printed (run with -s).
 """
 import dataclasses
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -28,9 +29,10 @@ from test_cluster_faults import (crash_watch, first_acks, librdkafka_desync, lin
                                  stop_producer, wait_acked_again)
 
 SCRIPT = SCRIPTS / 'etcd-cluster-test.sh'
-# The stall a leader kill may cause: the election (1-2 s with etcd's defaults), then a commit that
-# was proposed through a follower while there was no leader, which etcd answers "request timed
-# out" only after its request timeout (7 s) — a loose bound on a loaded 2-core machine.
+# The stall a leader kill may cause: until the followers notice the leader is gone (the election
+# timeout, 1-2 s with etcd's defaults) they forward proposals to it; those are lost and etcd answers
+# them "request timed out" only after its request timeout (7 s), an outcome the broker resolves by
+# re-sending its commit. Measured 7.4 s; the bound is loose for a loaded 2-core machine.
 STALL_BOUND_S = LEASE_MS / 1000 + 8
 QUORUM_LOSS_S = 6.0  # how long two members stay down: well past the lease
 assert QUORUM_LOSS_S > 2 * LEASE_MS / 1000
@@ -68,7 +70,20 @@ class EtcdCluster:
         return wait_for(ask, timeout, 'an etcd leader', interval=0.2)[0]
 
     def kill(self, i):
-        self.run('kill', i)
+        """kill -9 of member i, sent from here (the script's own startup takes ~1.5 s on a loaded
+        machine); returns the time of the signal once the process is gone."""
+        pid = int(self.run('pid', i))
+        os.kill(pid, signal.SIGKILL)
+        at = time.monotonic()
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+                return False
+            except ProcessLookupError:
+                return True
+        wait_for(gone, 10, f'etcd member {i} gone')
+        return at
 
     def resume(self, i):
         self.run('resume', i)
@@ -134,9 +149,12 @@ def check_data(boot, topic, prod):
 
 
 def fatal_or_raise(boot, topic, prod):
-    """A fatal client error is acceptable only as librdkafka 2.0's own desynchronisation."""
+    """A fatal client error is acceptable only as librdkafka 2.0's own desynchronisation (xfail),
+    and only with nothing acknowledged lost."""
     if prod.fatal is None:
         return
+    lost = check_read_back(boot, topic, prod)[0]
+    assert not lost, f'{len(lost)} acknowledged records missing or changed, e.g. {lost[:5]}; {prod.fatal}'
     desync = librdkafka_desync(boot, topic, prod.fatal)
     assert desync, f'the producer failed: {prod.fatal}'
     print(desync)
@@ -146,13 +164,13 @@ def fatal_or_raise(boot, topic, prod):
 def test_etcd_leader_killed_mid_produce(svc3, etcd3, backend_broker_factory, topic):  # noqa: F811
     brokers, boot, prod = start_loaded_cluster(svc3, backend_broker_factory, topic)
     before = pids(brokers)
+    firsts = {}
     with crash_watch(brokers):
         prod.start()
         try:
             wait_for(lambda: len(prod.acked) > 300, 30, 'acks before the kill')
             old = etcd3.leader()
-            killed_at = time.monotonic()
-            etcd3.kill(old)
+            killed_at = etcd3.kill(old)
             new = etcd3.leader()
             elected_s = time.monotonic() - killed_at
             # Every partition acknowledged again after the kill, then a while more.
@@ -168,8 +186,9 @@ def test_etcd_leader_killed_mid_produce(svc3, etcd3, backend_broker_factory, top
                 raise
         finally:
             stop_producer(prod, allow_fatal=True)
-    window_end = max(firsts.values()) + 2 if 'firsts' in dir() else time.monotonic()
-    gaps = ack_gaps(prod, killed_at - 1, window_end)
+    fatal_or_raise(boot, topic, prod)
+    window_end = max(firsts.values()) + 2 if firsts else time.monotonic()
+    gaps = ack_gaps(prod, killed_at - 2, window_end)
     stall = max(gaps.values())
     assert_all_alive(brokers, 'after the etcd leader kill')
     assert pids(brokers) == before
@@ -180,10 +199,9 @@ def test_etcd_leader_killed_mid_produce(svc3, etcd3, backend_broker_factory, top
           f'kill; produce stall (longest gap between acks of one partition) {stall:.2f} s '
           f'[{", ".join(f"{g:.1f}" for g in gaps.values())}]; brokers past their lease deadline meanwhile: '
           f'{suspended or "none"}; all 3 brokers alive (same processes); {prod.sent} sent, {acked} '
-          f'acknowledged, lost 0, duplicates 0; script: {etcd3.log[-3:]}')
+          f'acknowledged, lost 0, duplicates 0')
     for n in suspended:
-        print(f'node {n}:\n{lines_with(brokers[n], "deadline", "renewed", "unknown", "keepalive")}')
-    fatal_or_raise(boot, topic, prod)
+        print(f'node {n}:\n{lines_with(brokers[n], "passed its lease deadline", "renewed", "unknown")}')
     assert stall < STALL_BOUND_S, gaps
     stop_brokers(brokers)
 
@@ -196,11 +214,12 @@ def test_etcd_quorum_lost_and_regained(svc3, etcd3, backend_broker_factory, topi
         prod.start()
         try:
             wait_for(lambda: len(prod.acked) > 300, 30, 'acks before the quorum loss')
+            # The two followers: the quorum goes with the second (killing the leader first would
+            # add the leader-kill stall of the test above before the loss).
             leader = etcd3.leader()
-            down = [leader, (leader + 1) % 3]
-            lost_at = time.monotonic()
-            for i in down:
-                etcd3.kill(i)
+            down = [(leader + 1) % 3, (leader + 2) % 3]
+            etcd3.kill(down[0])
+            lost_at = etcd3.kill(down[1])
             # Every broker says it is not ready while etcd has no quorum.
             not_ready = {}
 
@@ -237,6 +256,7 @@ def test_etcd_quorum_lost_and_regained(svc3, etcd3, backend_broker_factory, topi
             stop_producer(prod, allow_fatal=True)
             for i in down:  # whatever happened, the next test gets a whole cluster
                 etcd3.resume(i)
+    fatal_or_raise(boot, topic, prod)
     assert_all_alive(brokers, 'after the quorum loss')
     restarted = [n for n, (a, b) in enumerate(zip(before, pids(brokers))) if a != b]
     assert not restarted, f'brokers {restarted} were restarted'
@@ -249,8 +269,7 @@ def test_etcd_quorum_lost_and_regained(svc3, etcd3, backend_broker_factory, topi
           f'every broker ready again after {max(ready_again.values()):.2f} s; no broker exited or restarted; '
           f'{prod.sent} sent, {acked} acknowledged, lost 0, duplicates 0')
     for n, b in enumerate(brokers):
-        print(f'node {n}:\n{lines_with(b, "deadline", "renewed", "unreachable", "lost", "fenced", n=4)}')
-    fatal_or_raise(boot, topic, prod)
+        print(f'node {n}:\n{lines_with(b, "passed its lease deadline", "renewed", "unreachable", "lost its", "fenced", n=4)}')
     assert not late, f'acknowledged without an etcd quorum: {late[:10]}'
     assert all(s == 503 for s, _ in statuses), statuses
     stop_brokers(brokers)
