@@ -16,6 +16,9 @@
 //
 // Errors: a request that never reached a server (connection refused, connect
 // timeout, TLS handshake failure, "no leader") is tried on the next endpoint;
+// requests ask etcd to refuse them at once on a member without a leader
+// (election, or cut off from the quorum) instead of holding them for its
+// request timeout (etcd_transport.h, kRequireLeaderHeader);
 // when all fail: unavailable (known not applied). A write whose response was
 // lost after it was sent (timeout, reset): timeout (outcome unknown); reads
 // are retried on the next endpoint instead. etcd errors map to limit_exceeded

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #define KS_METASTORE_CONFORMANCE_SUITE EtcdConformance
@@ -518,6 +519,38 @@ TEST(EtcdFailover, NoLeaderTriesNextEndpoint) {
   ASSERT_TRUE(s->put("/k", "v").ok());
   EXPECT_EQ(no_leader.requests(), 1);
   EXPECT_EQ(healthy.requests(), 2);
+}
+
+// Requests ask etcd to refuse them without a leader ("no leader" at once, then
+// the next endpoint) rather than hold them for its request timeout; watch
+// streams do not (etcd would cancel them all while the quorum is lost).
+TEST(EtcdFailover, RequestsRequireALeaderWatchesDoNot) {
+  std::mutex mu;
+  std::vector<std::pair<std::string, bool>> seen;  // (path, carried the header)
+  FakeEtcd fake([&](const std::string& path, const std::string& headers, const std::string&) {
+    std::lock_guard l(mu);
+    seen.emplace_back(path, headers.find("Grpc-Metadata-hasleader: true\r\n") != std::string::npos);
+    if (path == "/v3/watch") {
+      return FakeEtcd::Reply{
+          503, R"({"error":"etcdserver: no leader","message":"etcdserver: no leader","code":14})"};
+    }
+    return FakeEtcd::Reply{200, std::string("{") + kHeader + R"(,"ID":"5","result":{"TTL":"3"}})"};
+  });
+  auto s = open_unchecked(fast_options({fake.endpoint()}));
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->put("/k", "v").ok());
+  RangeRequest rr;
+  rr.key = "/k";
+  ASSERT_TRUE(s->range(rr).ok());
+  ASSERT_TRUE(s->txn(TxnRequest{}).ok());
+  ASSERT_TRUE(s->lease_keepalive(5).ok());
+  auto w = s->watch("/k", "", 0, [](const std::vector<WatchEvent>&, const Status&) {});
+  EXPECT_EQ(w.code(), Errc::unavailable);  // "no leader" on every attempt until the timeout
+  std::lock_guard l(mu);
+  std::set<std::string> with, without;
+  for (const auto& [path, header] : seen) (header ? with : without).insert(path);
+  EXPECT_EQ(with, (std::set<std::string>{"/v3/kv/put", "/v3/kv/range", "/v3/kv/txn", "/v3/lease/keepalive"}));
+  EXPECT_EQ(without, std::set<std::string>{"/v3/watch"});
 }
 
 TEST(EtcdAuth, TokenHeaderAndReauthentication) {

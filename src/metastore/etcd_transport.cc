@@ -87,10 +87,11 @@ void Transport::release(CURL* h) {
 }
 
 void Transport::setup(CURL* h, const std::string& url, const std::string& body, Headers& headers,
-                      const std::string& token, char* errbuf) const {
+                      const std::string& token, char* errbuf, bool require_leader) const {
   headers.add("Content-Type: application/json");
   headers.add("Expect:");  // no 100-continue round trip for large bodies
   if (!token.empty()) headers.add("Authorization: " + token);
+  if (require_leader) headers.add(kRequireLeaderHeader);
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_POST, 1L);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
@@ -113,7 +114,7 @@ Transport::Attempt Transport::attempt(std::size_t ep, const std::string& path, c
   Headers headers;
   char errbuf[CURL_ERROR_SIZE] = {};
   Sink sink;
-  setup(h, url, body, headers, token, errbuf);
+  setup(h, url, body, headers, token, errbuf, /*require_leader=*/true);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(std::max<std::int64_t>(1, budget.count())));

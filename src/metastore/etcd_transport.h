@@ -23,6 +23,19 @@ namespace ks::metastore::etcd {
 // curl_global_init, once per process.
 void init_curl();
 
+// Sent with every unary request (not with watch streams): etcd's gateway
+// passes it on as the gRPC metadata "hasleader", with which a member that has
+// no leader (an election in progress, or cut off from the quorum) refuses the
+// request at once with "etcdserver: no leader" (known not applied: tried on
+// the next endpoint) instead of holding it for its request timeout (7 s with
+// the default election timeout) and then answering "request timed out"
+// (outcome unknown for a write, and the same member tried first again).
+// Watches go without it: etcd would cancel every watch of a member that lost
+// its leader and refuse new ones, so a quorum loss would turn into watches
+// reconnecting in a loop, each attempt holding a worker thread; a watch on a
+// member without a leader delivers nothing until the member has one again.
+inline constexpr const char* kRequireLeaderHeader = "Grpc-Metadata-hasleader: true";
+
 // Request headers of one transfer, freed with the object.
 struct Headers {
   curl_slist* list = nullptr;
@@ -58,11 +71,12 @@ class Transport {
   void drop_token(const std::string& used);
 
   // Options shared by requests and watch streams: URL, POST body, headers
-  // (JSON, the token when not empty), no proxy, no signals, TLS files,
-  // `errbuf` (CURL_ERROR_SIZE bytes). `url`, `body`, `headers` and `errbuf`
-  // must outlive the transfer.
+  // (JSON, the token when not empty, kRequireLeaderHeader when
+  // `require_leader`), no proxy, no signals, TLS files, `errbuf`
+  // (CURL_ERROR_SIZE bytes). `url`, `body`, `headers` and `errbuf` must
+  // outlive the transfer.
   void setup(CURL* h, const std::string& url, const std::string& body, Headers& headers,
-             const std::string& token, char* errbuf) const;
+             const std::string& token, char* errbuf, bool require_leader) const;
 
  private:
   enum class Outcome { ok, not_sent, lost, error };

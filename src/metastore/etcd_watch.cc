@@ -150,7 +150,7 @@ std::string stream_once(WatchState& st, std::size_t ep) {
   }
   Headers headers;
   char errbuf[CURL_ERROR_SIZE] = {};
-  transport.setup(h, url, body, headers, tok, errbuf);
+  transport.setup(h, url, body, headers, tok, errbuf, /*require_leader=*/false);  // see kRequireLeaderHeader
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, watch_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &st);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, watch_header);
