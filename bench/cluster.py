@@ -51,7 +51,7 @@ PRODUCER_CONF = {
     'reconnect.backoff.ms': 20,
     'reconnect.backoff.max.ms': 500,
     'topic.metadata.refresh.interval.ms': 1000,
-    'log_level': 3,
+    'log_level': 2,  # connection refused to the killed broker is expected; fatal errors come via error_cb
 }
 
 
@@ -291,7 +291,7 @@ class ClusterRun:
     def start(self):
         for n in self.nodes:
             n.start()
-        self.admin = self.admin_mod.AdminClient({'bootstrap.servers': self.boot, 'log_level': 3})
+        self.admin = self.admin_mod.AdminClient({'bootstrap.servers': self.boot, 'log_level': 2})
         fut = self.admin.create_topics([self.admin_mod.NewTopic(self.topic, num_partitions=PARTITIONS,
                                                                  replication_factor=1)],
                                        operation_timeout=30, request_timeout=30)[self.topic]
@@ -345,14 +345,21 @@ class ClusterRun:
                                    f'(leaders {lead}, live {live})')
             time.sleep(0.1)
 
-    def wait_acked(self, partitions, after, what, up=(0, 1, 2), timeout=WAIT_S):
-        """Until every partition of `partitions` has a delivery report after `after`: {partition: time}."""
+    def wait_acked(self, partitions, after, what, up=(0, 1, 2), timeout=WAIT_S, old_leader=None):
+        """Until every partition of `partitions` has a delivery report after `after`: ({partition: time},
+        whether the producer was replaced, when Metadata first named other leaders for all of them (only
+        with `old_leader`))."""
         deadline = time.monotonic() + timeout
         restarted = False
+        moved_at = None
         while True:
+            if old_leader is not None and moved_at is None:
+                moved_at = self.moved_at(partitions, old_leader)
             f = self.acks.first_after(partitions, after)
             if len(f) == len(partitions):
-                return f, restarted
+                if old_leader is not None and moved_at is None:
+                    moved_at = max(f.values())  # acknowledged before Metadata was asked again
+                return f, restarted, moved_at
             if self.check_producer(what):
                 restarted = True
             self.check_nodes(up)
@@ -363,6 +370,16 @@ class ClusterRun:
 
     def wait_acked_all(self, after, what, up=(0, 1, 2)):
         return self.wait_acked(set(range(PARTITIONS)), after, what, up)
+
+    def moved_at(self, partitions, old_leader):
+        """Now, if Metadata names a leader other than `old_leader` for every partition of `partitions`."""
+        try:
+            lead, _ = self.leaders()
+        except Exception:  # noqa: BLE001 (a metadata timeout while brokers move)
+            return None
+        if lead and all(lead.get(p, -1) not in (-1, old_leader) for p in partitions):
+            return time.monotonic()
+        return None
 
     def steady(self, what):
         """Every node leads partitions and every partition was acknowledged since: the state before a fault."""
@@ -378,15 +395,15 @@ class ClusterRun:
         t0 = time.monotonic()
         victim.kill()
         up = tuple(n for n in range(3) if n != node)
-        firsts, client_restart = self.wait_acked(moved, time.monotonic() + GUARD_S,
-                                                 f'kill {i + 1} (node {node})', up)
+        firsts, client_restart, moved_at = self.wait_acked(moved, time.monotonic() + GUARD_S,
+                                                           f'kill {i + 1} (node {node})', up, old_leader=node)
         failover = max(firsts.values()) - t0
         t1 = time.monotonic()
         victim.start()
         self.wait_spread()
         rejoin = time.monotonic() - t1
-        return {'node': node, 'partitions': sorted(moved), 'failover_s': failover, 'rejoin_s': rejoin,
-                'client_restarted': client_restart}
+        return {'node': node, 'partitions': sorted(moved), 'failover_s': failover,
+                'metadata_moved_s': moved_at - t0, 'rejoin_s': rejoin, 'client_restarted': client_restart}
 
     def drain(self, i):
         node = (i + 1) % 3
@@ -398,7 +415,7 @@ class ClusterRun:
         code = victim.term()
         exited = time.monotonic()
         up = tuple(n for n in range(3) if n != node)
-        firsts, client_restart = self.wait_acked(moved, exited + GUARD_S, f'drain {i + 1} (node {node})', up)
+        firsts, client_restart, _ = self.wait_acked(moved, exited + GUARD_S, f'drain {i + 1} (node {node})', up)
         handover = max(firsts.values()) - t0
         t1 = time.monotonic()
         victim.start()
@@ -483,7 +500,7 @@ def run(binary, profile, workdir):
                 'broker_binary': str(binary)}
     out = {'settings': settings, 'leases': [], 'targets': [], 'notes': []}
     try:
-        import confluent_kafka  # noqa: F401
+        import confluent_kafka  # noqa: F401 (only whether it is installed)
     except ImportError:
         out['notes'].append('cluster phase skipped: python3-confluent-kafka is not installed')
         return out
@@ -518,7 +535,8 @@ def run_lease(binary, services, workdir, lease, profile):
             k = c.kill(i)
             res['kills'].append(k)
             log(f'lease {lease} ms: kill -9 {i + 1}/{profile["cluster_kills"]} of node {k["node"]} '
-                f'({len(k["partitions"])} partitions): failover {k["failover_s"]:.2f} s, leads again '
+                f'({len(k["partitions"])} partitions): failover {k["failover_s"]:.2f} s (Metadata names new '
+                f'leaders after {k["metadata_moved_s"]:.2f} s), leads again '
                 f'{k["rejoin_s"]:.2f} s after its restart')
         for i in range(profile['cluster_drains']):
             d = c.drain(i)
@@ -538,6 +556,7 @@ def run_lease(binary, services, workdir, lease, profile):
         c.stop()
     res['failover'] = summary([k['failover_s'] for k in res['kills']])
     res['failover_clean'] = summary([k['failover_s'] for k in res['kills'] if not k['client_restarted']])
+    res['metadata_moved'] = summary([k['metadata_moved_s'] for k in res['kills']])
     res['rejoin'] = summary([k['rejoin_s'] for k in res['kills']])
     res['drain_exit'] = summary([d['exit_s'] for d in res['drains']])
     res['drain_handover'] = summary([d['handover_s'] for d in res['drains']])
@@ -591,6 +610,7 @@ def report_lines(cluster):
                        if x else '-')
         lines.append(f'lease {res["lease_ttl_ms"]} ms:')
         lines.append(f'  failover (kill -9)           {s(f)}')
+        lines.append(f'  Metadata names new leaders   {s(res.get("metadata_moved"))}')
         if fc and f and fc['count'] != f['count']:
             lines.append(f'  failover, no client restart  {s(fc)}')
         lines.append(f'  restarted node leads again   {s(rj)}')
@@ -616,16 +636,17 @@ def markdown(cluster, command, machine, load):
              f'producer at {st["rate_per_s"]} records/s of {st["record_bytes"]} B (topic.metadata.refresh.interval.ms '
              f'{st["producer"]["topic.metadata.refresh.interval.ms"]}, retry.backoff.ms '
              f'{st["producer"]["retry.backoff.ms"]}), S3 flush 250 ms (default).', '',
-             '| lease TTL | kill -9 failover p50 / p90 / max | restarted node leads again p50 / max | '
-             'SIGTERM exit p50 / max | SIGTERM acked elsewhere p50 / p90 / max | acknowledged | lost | duplicates | '
-             'fatal client errors |',
-             '| ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: |']
+             '| lease TTL | kill -9 failover p50 / p90 / max | Metadata names new leaders p50 / p90 / max | '
+             'restarted node leads again p50 / max | SIGTERM exit p50 / max | SIGTERM acked elsewhere p50 / p90 / '
+             'max | acknowledged | lost | duplicates | fatal client errors |',
+             '| ---: | --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |']
 
     def t(x, keys):
         return ' / '.join(f'{x[k]:.2f}' for k in keys) + f' s (n={x["count"]})' if x else '-'
     for res in cluster['leases']:
         r = res['records'] or {}
         lines.append(f'| {res["lease_ttl_ms"]} ms | {t(res["failover"], ("p50_s", "p90_s", "max_s"))} | '
+                     f'{t(res.get("metadata_moved"), ("p50_s", "p90_s", "max_s"))} | '
                      f'{t(res["rejoin"], ("p50_s", "max_s"))} | {t(res["drain_exit"], ("p50_s", "max_s"))} | '
                      f'{t(res["drain_handover"], ("p50_s", "p90_s", "max_s"))} | {r.get("acknowledged", "-")} | '
                      f'{r.get("lost", "-")} | {r.get("duplicates", "-")} | {len(res["events"])} |')
