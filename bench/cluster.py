@@ -66,6 +66,10 @@ def percentile(values, q):
     return s[k]
 
 
+def fmt_s(v):
+    return f'{v:.2f} s' if v is not None else '- (not seen before the acks)'
+
+
 def summary(values):
     if not values:
         return None
@@ -357,8 +361,8 @@ class ClusterRun:
                 moved_at = self.moved_at(partitions, old_leader)
             f = self.acks.first_after(partitions, after)
             if len(f) == len(partitions):
-                if old_leader is not None and moved_at is None:
-                    moved_at = max(f.values())  # acknowledged before Metadata was asked again
+                # moved_at stays None when every partition was acknowledged before a Metadata answer named
+                # the new leaders (a Metadata request can take long while the client reconnects).
                 return f, restarted, moved_at
             if self.check_producer(what):
                 restarted = True
@@ -403,7 +407,7 @@ class ClusterRun:
         self.wait_spread()
         rejoin = time.monotonic() - t1
         return {'node': node, 'partitions': sorted(moved), 'failover_s': failover,
-                'metadata_moved_s': moved_at - t0, 'rejoin_s': rejoin, 'client_restarted': client_restart}
+                'metadata_moved_s': moved_at - t0 if moved_at is not None else None, 'rejoin_s': rejoin, 'client_restarted': client_restart}
 
     def drain(self, i):
         node = (i + 1) % 3
@@ -536,7 +540,7 @@ def run_lease(binary, services, workdir, lease, profile):
             res['kills'].append(k)
             log(f'lease {lease} ms: kill -9 {i + 1}/{profile["cluster_kills"]} of node {k["node"]} '
                 f'({len(k["partitions"])} partitions): failover {k["failover_s"]:.2f} s (Metadata names new '
-                f'leaders after {k["metadata_moved_s"]:.2f} s), leads again '
+                f'leaders after {fmt_s(k["metadata_moved_s"])}), leads again '
                 f'{k["rejoin_s"]:.2f} s after its restart')
         for i in range(profile['cluster_drains']):
             d = c.drain(i)
@@ -556,7 +560,7 @@ def run_lease(binary, services, workdir, lease, profile):
         c.stop()
     res['failover'] = summary([k['failover_s'] for k in res['kills']])
     res['failover_clean'] = summary([k['failover_s'] for k in res['kills'] if not k['client_restarted']])
-    res['metadata_moved'] = summary([k['metadata_moved_s'] for k in res['kills']])
+    res['metadata_moved'] = summary([k['metadata_moved_s'] for k in res['kills'] if k['metadata_moved_s'] is not None])
     res['rejoin'] = summary([k['rejoin_s'] for k in res['kills']])
     res['drain_exit'] = summary([d['exit_s'] for d in res['drains']])
     res['drain_handover'] = summary([d['handover_s'] for d in res['drains']])

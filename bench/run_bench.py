@@ -50,7 +50,8 @@ NULL_SOURCE_BYTES = 1 * GIB
 RSS_OVERHEAD_BYTES = 256 * MIB
 
 PROFILES = {
-    # <= 3 minutes on 2 cores: 1 KiB records at 1, 100 and 1,000 partitions, every phase, plus references.
+    # ~3 minutes on 2 cores (+ ~3 for the cluster phase): 1 KiB records at 1, 100 and 1,000 partitions, every
+    # phase, plus references.
     'quick': {
         'sizes': [1024],
         'partitions': [1, 100, 1000],
@@ -958,7 +959,10 @@ def main():
               f'{fmt(r["memcpy_passes"], ".1f")} memcpy, {fmt(r["crc32c_passes"], ".1f")} CRC32C')
     if cluster_results:
         missed = [t for t in cluster_results['targets'] if t['holds'] is False]
-        print(f'\ncluster phase (3 brokers over etcd + Swift; reproduce with: {command}): '
+        alone = (f'/usr/bin/python3 bench/run_bench.py --profile {args.profile} --only-cluster --build {args.build}'
+                 + (f' --kafscale-bin {args.kafscale_bin}' if args.kafscale_bin else ''))
+        print(f'\ncluster phase (3 brokers over etcd + Swift; reproduce with: {command}'
+              f'{"" if args.only_cluster else f"; this phase alone: {alone}"}): '
               f'{"FAIL" if missed or not cluster_results["leases"] else "PASS"}')
         for line in cluster.report_lines(cluster_results):
             print('  ' + line)
