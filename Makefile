@@ -44,7 +44,8 @@ test-sanitize: test-deps deps
 	cmake --build $(SANITIZE_BUILD)
 	bash tests/with-services.sh bash -c 'cd $(SANITIZE_BUILD) && ctest --output-on-failure -j2 && cd .. && KAFSCALE_BIN=$(SANITIZE_BUILD)/kafscale bash tests/run-integration.sh'
 
-# Benchmarks (docs/BENCHMARKS.md): PROFILE=quick (<= 3 minutes) or PROFILE=full (the whole matrix).
+# Benchmarks (docs/BENCHMARKS.md): PROFILE=quick (~6 minutes, half of it the cluster failover phase) or
+# PROFILE=full (the whole matrix).
 bench: bench-deps build
 	/usr/bin/python3 bench/run_bench.py --profile $(PROFILE) --build $(BUILD)
 

@@ -4,13 +4,15 @@
 Starts the broker (embedded: local-directory object store + embedded metadata store; then, when
 scripts/swift-test.sh and scripts/etcd-test.sh exist, S3 on a local Swift + etcd), runs the matrix of the
 chosen profile with bench/loadgen (librdkafka), measures the same traffic against the null sink/source and
-memcpy/CRC32C on this machine, stops everything, and writes:
+memcpy/CRC32C on this machine; then the cluster phase (bench/cluster.py: three brokers over etcd + Swift,
+kill -9 and SIGTERM failover times under an idempotent producer); stops everything, and writes:
 
   <out>/results.json   every figure (fields: docs/BENCHMARKS.md)
   <out>/*.png          latency CDF; throughput and CPU/GiB vs partitions
   stdout               a table and the targets
 
 Usage: /usr/bin/python3 bench/run_bench.py [--profile quick|full] [--build build] [--out build/bench]
+         [--kafscale-bin PATH] [--no-s3] [--no-cluster | --only-cluster] [--update-doc]
 """
 import argparse
 import json
@@ -26,6 +28,8 @@ import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
+
+import cluster
 
 REPO = Path(__file__).resolve().parents[1]
 GIB = 1 << 30
@@ -46,7 +50,8 @@ NULL_SOURCE_BYTES = 1 * GIB
 RSS_OVERHEAD_BYTES = 256 * MIB
 
 PROFILES = {
-    # <= 3 minutes on 2 cores: 1 KiB records at 1, 100 and 1,000 partitions, every phase, plus references.
+    # ~3 minutes on 2 cores (+ ~3 for the cluster phase): 1 KiB records at 1, 100 and 1,000 partitions, every
+    # phase, plus references.
     'quick': {
         'sizes': [1024],
         'partitions': [1, 100, 1000],
@@ -56,6 +61,11 @@ PROFILES = {
         'max_run_bytes': 384 * MIB,
         's3_partitions': [100],
         'micro_min_time': 0.1,
+        # cluster phase (bench/cluster.py): per lease TTL, kill -9 and SIGTERM of one of three brokers
+        'cluster_leases': [6000, 2000],
+        'cluster_kills': 5,
+        'cluster_drains': 2,
+        'cluster_rate': 1000,
     },
     # The whole matrix.
     'full': {
@@ -67,6 +77,10 @@ PROFILES = {
         'max_run_bytes': 768 * MIB,
         's3_partitions': [1, 100, 1000],
         'micro_min_time': 0.5,
+        'cluster_leases': [6000, 2000],
+        'cluster_kills': 20,
+        'cluster_drains': 5,
+        'cluster_rate': 1000,
     },
 }
 
@@ -235,11 +249,13 @@ class Bench:
         self.build = Path(args.build).resolve()
         self.out = Path(args.out).resolve()
         self.bin = {
-            'kafscale': self.build / 'kafscale',
+            'kafscale': Path(args.kafscale_bin).resolve() if args.kafscale_bin else self.build / 'kafscale',
             'loadgen': self.build / 'bench' / 'kafscale-loadgen',
             'nullbroker': self.build / 'bench' / 'kafscale-nullbroker',
             'micro': self.build / 'bench' / 'kafscale-microbench',
         }
+        if args.only_cluster:  # the cluster phase needs the broker only
+            self.bin = {'kafscale': self.bin['kafscale']}
         self.runs = []
         self.idempotence = True
         self.notes = []
@@ -697,6 +713,17 @@ def markdown(results):
     return '\n'.join(lines) + '\n'
 
 
+def replace_section(doc, name, body):
+    """Replaces the text between <!-- name:begin --> and <!-- name:end --> of `doc` with `body`."""
+    begin, end = f'<!-- {name}:begin -->', f'<!-- {name}:end -->'
+    text = doc.read_text()
+    if begin not in text or end not in text:
+        sys.exit(f'{doc} has no {begin} ... {end} section')
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(head + begin + '\n' + body + end + tail)
+
+
 def update_doc(doc, results, out):
     """Replaces the text between the results markers of `doc` and copies the plots next to it."""
     begin, end = '<!-- results:begin -->', '<!-- results:end -->'
@@ -810,11 +837,14 @@ def ensure_binaries(bench):
     missing = [k for k, p in bench.bin.items() if not p.exists()]
     if not missing:
         return
+    if 'kafscale' in missing and bench.args.kafscale_bin:
+        sys.exit(f'bench: --kafscale-bin {bench.args.kafscale_bin} does not exist')
     log(f'building {", ".join(missing)} in {bench.build}')
     if not (bench.build / 'build.ninja').exists() or missing != ['kafscale']:
         subprocess.run(['cmake', '-S', str(REPO), '-B', str(bench.build), '-G', 'Ninja',
                         '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(['cmake', '--build', str(bench.build), '--target', 'bench-tools'], check=True)
+    subprocess.run(['cmake', '--build', str(bench.build), '--target',
+                    'kafscale' if missing == ['kafscale'] else 'bench-tools'], check=True)
     still = [k for k, p in bench.bin.items() if not p.exists()]
     if still:
         sys.exit(f'bench: cannot build {", ".join(still)} (is librdkafka-dev / libbenchmark-dev installed? '
@@ -827,6 +857,11 @@ def main():
     ap.add_argument('--build', default=str(REPO / 'build'))
     ap.add_argument('--out', default=None, help='default: <build>/bench')
     ap.add_argument('--no-s3', action='store_true', help='skip the S3 + etcd run')
+    ap.add_argument('--kafscale-bin', default=None, help='broker binary (default: <build>/kafscale)')
+    phase = ap.add_mutually_exclusive_group()
+    phase.add_argument('--no-cluster', action='store_true', help='skip the cluster (failover) phase')
+    phase.add_argument('--only-cluster', action='store_true',
+                       help='run the cluster (failover) phase only; needs only the broker binary')
     ap.add_argument('--keep-work', action='store_true', help='keep the brokers\' data directories')
     ap.add_argument('--update-doc', action='store_true',
                     help='also write the results into docs/BENCHMARKS.md and its plots into docs/benchmarks/')
@@ -841,28 +876,41 @@ def main():
     command = (f'make bench PROFILE={args.profile}' if os.environ.get('MAKELEVEL') else
                ' '.join(['/usr/bin/python3'] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]))
 
-    log(f'profile {args.profile}: references (memcpy, CRC32C)')
-    refs = bench.micro()
-    log('embedded broker (local directory + embedded metadata)')
-    try:
-        bench.broker_matrix('embedded', [])
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        # Keep what was measured; the report says where it stopped.
-        note = f'embedded run stopped early: {str(e)[:1500]}'
-        log(note)
-        bench.notes.append(note)
-    by_key = {(r['message_bytes'], r['partitions']): r for r in bench.runs
-              if r['backend'] == 'embedded' and r['phase'] == 'produce'}
-    log('null sink / null source with the same traffic')
-    bench.null_runs(sorted(by_key), by_key)
-    s3_info = 'skipped: --no-s3'
-    if not args.no_s3:
-        s3_runs, s3_info = bench.s3_etcd()
-        if s3_runs is None:
-            log(f'S3 + etcd run {s3_info}')
-            bench.notes.append(f'S3 + etcd run {s3_info}')
+    refs = {}
+    s3_info = 'skipped: --only-cluster' if args.only_cluster else 'skipped: --no-s3'
     flush_ms = {'embedded': 10, 's3_etcd': 250}  # the broker's defaults for file:// and other stores
+    if not args.only_cluster:
+        log(f'profile {args.profile}: references (memcpy, CRC32C)')
+        refs = bench.micro()
+        log('embedded broker (local directory + embedded metadata)')
+        try:
+            bench.broker_matrix('embedded', [])
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            # Keep what was measured; the report says where it stopped.
+            note = f'embedded run stopped early: {str(e)[:1500]}'
+            log(note)
+            bench.notes.append(note)
+        by_key = {(r['message_bytes'], r['partitions']): r for r in bench.runs
+                  if r['backend'] == 'embedded' and r['phase'] == 'produce'}
+        log('null sink / null source with the same traffic')
+        bench.null_runs(sorted(by_key), by_key)
+        if not args.no_s3:
+            s3_runs, s3_info = bench.s3_etcd()
+            if s3_runs is None:
+                log(f'S3 + etcd run {s3_info}')
+                bench.notes.append(f'S3 + etcd run {s3_info}')
     ratios, targets = ratios_and_targets(bench.runs, refs, flush_ms)
+    cluster_results = None
+    if not args.no_cluster:
+        log(f'cluster phase: 3 brokers over etcd + Swift, leases {profile["cluster_leases"]} ms, '
+            f'{profile["cluster_kills"]} kill -9 and {profile["cluster_drains"]} SIGTERM each')
+        c_started, c_load = time.time(), os.getloadavg()
+        cluster_results = cluster.run(bench.bin['kafscale'], profile, bench.out / 'work' / 'cluster')
+        cluster_results['started_at'] = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(c_started))
+        cluster_results['duration_s'] = round(time.time() - c_started, 1)
+        cluster_results['load_average'] = {'start': c_load, 'end': os.getloadavg()}
+        targets += cluster_results['targets']
+        bench.notes += cluster_results['notes']
     load_end = os.getloadavg()
     results = {
         'schema': 1,
@@ -881,23 +929,43 @@ def main():
         'ratios': ratios,
         'targets': targets,
         'notes': bench.notes,
+        'cluster': cluster_results,
     }
-    results['plots'] = plots(results, bench.out)
+    results['plots'] = plots(results, bench.out) if bench.runs else []
     (bench.out / 'results.json').write_text(json.dumps(results, indent=1))
-    (bench.out / 'results.md').write_text(markdown(results))
+    md = markdown(results) if bench.runs else ''
+    cluster_md = (cluster.markdown(cluster_results, command, results['machine'],
+                                   (cluster_results['load_average']['start'], cluster_results['load_average']['end']))
+                  if cluster_results and cluster_results['leases'] else '')
+    (bench.out / 'results.md').write_text(md + ('\n## Cluster failover\n\n' + cluster_md if cluster_md else ''))
     if args.update_doc:
-        update_doc(REPO / 'docs' / 'BENCHMARKS.md', results, bench.out)
+        doc = REPO / 'docs' / 'BENCHMARKS.md'
+        if bench.runs:
+            update_doc(doc, results, bench.out)
+        if cluster_md:
+            replace_section(doc, 'cluster-results', cluster_md)
 
     print(f'\nKafScale benchmark, profile {args.profile}: {results["machine"]["cpu"]}, '
           f'{results["machine"]["cores"]} cores; load average {load_start[0]:.1f} at start, {load_end[0]:.1f} at end')
-    print(f'references: memcpy {refs["memcpy"]["4096KiB"]:.1f} GiB/s, CRC32C {refs["crc32c"]["4096KiB"]:.1f} GiB/s '
-          '(4 MiB buffers)\n')
-    print(table(bench.runs))
-    print('\nCPU per GiB, ratio to the null sink/source (and as memcpy / CRC32C passes over the data):')
+    if refs:
+        print(f'references: memcpy {refs["memcpy"]["4096KiB"]:.1f} GiB/s, CRC32C {refs["crc32c"]["4096KiB"]:.1f} '
+              'GiB/s (4 MiB buffers)\n')
+    if bench.runs:
+        print(table(bench.runs))
+        print('\nCPU per GiB, ratio to the null sink/source (and as memcpy / CRC32C passes over the data):')
     for r in ratios:
         print(f'  {r["backend"]:8} {r["phase"]:14} {r["message_bytes"]:>6} B {r["partitions"]:>5}p: '
               f'{r["cpu_s_per_gib"]:.2f} s/GiB = {fmt(r["ratio_to_null"], ".2f")} x null, '
               f'{fmt(r["memcpy_passes"], ".1f")} memcpy, {fmt(r["crc32c_passes"], ".1f")} CRC32C')
+    if cluster_results:
+        missed = [t for t in cluster_results['targets'] if t['holds'] is False]
+        alone = (f'/usr/bin/python3 bench/run_bench.py --profile {args.profile} --only-cluster --build {args.build}'
+                 + (f' --kafscale-bin {args.kafscale_bin}' if args.kafscale_bin else ''))
+        print(f'\ncluster phase (3 brokers over etcd + Swift; reproduce with: {command}'
+              f'{"" if args.only_cluster else f"; this phase alone: {alone}"}): '
+              f'{"FAIL" if missed or not cluster_results["leases"] else "PASS"}')
+        for line in cluster.report_lines(cluster_results):
+            print('  ' + line)
     print('\ntargets:')
     for t in targets:
         state = {True: 'HOLDS', False: 'MISSED', None: 'n/a'}[t['holds']]
