@@ -10,6 +10,7 @@
 #include "cluster/streams.h"
 #include "common/assert.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 
 namespace ks::cluster {
 
@@ -18,6 +19,14 @@ using metastore::Op;
 using metastore::TxnRequest;
 
 namespace {
+
+metrics::Counter& fencing_rejections() {
+  static auto& c = metrics::registry().counter("kafscale_fencing_rejections_total",
+                                               "Commits and checkpoints the metadata store refused on a "
+                                               "fencing compare (another process owns this node "
+                                               "id or one of the streams written)");
+  return c;
+}
 
 TxnRequest cluster_txn(const std::string& cid, std::int32_t streams) {
   TxnRequest t;
@@ -114,7 +123,9 @@ ClusterState::ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::M
     : meta_(pool, meta),
       opt_(options),
       producer_expiration_(options.producer_expiration),
-      producer_ids_(pool, std::move(meta)) {}
+      producer_ids_(pool, std::move(meta)) {
+  fencing_rejections();  // listed from the first scrape
+}
 
 awaitable<Status> ClusterState::start() {
   if (auto s = co_await take_ownership(); !s.ok()) co_return s;
@@ -166,6 +177,7 @@ metastore::Compare ClusterState::fence() const {
 metastore::Op ClusterState::read_owner() const { return Op::get(keys::owner(opt_.node_id)); }
 
 void ClusterState::set_fenced(const Status& why) {
+  fencing_rejections().inc();
   if (!fenced_)
     spdlog::error("node {} fenced: {}; no more writes from this process", opt_.node_id, why.to_string());
   fenced_ = true;

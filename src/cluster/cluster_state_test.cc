@@ -8,6 +8,7 @@
 #include <set>
 
 #include "cluster/keys.h"
+#include "common/metrics.h"
 #include "metastore/fault_store.h"
 #include "metastore/metastore_test_util.h"
 
@@ -90,8 +91,11 @@ TEST_F(ClusterStateTest, OwnershipGivesAnEpochAndANewerOwnerFencesTheOlder) {
     EXPECT_EQ(st.code(), Errc::fenced);
     EXPECT_NE(st.message().find(std::to_string(b.broker_epoch())), std::string::npos);
     EXPECT_FALSE(a.fenced());
+    auto& rejections = metrics::registry().counter("kafscale_fencing_rejections_total", "");
+    const auto before = rejections.value();
     a.set_fenced(st);
     EXPECT_TRUE(a.fenced());
+    EXPECT_EQ(rejections.value(), before + 1);  // /metrics counts every refused write
   });
   // The cluster id is created once.
   run([&](ClusterState& s) -> awaitable<void> {
