@@ -18,16 +18,9 @@ PY=/usr/bin/python3
 log() { echo "etcd-test: $*" >&2; }
 
 # Prints N distinct free loopback ports (bound to port 0, then released).
+SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 free_ports() {
-  "$PY" - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
+  "$PY" "$SCRIPTS_DIR/free-ports.py" "$1"
 }
 
 healthy() {
