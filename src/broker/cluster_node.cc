@@ -315,6 +315,12 @@ awaitable<void> ClusterNode::stop() {
   co_await membership_.stop();
 }
 
+std::int32_t ClusterNode::controller() const {
+  const std::int32_t c = view_.controller_node();
+  if (c >= 0 && membership_.members().count(c) > 0) return c;
+  return membership_.node_id();
+}
+
 std::vector<handlers::NodeEndpoint> ClusterNode::brokers() const {
   std::vector<handlers::NodeEndpoint> out;
   for (const auto& [node, m] : membership_.members()) {

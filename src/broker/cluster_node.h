@@ -66,7 +66,11 @@ class ClusterNode final : public handlers::ClusterView {
 
   // handlers::ClusterView
   std::vector<handlers::NodeEndpoint> brokers() const override;
-  std::int32_t controller() const override { return view_.controller_node(); }
+  // The elected controller when it is known and live, else this broker: any
+  // broker handles the admin requests clients send to "the controller" (as
+  // with Kafka's KIP-590), and a client told -1 may wait for its next
+  // metadata refresh (librdkafka: minutes) before sending CreateTopics.
+  std::int32_t controller() const override;
   handlers::PartitionLeader leader(std::int32_t stream) const override;
   std::optional<handlers::NodeEndpoint> endpoint(std::int32_t node) const override;
 
