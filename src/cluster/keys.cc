@@ -67,6 +67,15 @@ std::optional<std::int32_t> node_then_slash(std::string_view s, std::string_view
 }
 }  // namespace
 
+std::optional<std::int32_t> parse_node_checkpoint_key(std::string_view key) {
+  const std::string prefix = brokers_prefix();
+  if (!key.starts_with(prefix)) return std::nullopt;
+  std::string_view rest;
+  auto node = node_then_slash(key.substr(prefix.size()), rest);
+  if (!node || rest != "checkpoint") return std::nullopt;
+  return node;
+}
+
 std::optional<std::int32_t> parse_commit_node(std::string_view key) {
   const std::string prefix = brokers_prefix();
   if (!key.starts_with(prefix)) return std::nullopt;
@@ -185,6 +194,11 @@ std::optional<std::int32_t> object_node(std::string_view key) {
   std::string_view after;
   if (!node_then_slash(key.substr(all_stream_checkpoints_prefix().size()), after)) return std::nullopt;
   return node_then_slash(after, rest);
+}
+std::optional<std::int32_t> stream_checkpoint_object_stream(std::string_view key) {
+  if (!object_node(key) || !key.starts_with(all_stream_checkpoints_prefix())) return std::nullopt;
+  std::string_view rest;
+  return node_then_slash(key.substr(all_stream_checkpoints_prefix().size()), rest);
 }
 std::string objects_prefix(std::int32_t node) { return fmt::format("{}{}/", all_objects_prefix(), node); }
 std::string checkpoints_prefix(std::int32_t node) {

@@ -65,6 +65,8 @@ std::string controller();
 std::string placement();
 // The stream of "/ks/streams/<s:04>/checkpoint"; nullopt for any other key.
 std::optional<std::int32_t> parse_stream_checkpoint_key(std::string_view key);
+// The node of "/ks/brokers/<node>/checkpoint" (single-node layout); nullopt for any other key.
+std::optional<std::int32_t> parse_node_checkpoint_key(std::string_view key);
 // The node of "/ks/brokers/<node>/commits/<seq>"; nullopt for any other key.
 std::optional<std::int32_t> parse_commit_node(std::string_view key);
 // nullopt unless key is members_prefix() + a node id.
@@ -100,6 +102,8 @@ std::string all_stream_checkpoints_prefix();  // "streams/"
 std::string all_checkpoints_prefix();         // "checkpoints/" (single-node layout)
 // The node that wrote "objects/<node>/..." or "streams/<s>/<node>/..."; nullopt otherwise.
 std::optional<std::int32_t> object_node(std::string_view key);
+// The stream of "streams/<s>/<node>/..."; nullopt otherwise.
+std::optional<std::int32_t> stream_checkpoint_object_stream(std::string_view key);
 std::string objects_prefix(std::int32_t node);
 std::string checkpoints_prefix(std::int32_t node);
 std::string object(std::int32_t node, std::uint64_t epoch, std::uint64_t seq);

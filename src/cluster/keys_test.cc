@@ -17,6 +17,9 @@ TEST(KeysTest, CommitKeysNameTheirNode) {
   EXPECT_EQ(parse_commit_node("/ks/brokers/-1/commits/1"), std::nullopt);
   EXPECT_EQ(parse_commit_node("/ks/brokers/x/commits/1"), std::nullopt);
   EXPECT_EQ(parse_commit_node(stream_owner(1)), std::nullopt);
+  EXPECT_EQ(parse_node_checkpoint_key(checkpoint(4)), 4);
+  EXPECT_EQ(parse_node_checkpoint_key(commit(4, 1)), std::nullopt);
+  EXPECT_EQ(parse_node_checkpoint_key(owner(4)), std::nullopt);
 }
 
 TEST(KeysTest, ObjectNamesNameTheNodeThatWroteThem) {
@@ -26,6 +29,8 @@ TEST(KeysTest, ObjectNamesNameTheNodeThatWroteThem) {
   EXPECT_EQ(object_node("objects/x/1.kso"), std::nullopt);
   EXPECT_EQ(object_node("streams/0001/"), std::nullopt);
   EXPECT_EQ(object_node("health/probe"), std::nullopt);
+  EXPECT_EQ(stream_checkpoint_object_stream(stream_checkpoint_object(12, 4, 9, 10)), 12);
+  EXPECT_EQ(stream_checkpoint_object_stream(object(5, 9, 10)), std::nullopt);
   EXPECT_TRUE(object(5, 9, 10).starts_with(all_objects_prefix()));
   EXPECT_TRUE(stream_checkpoint_object(1, 2, 3, 4).starts_with(all_stream_checkpoints_prefix()));
 }

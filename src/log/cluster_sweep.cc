@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 #include <set>
 
@@ -162,11 +161,7 @@ Result<ClusterSweepStats> ClusterSweep::run_once(Clock::time_point now) {
       if (is_object && name->seq > last_commit[*node]) continue;  // a flush in flight
       if (!is_object) {
         // streams/<s>/<node>/...: a newer checkpoint of the stream's pointer node, being written.
-        const std::string_view rest =
-            std::string_view(info.key).substr(keys::all_stream_checkpoints_prefix().size());
-        std::int32_t stream = -1;
-        std::from_chars(rest.data(), rest.data() + rest.size(), stream);
-        auto p = snap->pointers.find(stream);
+        auto p = snap->pointers.find(keys::stream_checkpoint_object_stream(info.key).value_or(-1));
         if (p == snap->pointers.end() || (p->second.node == *node && name->seq >= p->second.covers_seq))
           continue;
       }

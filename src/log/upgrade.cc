@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -74,17 +73,13 @@ Result<UpgradeReport> upgrade_single_node_layout(metastore::MetadataStore& meta,
     if (auto n = keys::parse_commit_node(kv.key)) nodes.insert(*n);
   }
   for (const auto& kv : br->kvs) {
-    const std::string rest = kv.key.substr(keys::brokers_prefix().size());
-    const auto slash = rest.find('/');
-    if (slash == std::string::npos || rest.substr(slash + 1) != "checkpoint") continue;
+    auto n = keys::parse_node_checkpoint_key(kv.key);
+    if (!n) continue;
     auto p = decode_checkpoint_pointer(kv.value);
     if (!p.ok()) return Status(Errc::corrupt, "upgrade: " + kv.key + ": " + p.status().message());
-    std::int32_t n = -1;
-    auto [end, ec] = std::from_chars(rest.data(), rest.data() + slash, n);
-    if (ec != std::errc() || end != rest.data() + slash || n < 0) continue;  // not a node's key
-    p->node = n;
-    pointers[n] = *p;
-    nodes.insert(n);
+    p->node = *n;
+    pointers[*n] = *p;
+    nodes.insert(*n);
   }
   if (nodes.size() > 1) {
     return Status(Errc::invalid_argument,
