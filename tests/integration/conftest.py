@@ -3,6 +3,8 @@
 Each test module gets its own broker in a fresh temporary directory. A module
 can set BROKER_ARGS (a list of extra command-line flags) to configure it.
 KAFSCALE_BIN overrides the broker binary (default: build/kafscale).
+KAFSCALE_EXPECT_LIBRDKAFKA (set by tests/run-integration.sh for its 2.15 pass) makes the session
+refuse to start unless confluent-kafka-python loaded that librdkafka version.
 """
 import json
 import os
@@ -16,6 +18,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import confluent_kafka
 import pytest
 
 import kafka_helpers
@@ -28,6 +31,29 @@ START_TIMEOUT_S = 30  # a broker that is not serving by then is broken
 STOP_TIMEOUT_S = 30  # SIGTERM flushes; a clean stop takes far less
 HTTP_TIMEOUT_S = 5
 LOG_TAIL_BYTES = 6000  # how much of the broker's output a failure shows
+
+
+LIBRDKAFKA_VERSION, LIBRDKAFKA_VERSION_INT = confluent_kafka.libversion()
+LIBRDKAFKA_2_15 = 0x020F0000  # librdkafka's version int: 0xMMmmrrpp
+
+
+def pytest_report_header(config):
+    return f'librdkafka {LIBRDKAFKA_VERSION} (confluent-kafka-python {confluent_kafka.version()[0]})'
+
+
+def pytest_configure(config):
+    want = os.environ.get('KAFSCALE_EXPECT_LIBRDKAFKA')
+    if want and not (LIBRDKAFKA_VERSION == want or LIBRDKAFKA_VERSION.startswith(want + '.')):
+        pytest.exit(f'KAFSCALE_EXPECT_LIBRDKAFKA={want} but confluent-kafka-python loaded librdkafka '
+                    f'{LIBRDKAFKA_VERSION} (LD_LIBRARY_PATH={os.environ.get("LD_LIBRARY_PATH", "")!r})',
+                    returncode=3)
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker('librdkafka_2_15') and LIBRDKAFKA_VERSION_INT < LIBRDKAFKA_2_15:
+        pytest.fail(f'this test needs librdkafka 2.15 and this process loaded {LIBRDKAFKA_VERSION}: run it with '
+                    '`LIBRDKAFKA=2.15 bash tests/run-integration.sh -k ...` (scripts/install-deps.sh --test '
+                    'builds that librdkafka)', pytrace=False)
 
 
 class BrokerError(Exception):

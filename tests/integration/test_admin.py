@@ -4,6 +4,8 @@ OffsetForLeaderEpoch).
 """
 import struct
 
+import pytest
+
 from confluent_kafka.admin import ConfigResource, NewPartitions
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource as KpConfigResource
@@ -12,6 +14,8 @@ from kafka.admin import NewPartitions as KpNewPartitions
 
 from kafka_helpers import admin, create_topic, list_topics, produce_ok, wait_for
 from test_idempotence_protocol import Conn, kstring
+
+pytestmark = pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
 
 BROKER_ARGS = ['--auto-create-topics=false']
 TIMEOUT_S = 30

@@ -12,6 +12,8 @@ from backends import backend_broker_factory, services  # noqa: F401 (fixtures)
 from kafka_helpers import (consumer, create_topic, kcat, kcat_consume, produce_ok, read_all,
                            wait_for)
 
+pytestmark = pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
+
 PARTITIONS = 3
 EXTRA_ARGS = ['--auto-create-topics=true', '--default-partitions', str(PARTITIONS)]
 

@@ -8,12 +8,16 @@ read back once, in order, at its acknowledged offset.
 import threading
 import time
 
+import pytest
+
 import confluent_kafka
 from confluent_kafka.admin import AdminClient
 
 from backends import backend_broker_factory, services, unique_prefix  # noqa: F401 (fixtures)
 from kafka_helpers import create_topic, read_all, wait_for
 from test_groups_protocol import Conn, i8, string
+
+pytestmark = pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
 
 LEASE_MS = 2000
 BROKER_ARGS = ['--auto-create-topics=true', f'--lease-ttl-ms={LEASE_MS}', '--streams=12']
@@ -65,6 +69,7 @@ class Producer(threading.Thread):
         super().__init__(daemon=True)
         self.topic = topic
         self.stop_event = threading.Event()
+        self.hold_event = threading.Event()  # set: produce nothing (see hold())
         self.lock = threading.Lock()
         self.acked = []  # (partition, offset, value, monotonic time)
         self.failed = []
@@ -103,6 +108,17 @@ class Producer(threading.Thread):
         with self.lock:
             return [t for (p, _, _, t) in self.acked if p in partitions and t > after]
 
+    def hold(self, held, timeout=60):
+        """Stops producing (and waits until every record sent was delivered), or goes on again."""
+        if not held:
+            self.hold_event.clear()
+            return
+        self.hold_event.set()
+        deadline = time.monotonic() + timeout
+        while self.producer is not None and len(self.producer) > 0:
+            assert time.monotonic() < deadline, f'{len(self.producer)} records undelivered after {timeout} s'
+            time.sleep(0.05)
+
     def run(self):
         try:
             self._produce()
@@ -120,6 +136,10 @@ class Producer(threading.Thread):
     def _produce(self):
         start = time.monotonic()
         while not self.stop_event.is_set():
+            if self.hold_event.is_set():
+                start = time.monotonic() - self.sent / RATE_PER_S  # no burst when going on
+                self.producer.poll(0.01)
+                continue
             due = int((time.monotonic() - start) * RATE_PER_S)
             while self.sent < due:
                 try:

@@ -8,6 +8,8 @@ from confluent_kafka.admin import NewTopic
 from kafka_helpers import (admin, create_topic, list_topics, produce, produce_ok, read, read_all,
                            wait_for)
 
+pytestmark = pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
+
 DEFAULT_PARTITIONS = 2
 BROKER_ARGS = ['--auto-create-topics=true', '--default-partitions', str(DEFAULT_PARTITIONS)]
 

@@ -16,6 +16,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from kafka_helpers import check_brokers, create_topic, produce_ok, wait_for
 
+pytestmark = pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
+
 # Broker settings given as environment variables (see src/broker/README.md, Settings): short
 # sessions for the crash tests, a short initial delay so consumers started together share the
 # first generation.

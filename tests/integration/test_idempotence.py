@@ -11,6 +11,7 @@ import threading
 import time
 
 import confluent_kafka
+import pytest
 
 from kafka_helpers import NODE_DIR, create_topic, read_all, wait_for
 
@@ -107,6 +108,7 @@ def kill_restart_during(broker, rng, seconds, progress, start):
         print(f'kill {n} at {time.monotonic() - start:.1f}s')
 
 
+@pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
 def test_librdkafka_idempotent_producer_survives_sigkills(broker, topic):
     seed = int(os.environ.get('KAFSCALE_TEST_SEED', time.time_ns() % 1_000_000))
     rng = random.Random(seed)

@@ -2,7 +2,11 @@
 import json
 import time
 
+import pytest
+
 from kafka_helpers import kcat, kcat_consume, list_topics, produce_ok, wait_for
+
+pytestmark = pytest.mark.librdkafka  # runs with librdkafka 2.0.2 and 2.15 (tests/run-integration.sh)
 
 # Topics here come from auto-creation, so this module does not depend on CreateTopics.
 DEFAULT_PARTITIONS = 3
