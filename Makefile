@@ -45,9 +45,17 @@ test-sanitize: test-deps deps
 	bash tests/with-services.sh bash -c 'cd $(SANITIZE_BUILD) && ctest --output-on-failure -j2 && cd .. && KAFSCALE_BIN=$(SANITIZE_BUILD)/kafscale bash tests/run-integration.sh'
 
 # Benchmarks (docs/BENCHMARKS.md): PROFILE=quick (~6 minutes, half of it the cluster failover phase) or
-# PROFILE=full (the whole matrix).
+# PROFILE=full (the whole matrix). LIBRDKAFKA=2.15 runs the load generator and the cluster phase's clients
+# on the librdkafka 2.15 that `scripts/install-deps.sh --test` builds (default: Debian's 2.0.2).
+RDK_215_DIR := $(CURDIR)/tests/integration/node-rdkafka/node_modules/@confluentinc/kafka-javascript/build/deps
 bench: bench-deps build
+ifeq ($(LIBRDKAFKA),2.15)
+	@bash scripts/install-deps.sh --test
+	@test -e $(RDK_215_DIR)/librdkafka.so.1 || { echo "bench: librdkafka 2.15 is not built ($(RDK_215_DIR))" >&2; exit 1; }
+	LD_LIBRARY_PATH=$(RDK_215_DIR) /usr/bin/python3 bench/run_bench.py --profile $(PROFILE) --build $(BUILD)
+else
 	/usr/bin/python3 bench/run_bench.py --profile $(PROFILE) --build $(BUILD)
+endif
 
 bench-deps:
 	@bash bench/install-deps.sh

@@ -15,6 +15,7 @@ Usage: /usr/bin/python3 bench/run_bench.py [--profile quick|full] [--build build
          [--kafscale-bin PATH] [--no-s3] [--no-cluster | --only-cluster] [--update-doc]
 """
 import argparse
+import ctypes
 import json
 import os
 import platform
@@ -817,10 +818,20 @@ def machine_info():
                             text=True).stdout.strip()
     dirty = bool(subprocess.run(['git', '-C', str(REPO), 'status', '--porcelain'], capture_output=True,
                                 text=True).stdout.strip())
-    rdkafka = subprocess.run(['pkg-config', '--modversion', 'rdkafka'], capture_output=True, text=True).stdout.strip()
+    rdkafka = librdkafka_version()
     return {'cpu': cpu, 'cores': os.cpu_count(), 'memory_gib': round(mem / GIB, 1) if mem else None,
             'kernel': platform.release(), 'os': platform.platform(), 'commit': commit + ('+dirty' if dirty else ''),
             'librdkafka': rdkafka}
+
+
+def librdkafka_version():
+    """The librdkafka the load generator loads at run time (LD_LIBRARY_PATH may pick 2.15, see the Makefile)."""
+    try:
+        lib = ctypes.CDLL('librdkafka.so.1')
+        lib.rd_kafka_version_str.restype = ctypes.c_char_p
+        return lib.rd_kafka_version_str().decode()
+    except OSError as e:
+        return f'unknown ({e})'
 
 
 def proc_meminfo_total():
