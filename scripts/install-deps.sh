@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
   libboost1.81-dev libcurl4-openssl-dev libssl-dev libspdlog-dev libfmt-dev
-  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev)
+  libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev
+  zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
   nodejs npm etcd-server etcd-client curl swift-proxy swift-account swift-container swift-object memcached
-  zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev)  # the last four: what librdkafka 2.15 is built against
+  libsasl2-dev)  # with the codec libraries above: what librdkafka 2.15 is built against
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi

@@ -246,6 +246,7 @@ struct Runtime {
     ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, node_id, {}, 0});
     ctx->auto_create_topics = cfg.auto_create_topics;
     ctx->default_partitions = cfg.default_partitions;
+    ctx->max_decompressed_batch_bytes = cfg.max_decompressed_batch_bytes;
     ctx->groups = groups.get();
     ctx->writes_unavailable = [this] { return monitor->writes_unavailable(); };
     ctx->advertised_host = adv.host;

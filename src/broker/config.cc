@@ -474,6 +474,10 @@ const std::vector<Setting>& settings() {
                         [](const Config& c) { return c.ready_file; }, nullptr});
     s.push_back(size_setting("max-request-bytes", "Largest request accepted (socket.request.max.bytes).",
                              &Config::max_request_bytes, kKiB, kGiB));
+    s.push_back(size_setting("max-decompressed-batch-bytes",
+                             "Largest batch payload after decompression when a topic's compression.type "
+                             "makes the broker recompress it (MESSAGE_TOO_LARGE beyond).",
+                             &Config::max_decompressed_batch_bytes, kKiB, 4 * kGiB));
     s.push_back(int_setting<uint32_t>("max-connections", "Concurrent client connections.",
                                       &Config::max_connections, 1, 1000000));
     s.push_back(size_setting("max-buffered-bytes", "Produce bytes accepted but not yet durable, all clients.",

@@ -76,6 +76,9 @@ struct Config {
   std::optional<HostPort> http_listen;      // unset: no HTTP endpoint
   std::string ready_file;                   // empty: none; written once the broker serves requests
   uint64_t max_request_bytes = 100 * kMiB;  // Kafka's socket.request.max.bytes
+  // Largest records payload of one batch after decompression, when a topic's compression.type makes
+  // the broker recompress what a producer sent (a bigger one is refused with MESSAGE_TOO_LARGE).
+  uint64_t max_decompressed_batch_bytes = 64 * kMiB;
   uint32_t max_connections = 10000;
   // Produce bytes accepted but not yet durable, across all connections.
   uint64_t max_buffered_bytes = 512 * kMiB;

@@ -52,6 +52,15 @@ bool parse_i64(const std::string& v, std::int64_t& out) {
 
 }  // namespace
 
+int compression_codec(std::string_view value) {
+  if (value == "producer") return -1;
+  static constexpr std::string_view kCodecs[] = {"uncompressed", "gzip", "snappy", "lz4", "zstd"};
+  for (int i = 0; i < 5; ++i) {
+    if (value == kCodecs[i]) return i;  // the RecordBatch attribute value
+  }
+  return kUnknownCompression;
+}
+
 std::optional<std::string> validate_topic_config(const std::string& name, const std::string& value) {
   const TopicConfigSpec* spec = find_topic_config(name);
   if (spec == nullptr) return "Unknown topic config name: " + name;
@@ -95,9 +104,11 @@ std::optional<std::string> validate_topic_config(const std::string& name, const 
     return "Invalid value " + value +
            " for configuration message.timestamp.type: String must be one of: CreateTime, LogAppendTime";
   }
-  if (name == "compression.type" && value != "producer") {
-    // Batches are stored as the producer sent them; we never recompress.
-    return "compression.type=" + value + " is not supported by KafScale (only producer)";
+  if (name == "compression.type" && compression_codec(value) == kUnknownCompression) {
+    return "Invalid value " + value +
+           " for configuration compression.type: String must be one of: uncompressed, zstd, lz4, snappy, "
+           "gzip, "
+           "producer";
   }
   if (name == "max.message.bytes" && n < 0)
     return "Invalid value " + value + " for configuration max.message.bytes: Value must be at least 0";
@@ -117,6 +128,10 @@ TopicSettings effective_settings(const std::map<std::string, std::string>& confi
   get("retention.bytes", s.retention_bytes);
   auto ts = configs.find("message.timestamp.type");
   s.log_append_time = ts != configs.end() && ts->second == "LogAppendTime";
+  auto ct = configs.find("compression.type");
+  if (ct != configs.end() && compression_codec(ct->second) != kUnknownCompression) {
+    s.compression = compression_codec(ct->second);
+  }
   return s;
 }
 

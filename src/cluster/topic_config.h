@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ks::cluster {
@@ -29,7 +30,15 @@ struct TopicSettings {
   std::int64_t retention_ms = 604800000;
   std::int64_t retention_bytes = -1;
   bool log_append_time = false;
+  // compression.type: -1 keeps what the producer sent ("producer"); else the
+  // RecordBatch codec (0 uncompressed, 1 gzip, 2 snappy, 3 lz4, 4 zstd) every
+  // produced batch is stored with, recompressed by the broker when it differs.
+  int compression = -1;
 };
+// compression.type values: -1 for "producer", the RecordBatch codec (0..4) for
+// uncompressed, gzip, snappy, lz4 and zstd, kUnknownCompression otherwise.
+inline constexpr int kUnknownCompression = -2;
+int compression_codec(std::string_view value);
 TopicSettings effective_settings(const std::map<std::string, std::string>& configs);
 
 }  // namespace ks::cluster

@@ -13,6 +13,18 @@ metrics::Counter& produce_bytes() {
       metrics::registry().counter("kafscale_produce_bytes_total", "Record bytes accepted by Produce");
   return c;
 }
+metrics::Counter& produce_recompressed_batches() {
+  static auto& c =
+      metrics::registry().counter("kafscale_produce_recompressed_batches_total",
+                                  "Produced batches recompressed to their topic's compression.type");
+  return c;
+}
+metrics::Counter& produce_recompressed_bytes() {
+  static auto& c = metrics::registry().counter(
+      "kafscale_produce_recompressed_bytes_total",
+      "Bytes of produced batches, as the producer sent them, recompressed to their topic's compression.type");
+  return c;
+}
 metrics::Counter& fetch_requests() {
   static auto& c = metrics::registry().counter("kafscale_fetch_requests_total", "Fetch requests handled");
   return c;
@@ -25,6 +37,8 @@ metrics::Counter& fetch_bytes() {
 void register_metrics() {
   produce_requests();
   produce_bytes();
+  produce_recompressed_batches();
+  produce_recompressed_bytes();
   fetch_requests();
   fetch_bytes();
 }

@@ -54,6 +54,9 @@ struct BrokerContext {
   std::int32_t default_partitions = 1;
   // Partitions one topic may have (bounds the state a single request can create).
   std::int32_t max_partitions_per_topic = 100'000;
+  // Bound on a batch's payload after decompression when produce recompresses it for a
+  // topic's compression.type (--max-decompressed-batch-bytes).
+  std::uint64_t max_decompressed_batch_bytes = std::uint64_t{64} << 20;
   // Consumer groups and committed offsets (null until started: COORDINATOR_NOT_AVAILABLE).
   coordinator::GroupCoordinator* groups = nullptr;
   // With several brokers: the broker coordinating a group slot
@@ -78,6 +81,8 @@ struct RequestContext {
 // /metrics lists them from the first scrape).
 metrics::Counter& produce_requests();
 metrics::Counter& produce_bytes();
+metrics::Counter& produce_recompressed_batches();
+metrics::Counter& produce_recompressed_bytes();
 metrics::Counter& fetch_requests();
 metrics::Counter& fetch_bytes();
 void register_metrics();

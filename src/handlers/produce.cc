@@ -2,7 +2,9 @@
 
 #include <chrono>
 
+#include "common/assert.h"
 #include "handlers/handlers.h"
+#include "protocol/compression.h"
 
 namespace ks::handlers {
 using log::LogManager;
@@ -31,6 +33,46 @@ constexpr std::int32_t kMinProduceTimeoutMs = 1'000;
 const cluster::TopicInfo* find_topic(LogManager& log, std::int16_t version,
                                      const ProduceRequest::TopicProduceData& td) {
   return version >= 13 ? log.topic_by_id(td.topic_id.bytes) : log.topic(td.name);
+}
+
+// A topic with compression.type other than "producer" stores every batch with
+// that codec, as Kafka's LogValidator does: batches with another codec are
+// decompressed, their records checked, and compressed again into `owned`.
+// Returns false (with `error` set) when a batch cannot be recompressed;
+// otherwise `records`/`batches` describe what to store (unchanged when every
+// batch already has the topic's codec: the zero-copy path).
+bool apply_topic_compression(int codec, std::uint64_t max_decompressed, std::string_view& records,
+                             std::vector<protocol::BatchInfo>& batches, std::string& owned,
+                             protocol::BatchError& error) {
+  bool differs = false;
+  for (const auto& b : batches) differs = differs || b.header.compression() != codec;
+  if (!differs) return true;
+  owned.clear();
+  std::uint64_t raw_bytes = 0;
+  for (const auto& b : batches) {
+    std::string_view one = records.substr(b.position, b.size);
+    if (b.header.compression() == codec) {
+      owned.append(one);
+      continue;
+    }
+    auto out = protocol::recompress_batch(one, codec, max_decompressed);
+    if (auto* e = std::get_if<protocol::BatchError>(&out)) {
+      error = std::move(*e);
+      return false;
+    }
+    produce_recompressed_batches().inc();
+    raw_bytes += one.size();
+    owned.append(std::get<std::string>(out));
+  }
+  produce_recompressed_bytes().add(raw_bytes);
+  auto revalidated = protocol::validate_record_set(owned);
+  // What recompress_batch built passed validation already; a failure here is a bug.
+  KS_ASSERT(std::holds_alternative<std::vector<protocol::BatchInfo>>(revalidated),
+            "recompressed record set does not validate: {}",
+            std::get<protocol::BatchError>(revalidated).message);
+  batches = std::move(std::get<std::vector<protocol::BatchInfo>>(revalidated));
+  records = owned;
+  return true;
 }
 
 }  // namespace
@@ -64,6 +106,7 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     log::LogManager::Ticket ticket;
   };
   std::vector<Pending> pending;
+  std::string recompressed;  // a partition's batches in its topic's codec (copied by append_batches)
   // Reserved up front: `pending` keeps pointers into these vectors.
   resp.responses.reserve(req.topic_data.size());
   for (auto& td : req.topic_data) {
@@ -103,6 +146,14 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
         continue;
       }
       auto& batches = std::get<std::vector<BatchInfo>>(validated);
+      if (topic->settings.compression >= 0) {
+        BatchError bad;
+        if (!apply_topic_compression(topic->settings.compression, ctx.broker.max_decompressed_batch_bytes,
+                                     records, batches, recompressed, bad)) {
+          fail(static_cast<ErrorCode>(bad.error_code), bad.message);
+          continue;
+        }
+      }
       bool too_large = false;
       for (const auto& b : batches) {
         too_large = too_large || static_cast<std::int64_t>(b.size) > topic->settings.max_message_bytes;
