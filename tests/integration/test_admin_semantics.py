@@ -59,3 +59,34 @@ def test_admin_offset_commit_to_a_group_with_members_is_unknown_member(broker, t
     wait_for(lambda: 'ok' in platformatic(broker, alter)[0], TIMEOUT_S, 'admin commit to the empty group')
     (offsets,) = platformatic(broker, listed)
     assert '"committedOffset": "1"' in str(offsets).replace("'", '"'), offsets
+
+
+def kafkajs_admin(broker, *actions):
+    """Runs kafkajs admin actions (node/admin.js); returns their results."""
+    return node_script('admin.js', {'brokers': [broker.kafka], 'actions': list(actions)})['results']
+
+
+def test_describe_configs_synonyms_and_documentation_only_when_asked(broker, topic):
+    create_topic(broker.kafka, topic, config={'retention.ms': '3600000'})
+    TOPIC = 2
+    resource = {'type': TOPIC, 'name': topic}
+    plain, with_syn = kafkajs_admin(
+        broker,
+        {'op': 'describeConfigs', 'args': {'resources': [resource], 'includeSynonyms': False}},
+        {'op': 'describeConfigs', 'args': {'resources': [resource], 'includeSynonyms': True}})
+    (entries,) = [r['configEntries'] for r in plain['ok']['resources']]
+    assert entries and all(e['configSynonyms'] == [] for e in entries), entries
+    (entries,) = [r['configEntries'] for r in with_syn['ok']['resources']]
+    by_name = {e['configName']: e for e in entries}
+    assert [s['configValue'] for s in by_name['retention.ms']['configSynonyms']][0] == '3600000', by_name
+
+    pr = {'resourceType': TOPIC, 'resourceName': topic}
+    neither, docs = platformatic(
+        broker,
+        {'op': 'describeConfigs', 'args': {'resources': [pr]}},
+        {'op': 'describeConfigs', 'args': {'resources': [pr], 'includeDocumentation': True}})
+    (desc,) = neither['ok']
+    assert all(c['documentation'] is None and c['synonyms'] == [] for c in desc['configs']), desc
+    (desc,) = docs['ok']
+    assert all(c['documentation'] for c in desc['configs']), desc
+    assert all(c['synonyms'] == [] for c in desc['configs']), desc
