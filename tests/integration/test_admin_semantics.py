@@ -4,6 +4,8 @@ validated in CreateTopics/CreatePartitions, authorized operations when asked.
 """
 import time
 
+import pytest
+
 from confluent_kafka import Consumer
 
 from kafka_helpers import create_topic, node_script, produce_ok, wait_for
@@ -11,6 +13,7 @@ from kafka_helpers import create_topic, node_script, produce_ok, wait_for
 BROKER_ARGS = ['--auto-create-topics=false', '--group-initial-rebalance-delay-ms=0']
 TIMEOUT_S = 30
 UNKNOWN_MEMBER_ID = 25
+INVALID_REPLICA_ASSIGNMENT = 39
 
 
 def platformatic(broker, *steps):
@@ -90,3 +93,44 @@ def test_describe_configs_synonyms_and_documentation_only_when_asked(broker, top
     (desc,) = docs['ok']
     assert all(c['documentation'] for c in desc['configs']), desc
     assert all(c['synonyms'] == [] for c in desc['configs']), desc
+
+
+def test_replica_assignments_are_validated(broker, topic):
+    from confluent_kafka.admin import NewTopic
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewPartitions as KpNewPartitions
+    from kafka.admin import NewTopic as KpNewTopic
+    from kafka.errors import KafkaError
+
+    from kafka_helpers import admin, list_topics
+
+    a = KafkaAdminClient(bootstrap_servers=broker.kafka, request_timeout_ms=TIMEOUT_S * 1000)
+    try:
+        # The only broker is 0 (single node): broker 5 does not exist, 0 twice is a duplicate,
+        # partitions must be 0..n-1.
+        for bad in ({0: [5]}, {0: [0, 0]}, {0: [0], 2: [0]}):
+            with pytest.raises(KafkaError) as e:
+                a.create_topics([KpNewTopic(topic, -1, -1, replica_assignments=bad)])
+            assert e.value.errno == INVALID_REPLICA_ASSIGNMENT, (bad, e.value)
+            assert 'manual partition assignment' in str(e.value) or 'consecutive' in str(e.value), e.value
+        assert topic not in list_topics(broker.kafka)
+        a.create_topics([KpNewTopic(topic, -1, -1, replica_assignments={0: [0], 1: [0]})])
+        wait_for(lambda: list_topics(broker.kafka).get(topic) == 2, TIMEOUT_S, 'two partitions')
+        # One list per new partition, known brokers, one replica (the topic's replication factor).
+        for count, bad in ((4, [[0]]), (3, [[7]]), (3, [[0, 0]])):
+            with pytest.raises(KafkaError) as e:
+                a.create_partitions({topic: KpNewPartitions(count, bad)})
+            assert e.value.errno == INVALID_REPLICA_ASSIGNMENT, (count, bad, e.value)
+        a.create_partitions({topic: KpNewPartitions(3, [[0]])})
+    finally:
+        a.close()
+    wait_for(lambda: list_topics(broker.kafka).get(topic) == 3, TIMEOUT_S, 'three partitions')
+
+    # librdkafka: replica_assignment (replication factor -1).
+    other = f'{topic}-rd'
+    rd = admin(broker.kafka)
+    fs = rd.create_topics([NewTopic(other, 2, replica_assignment=[[0], [0]])], request_timeout=TIMEOUT_S)
+    fs[other].result(TIMEOUT_S)
+    fs = rd.create_topics([NewTopic(f'{other}2', 1, replica_assignment=[[3]])], request_timeout=TIMEOUT_S)
+    err = fs[f'{other}2'].exception(TIMEOUT_S)
+    assert err is not None and 'INVALID_REPLICA_ASSIGNMENT' in str(err), err
