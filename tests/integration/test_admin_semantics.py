@@ -134,3 +134,56 @@ def test_replica_assignments_are_validated(broker, topic):
     fs = rd.create_topics([NewTopic(f'{other}2', 1, replica_assignment=[[3]])], request_timeout=TIMEOUT_S)
     err = fs[f'{other}2'].exception(TIMEOUT_S)
     assert err is not None and 'INVALID_REPLICA_ASSIGNMENT' in str(err), err
+
+
+# Kafka's AclOperation bit sets (AclEntry.supportedOperations); no authorizer: all of them.
+TOPIC_OPS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
+GROUP_OPS = sum(1 << op for op in (3, 6, 8, 10, 11))
+CLUSTER_OPS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
+NOT_REQUESTED = -2147483648
+
+
+def describe_cluster_ops(broker, include):
+    """DescribeCluster v0 by hand: the cluster_authorized_operations field."""
+    from test_admin import flexible_call
+    from test_idempotence_protocol import Conn
+    c = Conn(broker)
+    try:
+        r = flexible_call(c, 60, 0, (b'\x01' if include else b'\x00') + b'\x00')
+        r.take('>i')  # throttle
+        assert r.take('>h') == 0
+        r.compact_string()  # error message
+        r.compact_string()  # cluster id
+        r.take('>i')  # controller
+        for _ in range(r.uvarint() - 1):
+            r.take('>i')
+            r.compact_string()
+            r.take('>i')
+            r.compact_string()  # rack
+            assert r.uvarint() == 0  # tags
+        return r.take('>i')
+    finally:
+        c.close()
+
+
+def test_authorized_operations_only_when_asked(broker, topic):
+    create_topic(broker.kafka, topic, partitions=1)
+    assert describe_cluster_ops(broker, True) == CLUSTER_OPS
+    assert describe_cluster_ops(broker, False) == NOT_REQUESTED
+
+    group = f'{topic}-group'
+    c = Consumer({'bootstrap.servers': broker.kafka, 'group.id': group, 'enable.auto.commit': False,
+                  'session.timeout.ms': 10000, 'log_level': 3})
+    try:
+        c.subscribe([topic])
+        deadline = time.time() + TIMEOUT_S
+        while not c.assignment() and time.time() < deadline:
+            c.poll(0.2)
+        asked, not_asked = platformatic(
+            broker,
+            {'op': 'describeGroups', 'args': {'groups': [group], 'includeAuthorizedOperations': True}},
+            {'op': 'describeGroups', 'args': {'groups': [group]}})
+    finally:
+        c.close()
+    assert asked['ok'][group]['authorizedOperations'] == GROUP_OPS, asked
+    assert not_asked['ok'][group]['authorizedOperations'] == NOT_REQUESTED, not_asked
