@@ -63,7 +63,8 @@ TEST(ReplicaAssignment, NewTopic) {
   EXPECT_NE(message_of(check_new_topic_assignments(-1, -1, uneven, known)).find("not consistent"),
             std::string::npos);
   std::vector<NewTopicAssignment> stranger = {part(0, {5})};
-  EXPECT_NE(message_of(check_new_topic_assignments(-1, -1, stranger, known)).find("broker 5"), std::string::npos);
+  EXPECT_NE(message_of(check_new_topic_assignments(-1, -1, stranger, known)).find("broker 5"),
+            std::string::npos);
 }
 
 TEST(ReplicaAssignment, NewPartitions) {
@@ -77,7 +78,8 @@ TEST(ReplicaAssignment, NewPartitions) {
   EXPECT_NE(message_of(check_new_partition_assignments(1, wide, known)).find("which have 1 replica(s)"),
             std::string::npos);
   std::vector<std::vector<std::int32_t>> stranger = {{7}};
-  EXPECT_NE(message_of(check_new_partition_assignments(1, stranger, known)).find("broker 7"), std::string::npos);
+  EXPECT_NE(message_of(check_new_partition_assignments(1, stranger, known)).find("broker 7"),
+            std::string::npos);
 }
 
 // The cluster: brokers 0 and 4 are live members.
@@ -122,7 +124,8 @@ CreatePartitionsRequest grow_with(const std::string& name, std::int32_t count,
 }
 
 std::vector<std::vector<std::int32_t>> lists_of(std::int32_t broker, int n) {
-  return std::vector<std::vector<std::int32_t>>(static_cast<std::size_t>(n), std::vector<std::int32_t>(1, broker));
+  return std::vector<std::vector<std::int32_t>>(static_cast<std::size_t>(n),
+                                                std::vector<std::int32_t>(1, broker));
 }
 
 TEST_F(ReplicaAssignmentHandlerTest, KnownBrokersAreThisOneOrTheLiveMembers) {
