@@ -15,6 +15,7 @@ struct TopicConfigSpec {
   const char* name;
   const char* default_value;
   enum class Type { kLong, kInt, kString, kBool, kDouble, kList } type;
+  const char* doc;  // DescribeConfigs documentation (v3+, when asked for): what it does here
 };
 
 // Every topic config we accept, with Kafka's default values.

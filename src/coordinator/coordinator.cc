@@ -190,6 +190,16 @@ void GroupCoordinator::update_member(Member& m, const JoinParams& p) {
   m.heartbeat_deadline = Clock::now() + std::chrono::milliseconds(m.session_timeout_ms);
 }
 
+ErrorCode GroupCoordinator::validate_member(const Group& g, const std::string& member_id,
+                                            const std::optional<std::string>& instance_id) const {
+  if (instance_id) {
+    auto it = g.instances.find(*instance_id);
+    if (it == g.instances.end()) return ErrorCode::kUnknownMemberId;
+    if (it->second != member_id) return ErrorCode::kFencedInstanceId;
+  }
+  return g.members.contains(member_id) ? ErrorCode::kNone : ErrorCode::kUnknownMemberId;
+}
+
 std::shared_ptr<JoinWait> GroupCoordinator::join(JoinParams p) {
   auto w = std::make_shared<JoinWait>();
   if (!owns_group(p.group_id)) return join_error(w, ErrorCode::kNotCoordinator, p.member_id);
@@ -233,14 +243,11 @@ std::shared_ptr<JoinWait> GroupCoordinator::join(JoinParams p) {
     g.pending.erase(pit);
     return add_member_and_rebalance(g, p.member_id, p, std::move(w));
   }
-  if (p.instance_id) {
-    auto it = g.instances.find(*p.instance_id);
-    if (it != g.instances.end() && it->second != p.member_id) {
-      return join_error(w, ErrorCode::kFencedInstanceId, p.member_id);
-    }
+  if (ErrorCode e = validate_member(g, p.member_id, p.instance_id); e != ErrorCode::kNone) {
+    return join_error(w, e, p.member_id);
   }
   auto mit = g.members.find(p.member_id);
-  if (mit == g.members.end()) return join_error(w, ErrorCode::kUnknownMemberId, p.member_id);
+  KS_ASSERT(mit != g.members.end(), "group {}: validated member {} missing", g.id, p.member_id);
   Member& m = mit->second;
   switch (g.state) {
     case GroupState::kPreparingRebalance:
@@ -436,13 +443,10 @@ std::shared_ptr<SyncWait> GroupCoordinator::sync(SyncParams p) {
   if (!gp) return sync_error(w, ErrorCode::kUnknownMemberId);
   Group& g = *gp;
   if (g.state == GroupState::kDead) return sync_error(w, ErrorCode::kCoordinatorNotAvailable);
-  if (p.instance_id) {
-    auto it = g.instances.find(*p.instance_id);
-    if (it != g.instances.end() && it->second != p.member_id)
-      return sync_error(w, ErrorCode::kFencedInstanceId);
+  if (ErrorCode e = validate_member(g, p.member_id, p.instance_id); e != ErrorCode::kNone) {
+    return sync_error(w, e);
   }
   auto mit = g.members.find(p.member_id);
-  if (mit == g.members.end()) return sync_error(w, ErrorCode::kUnknownMemberId);
   if (p.generation != g.generation) return sync_error(w, ErrorCode::kIllegalGeneration);
   if ((p.protocol_type && *p.protocol_type != g.protocol_type) ||
       (p.protocol_name && *p.protocol_name != g.protocol.value_or(""))) {
@@ -508,12 +512,8 @@ ErrorCode GroupCoordinator::heartbeat(const std::string& group_id, std::int32_t 
   if (!gp) return ErrorCode::kUnknownMemberId;
   Group& g = *gp;
   if (g.state == GroupState::kDead) return ErrorCode::kCoordinatorNotAvailable;
-  if (instance_id) {
-    auto it = g.instances.find(*instance_id);
-    if (it != g.instances.end() && it->second != member_id) return ErrorCode::kFencedInstanceId;
-  }
+  if (ErrorCode e = validate_member(g, member_id, instance_id); e != ErrorCode::kNone) return e;
   auto mit = g.members.find(member_id);
-  if (mit == g.members.end()) return ErrorCode::kUnknownMemberId;
   if (generation != g.generation) return ErrorCode::kIllegalGeneration;
   Member& m = mit->second;
   switch (g.state) {

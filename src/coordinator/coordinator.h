@@ -147,6 +147,11 @@ class GroupCoordinator {
   std::shared_ptr<JoinWait> static_rejoin(Group& g, const std::string& old_id, const JoinParams& p,
                                           std::shared_ptr<JoinWait> w);
   void update_member(Member& m, const JoinParams& p);
+  // Kafka's validateMember: a given group.instance.id must be known and
+  // mapped to member_id (UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID), and
+  // member_id must be a member (UNKNOWN_MEMBER_ID).
+  ErrorCode validate_member(const Group& g, const std::string& member_id,
+                            const std::optional<std::string>& instance_id) const;
   bool supports(const Group& g, const JoinParams& p) const;
   std::optional<std::string> select_protocol(const Group& g) const;
   void prepare_rebalance(Group& g, const char* reason);
@@ -166,6 +171,9 @@ class GroupCoordinator {
   std::string new_member_id(const std::string& prefix) const;
 
   // ---- storage (offsets.cc) ----
+  // The group-level answer to an offset commit (Kafka's validateOffsetCommit);
+  // sets `gp` to the group, created for a simple commit to an absent group.
+  ErrorCode check_commit(const CommitParams& p, std::shared_ptr<Group>& gp);
   void enqueue(WriteItem item);
   awaitable<Status> writer();
   Round build_round(std::vector<WriteItem>& items) const;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <set>
 
+#include "common/assert.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
 
@@ -50,58 +51,71 @@ ErrorCode GroupCoordinator::write_error(const Status& s) const {
 
 // ---------------------------------------------------------------- commits
 
+ErrorCode GroupCoordinator::check_commit(const CommitParams& p, std::shared_ptr<Group>& gp) {
+  if (!owns_group(p.group_id)) return ErrorCode::kNotCoordinator;
+  if (p.group_id.empty()) return ErrorCode::kInvalidGroupId;
+  gp = find(p.group_id);
+  if (!gp) {
+    // Only a simple consumer or the admin client (generation -1) creates a
+    // group by committing.
+    if (p.generation >= 0)
+      return p.group_not_found_error ? ErrorCode::kGroupIdNotFound : ErrorCode::kIllegalGeneration;
+    ErrorCode e = ErrorCode::kNone;
+    gp = get_or_create(p.group_id, e);
+    return e;
+  }
+  Group& g = *gp;
+  if (g.state == GroupState::kDead) return ErrorCode::kCoordinatorNotAvailable;
+  // A simple commit (generation -1, e.g. AdminClient.alterConsumerGroupOffsets)
+  // is accepted by an Empty group only.
+  if (p.generation < 0 && g.state == GroupState::kEmpty) return ErrorCode::kNone;
+  if (p.generation < 0 && p.member_id.empty() && !p.instance_id) return ErrorCode::kUnknownMemberId;
+  if (ErrorCode e = validate_member(g, p.member_id, p.instance_id); e != ErrorCode::kNone) return e;
+  if (p.generation != g.generation) return ErrorCode::kIllegalGeneration;
+  if (g.state == GroupState::kCompletingRebalance) return ErrorCode::kRebalanceInProgress;
+  // A commit keeps the member's session alive (Stable, PreparingRebalance).
+  auto mit = g.members.find(p.member_id);
+  KS_ASSERT(mit != g.members.end(), "group {}: validated member {} missing", g.id, p.member_id);
+  Member& m = mit->second;
+  m.heartbeat_deadline = Clock::now() + std::chrono::milliseconds(m.session_timeout_ms);
+  return ErrorCode::kNone;
+}
+
 std::shared_ptr<CommitWait> GroupCoordinator::commit(CommitParams p) {
   auto w = std::make_shared<CommitWait>();
   w->errors.assign(p.partitions.size(), ErrorCode::kNone);
-  auto fail_all = [&](ErrorCode e) {
-    std::fill(w->errors.begin(), w->errors.end(), e);
+  // As Kafka: partitions of unknown topics are answered first and never reach
+  // the group (a commit of nothing else creates no group); the group's verdict
+  // applies to the others.
+  std::vector<std::size_t> known;
+  for (std::size_t i = 0; i < p.partitions.size(); ++i) {
+    const auto& cp = p.partitions[i];
+    const cluster::TopicInfo* t = cluster_.topic(cp.topic);
+    if (t == nullptr || cp.partition < 0 || cp.partition >= t->record.partitions) {
+      w->errors[i] = ErrorCode::kUnknownTopicOrPartition;
+    } else {
+      known.push_back(i);
+    }
+  }
+  std::shared_ptr<Group> gp;
+  const ErrorCode group_error = known.empty() ? ErrorCode::kNone : check_commit(p, gp);
+  if (known.empty() || group_error != ErrorCode::kNone) {
+    for (std::size_t i : known) w->errors[i] = group_error;
     w->done.set();
     return w;
-  };
-  if (!owns_group(p.group_id)) return fail_all(ErrorCode::kNotCoordinator);
-  if (p.group_id.empty()) return fail_all(ErrorCode::kInvalidGroupId);
-  std::shared_ptr<Group> gp = find(p.group_id);
-  if (!gp) {
-    // Only a simple consumer (generation -1) may create a group by committing.
-    if (p.generation >= 0) return fail_all(ErrorCode::kIllegalGeneration);
-    ErrorCode e = ErrorCode::kNone;
-    gp = get_or_create(p.group_id, e);
-    if (!gp) return fail_all(e);
-  } else if (gp->state == GroupState::kDead) {
-    return fail_all(ErrorCode::kCoordinatorNotAvailable);
-  } else if (!(p.generation < 0 && gp->state == GroupState::kEmpty)) {
-    Group& g = *gp;
-    if (p.instance_id) {
-      auto it = g.instances.find(*p.instance_id);
-      if (it != g.instances.end() && it->second != p.member_id) return fail_all(ErrorCode::kFencedInstanceId);
-    }
-    auto mit = g.members.find(p.member_id);
-    if ((p.generation >= 0 || !p.member_id.empty() || p.instance_id) && mit == g.members.end()) {
-      return fail_all(ErrorCode::kUnknownMemberId);
-    }
-    if (p.generation != g.generation) return fail_all(ErrorCode::kIllegalGeneration);
-    if (g.state == GroupState::kCompletingRebalance) return fail_all(ErrorCode::kRebalanceInProgress);
-    if (mit != g.members.end()) {
-      mit->second.heartbeat_deadline =
-          Clock::now() + std::chrono::milliseconds(mit->second.session_timeout_ms);
-    }
   }
   WriteItem item;
   item.kind = WriteItem::Kind::kOffsets;
   item.group = gp;
   auto indexes = std::make_shared<std::vector<std::size_t>>();
   const std::int64_t now = now_ms();
-  for (std::size_t i = 0; i < p.partitions.size(); ++i) {
+  for (std::size_t i : known) {
     auto& cp = p.partitions[i];
-    const cluster::TopicInfo* t = cluster_.topic(cp.topic);
-    if (t == nullptr || cp.partition < 0 || cp.partition >= t->record.partitions) {
-      w->errors[i] = ErrorCode::kUnknownTopicOrPartition;
-      continue;
-    }
     if (cp.metadata && cp.metadata->size() > opt_.max_metadata_bytes) {
       w->errors[i] = ErrorCode::kOffsetMetadataTooLarge;
       continue;
     }
+    const cluster::TopicInfo* t = cluster_.topic(cp.topic);
     OffsetValue v;
     v.offset = cp.offset;
     v.leader_epoch = cp.leader_epoch;

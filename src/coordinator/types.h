@@ -134,6 +134,9 @@ struct CommitParams {
   std::string member_id;
   std::optional<std::string> instance_id;
   std::vector<CommitPartition> partitions;
+  // OffsetCommit v9+: a group commit (generation >= 0) to a group that does
+  // not exist answers GROUP_ID_NOT_FOUND; older versions ILLEGAL_GENERATION.
+  bool group_not_found_error = false;
 };
 
 struct CommitWait {

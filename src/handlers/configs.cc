@@ -26,8 +26,10 @@ std::int8_t type_of(cluster::TopicConfigSpec::Type t) {
   return 0;
 }
 
-Entry fixed(std::string name, std::string value, std::int8_t type, std::int8_t source = kSourceStaticBroker) {
+Entry fixed(std::string name, std::string value, std::int8_t type, std::string doc,
+            std::int8_t source = kSourceStaticBroker) {
   Entry e;
+  e.doc = std::move(doc);
   e.name = std::move(name);
   e.value = std::move(value);
   e.read_only = true;
@@ -48,6 +50,7 @@ std::vector<Entry> describe_topic(const cluster::TopicInfo& t) {
     Entry e;
     e.name = spec.name;
     e.type = type_of(spec.type);
+    e.doc = spec.doc;
     auto it = t.record.configs.find(spec.name);
     if (it != t.record.configs.end()) {
       e.value = it->second;
@@ -67,27 +70,43 @@ std::vector<Entry> describe_broker(const BrokerContext& b) {
   std::vector<Entry> out;
   const auto& opt = b.log.options();
   const std::string id = std::to_string(b.node_id);
-  out.push_back(fixed("broker.id", id, kTypeInt));
-  out.push_back(fixed("node.id", id, kTypeInt));
+  out.push_back(fixed("broker.id", id, kTypeInt, "Id of this broker (--node-id)."));
+  out.push_back(fixed("node.id", id, kTypeInt, "Id of this broker (--node-id), as broker.id."));
   out.push_back(fixed("advertised.listeners",
                       "PLAINTEXT://" + b.advertised_host + ":" + std::to_string(b.advertised_port),
-                      kTypeString));
-  out.push_back(fixed("auto.create.topics.enable", b.auto_create_topics ? "true" : "false", kTypeBoolean));
-  out.push_back(fixed("num.partitions", std::to_string(b.default_partitions), kTypeInt));
-  out.push_back(fixed("default.replication.factor", "1", kTypeInt, kSourceDefault));
-  out.push_back(fixed("min.insync.replicas", "1", kTypeInt, kSourceDefault));
-  out.push_back(fixed("message.max.bytes", "1048588", kTypeInt, kSourceDefault));
-  out.push_back(fixed("log.cleanup.policy", "delete", kTypeList, kSourceDefault));
-  out.push_back(fixed("compression.type", "producer", kTypeString, kSourceDefault));
-  out.push_back(fixed("log.retention.ms", "604800000", kTypeLong, kSourceDefault));
-  out.push_back(fixed("log.retention.hours", "168", kTypeInt, kSourceDefault));
-  out.push_back(fixed("log.retention.bytes", "-1", kTypeLong, kSourceDefault));
+                      kTypeString, "The address clients are told to connect to."));
+  out.push_back(fixed("auto.create.topics.enable", b.auto_create_topics ? "true" : "false", kTypeBoolean,
+                      "Whether a Metadata or Produce request for an unknown topic creates it."));
+  out.push_back(fixed("num.partitions", std::to_string(b.default_partitions), kTypeInt,
+                      "Partitions of an automatically created topic."));
+  out.push_back(fixed("default.replication.factor", "1", kTypeInt,
+                      "Replication factor of new topics: one replica, stored in the object store.",
+                      kSourceDefault));
+  out.push_back(fixed("min.insync.replicas", "1", kTypeInt,
+                      "Replicas that must acknowledge an acks=all write.", kSourceDefault));
+  out.push_back(fixed("message.max.bytes", "1048588", kTypeInt,
+                      "Largest record batch a topic accepts unless its max.message.bytes says otherwise.",
+                      kSourceDefault));
+  out.push_back(fixed("log.cleanup.policy", "delete", kTypeList,
+                      "Retention policy of topics; only delete is supported.", kSourceDefault));
+  out.push_back(fixed("compression.type", "producer", kTypeString,
+                      "Batches are stored as the producer compressed them.", kSourceDefault));
+  out.push_back(fixed("log.retention.ms", "604800000", kTypeLong,
+                      "How long records are kept unless a topic's retention.ms says otherwise.",
+                      kSourceDefault));
+  out.push_back(fixed("log.retention.hours", "168", kTypeInt, "log.retention.ms in hours.", kSourceDefault));
+  out.push_back(
+      fixed("log.retention.bytes", "-1", kTypeLong,
+            "Largest partition size unless a topic's retention.bytes says otherwise; -1 for no limit.",
+            kSourceDefault));
   // Retention is applied on every checkpoint interval.
   out.push_back(
-      fixed("log.retention.check.interval.ms", std::to_string(opt.checkpoint_interval.count()), kTypeLong));
+      fixed("log.retention.check.interval.ms", std::to_string(opt.checkpoint_interval.count()), kTypeLong,
+            "How often retention is applied: every checkpoint interval (--checkpoint-interval-ms)."));
   Entry pe;
   pe.name = "producer.id.expiration.ms";
   pe.type = kTypeInt;
+  pe.doc = "How long the state of an idle idempotent producer is kept (dynamic: AlterConfigs).";
   const auto& dyn = b.log.dynamic_broker_configs();
   auto it = dyn.find(pe.name);
   if (it != dyn.end()) {

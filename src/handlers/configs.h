@@ -51,6 +51,7 @@ struct Entry {
   std::int8_t source = kSourceDefault;
   std::int8_t type = 0;
   std::vector<Synonym> synonyms;
+  std::string doc;  // DescribeConfigs documentation (include_documentation)
 };
 
 std::vector<Entry> describe_topic(const cluster::TopicInfo& t);

@@ -1,8 +1,19 @@
 #include <set>
 
 #include "handlers/handlers.h"
+#include "handlers/replica_assignment.h"
 
 namespace ks::handlers {
+namespace {
+
+std::optional<AssignmentError> check_assignments(const CreatePartitionsRequest::CreatePartitionsTopic& t,
+                                                 std::int32_t current, const std::set<std::int32_t>& known) {
+  std::vector<std::vector<std::int32_t>> lists;
+  for (const auto& a : *t.assignments) lists.push_back(a.broker_ids);
+  return check_new_partition_assignments(t.count - current, lists, known);
+}
+
+}  // namespace
 
 awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitionsRequest& req) {
   CreatePartitionsResponse resp;
@@ -11,6 +22,7 @@ awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitions
   for (const auto& t : req.topics) {
     if (!seen.insert(t.name).second) duplicated.insert(t.name);
   }
+  const std::set<std::int32_t> known = known_brokers(b);
   for (const auto& t : req.topics) {
     CreatePartitionsResponse::CreatePartitionsTopicResult out;
     out.name = t.name;
@@ -20,6 +32,8 @@ awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitions
     };
     const cluster::TopicInfo* info = b.log.topic(t.name);
     const std::int32_t current = info ? info->record.partitions : 0;
+    std::optional<AssignmentError> assignment_error;
+    if (info != nullptr && t.assignments.has_value()) assignment_error = check_assignments(t, current, known);
     if (duplicated.count(t.name)) {
       fail(ErrorCode::kInvalidRequest, "Duplicate topic in the request: " + t.name);
     } else if (info == nullptr) {
@@ -31,13 +45,10 @@ awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitions
     } else if (t.count > b.max_partitions_per_topic) {
       fail(ErrorCode::kInvalidPartitions,
            "Number of partitions must be at most " + std::to_string(b.max_partitions_per_topic));
-    } else if (t.assignments.has_value() &&
-               static_cast<std::int64_t>(t.assignments->size()) != std::int64_t{t.count} - current) {
-      fail(ErrorCode::kInvalidReplicaAssignment,
-           "Increasing the number of partitions by " + std::to_string(t.count - current) + " but " +
-               std::to_string(t.assignments->size()) + " assignments provided.");
+    } else if (assignment_error) {
+      fail(assignment_error->error, assignment_error->message);
     } else if (!req.validate_only) {
-      // Any assignment is accepted: the object store holds the copies.
+      // A valid assignment places nothing: the object store holds the one copy.
       auto s = co_await b.log.add_topic_partitions(t.name, t.count);
       if (!s.ok()) {
         fail(s.code() == Errc::invalid_argument ? ErrorCode::kInvalidPartitions : to_kafka_error(s.code()),

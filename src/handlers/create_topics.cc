@@ -1,6 +1,7 @@
 #include <set>
 
 #include "handlers/handlers.h"
+#include "handlers/replica_assignment.h"
 
 namespace ks::handlers {
 namespace {
@@ -24,6 +25,18 @@ void fill_configs(Result_& out, const std::map<std::string, std::string>& explic
   out.configs = std::move(list);
 }
 
+std::optional<AssignmentError> check_assignments(const CreateTopicsRequest::CreatableTopic& t,
+                                                 const std::set<std::int32_t>& known) {
+  std::vector<NewTopicAssignment> list;
+  for (const auto& a : t.assignments) {
+    NewTopicAssignment n;
+    n.partition = a.partition_index;
+    n.brokers = a.broker_ids;
+    list.push_back(std::move(n));
+  }
+  return check_new_topic_assignments(t.num_partitions, t.replication_factor, list, known);
+}
+
 }  // namespace
 
 awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest& req) {
@@ -33,6 +46,7 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
   for (const auto& t : req.topics) {
     if (!seen.insert(t.name).second) duplicated.insert(t.name);
   }
+  const std::set<std::int32_t> known = known_brokers(b);
   for (const auto& t : req.topics) {
     Result_ out;
     out.name = t.name;
@@ -52,12 +66,16 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
       }
       configs[c.name] = *c.value;
     }
+    std::optional<AssignmentError> assignment_error;
+    if (!t.assignments.empty()) assignment_error = check_assignments(t, known);
     if (duplicated.count(t.name)) {
       fail(ErrorCode::kInvalidRequest,
            "Create topics request from client contains multiple entries for topic " + t.name);
     } else if (!valid_topic_name(t.name)) {
       fail(ErrorCode::kInvalidTopicException,
            "Topic name '" + t.name + "' is illegal: use [a-zA-Z0-9._-], at most 249 characters");
+    } else if (assignment_error) {
+      fail(assignment_error->error, assignment_error->message);
     } else if (partitions <= 0 || partitions > b.max_partitions_per_topic) {
       fail(ErrorCode::kInvalidPartitions,
            "Number of partitions must be between 1 and " + std::to_string(b.max_partitions_per_topic));

@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -15,6 +16,7 @@ awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRe
     co_return resp;
   }
   resp.cluster_id = b.log.cluster_id();
+  resp.cluster_authorized_operations = authz::cluster_operations(req.include_cluster_authorized_operations);
   // v2 (KIP-1073): only live (registered) brokers are listed, so
   // include_fenced_brokers adds nobody and is_fenced stays false.
   if (b.cluster != nullptr) {

@@ -20,6 +20,7 @@ void fill(RequestContext& ctx, const DescribeConfigsRequest& req, const std::vec
     c.is_default = e.source == configs::kSourceDefault;
     c.config_source = e.source;
     c.config_type = e.type;
+    // Synonyms only when asked for (v1+); kafkajs compares the answer exactly.
     if (req.include_synonyms) {
       for (const auto& s : e.synonyms) {
         Config::DescribeConfigsSynonym syn;
@@ -29,6 +30,8 @@ void fill(RequestContext& ctx, const DescribeConfigsRequest& req, const std::vec
         c.synonyms.push_back(std::move(syn));
       }
     }
+    // Kafka's ConfigHelper: documentation only when asked for (v3+), else null.
+    if (req.include_documentation && !e.doc.empty()) c.documentation = e.doc;
     out.configs.push_back(std::move(c));
   }
 }

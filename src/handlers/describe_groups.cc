@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -26,6 +27,9 @@ Resp build(RequestContext& ctx, const DescribeGroupsRequest& req) {
       continue;
     }
     out.error_code = code(d.error);
+    // v3+: the group's authorized operations when asked for (Kafka: groups without an error only).
+    out.authorized_operations = authz::group_operations(
+        ctx.version >= 3 && req.include_authorized_operations && d.error == ErrorCode::kNone);
     out.group_state = d.state;
     out.protocol_type = d.protocol_type;
     out.protocol_data = d.protocol;

@@ -1,11 +1,13 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
 namespace {
 
-void describe_topic(RequestContext& ctx, const cluster::TopicInfo& t,
+void describe_topic(RequestContext& ctx, const cluster::TopicInfo& t, bool with_operations,
                     MetadataResponse::MetadataResponseTopic& out) {
   out.error_code = 0;
+  out.topic_authorized_operations = authz::topic_operations(with_operations);
   out.name = t.record.name;
   out.topic_id.bytes = t.record.id;
   out.partitions.reserve(static_cast<std::size_t>(t.record.partitions));
@@ -59,13 +61,17 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
   // v13 (KIP-1102): a top-level error such as REBOOTSTRAP_REQUIRED tells the client
   // its whole view of the cluster is stale. We are the whole cluster, so never.
   resp.error_code = 0;
+  // v8+: authorized operations when asked for (the cluster's only in v8-10).
+  const bool topic_ops = ctx.version >= 8 && req.include_topic_authorized_operations;
+  resp.cluster_authorized_operations = authz::cluster_operations(ctx.version >= 8 && ctx.version <= 10 &&
+                                                                 req.include_cluster_authorized_operations);
 
   // v0: an empty list means all topics; v1+: null means all, empty means none.
   const bool all = !req.topics.has_value() || (ctx.version == 0 && req.topics->empty());
   if (all) {
     for (const auto* t : b.log.topics()) {
       resp.topics.emplace_back();
-      describe_topic(ctx, *t, resp.topics.back());
+      describe_topic(ctx, *t, topic_ops, resp.topics.back());
     }
     co_return resp;
   }
@@ -80,7 +86,7 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
       if (t == nullptr) {
         out.error_code = code(ErrorCode::kUnknownTopicId);
       } else {
-        describe_topic(ctx, *t, out);
+        describe_topic(ctx, *t, topic_ops, out);
       }
       resp.topics.push_back(std::move(out));
       continue;
@@ -90,8 +96,9 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
     if (t == nullptr) {
       out.name = *rt.name;
       out.error_code = code(err);
+      out.topic_authorized_operations = authz::topic_operations(topic_ops);
     } else {
-      describe_topic(ctx, *t, out);
+      describe_topic(ctx, *t, topic_ops, out);
     }
     resp.topics.push_back(std::move(out));
   }
