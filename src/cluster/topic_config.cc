@@ -10,8 +10,8 @@ const std::vector<TopicConfigSpec>& topic_config_specs() {
       {"cleanup.policy", "delete", T::kList,
        "Retention policy of old log data; only delete is supported (compaction is not)."},
       {"compression.type", "producer", T::kString,
-       "Codec of the stored batches; only producer is supported (batches are stored as the producer sent "
-       "them)."},
+       "Codec of the stored batches: producer keeps each batch as sent; uncompressed, gzip, snappy, lz4 or "
+       "zstd makes the broker recompress batches of another codec."},
       {"delete.retention.ms", "86400000", T::kLong,
        "How long delete tombstones are kept for compacted topics; accepted, not used (no compaction)."},
       {"file.delete.delay.ms", "60000", T::kLong,

@@ -89,8 +89,10 @@ std::vector<Entry> describe_broker(const BrokerContext& b) {
                       kSourceDefault));
   out.push_back(fixed("log.cleanup.policy", "delete", kTypeList,
                       "Retention policy of topics; only delete is supported.", kSourceDefault));
-  out.push_back(fixed("compression.type", "producer", kTypeString,
-                      "Batches are stored as the producer compressed them.", kSourceDefault));
+  out.push_back(
+      fixed("compression.type", "producer", kTypeString,
+            "Default of topics' compression.type: batches are stored as the producer compressed them.",
+            kSourceDefault));
   out.push_back(fixed("log.retention.ms", "604800000", kTypeLong,
                       "How long records are kept unless a topic's retention.ms says otherwise.",
                       kSourceDefault));
