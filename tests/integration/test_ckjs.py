@@ -107,3 +107,36 @@ def test_delete_records_group_and_topic(broker, topic):
     assert all(g['groupId'] != group for g in ok(r[6])['groups'])
     ok(r[7])
     assert topic not in ok(r[8])
+
+
+# Kafka's AclOperation codes (librdkafka's rd_kafka_AclOperation_t) of every operation defined for a topic and a
+# group: with no authorizer, a client may perform all of them.
+ACL_OPERATIONS = {'READ': 3, 'WRITE': 4, 'CREATE': 5, 'DELETE': 6, 'ALTER': 7, 'DESCRIBE': 8,
+                  'DESCRIBE_CONFIGS': 10, 'ALTER_CONFIGS': 11}
+TOPIC_OPERATIONS = {'READ', 'WRITE', 'CREATE', 'DELETE', 'ALTER', 'DESCRIBE', 'DESCRIBE_CONFIGS', 'ALTER_CONFIGS'}
+GROUP_OPERATIONS = {'READ', 'DELETE', 'DESCRIBE', 'DESCRIBE_CONFIGS', 'ALTER_CONFIGS'}
+
+
+def operation_names(ops):
+    by_code = {v: k for k, v in ACL_OPERATIONS.items()}
+    return {by_code.get(o, o) if isinstance(o, int) else str(o).upper() for o in ops}
+
+
+def test_authorized_operations_when_asked(broker, topic):
+    group = f'{topic}-g'
+    r = ckjs(broker,
+             step('createTopics', {'topics': [{'topic': topic, 'numPartitions': 1}]}),
+             step('produce', {'topic': topic, 'messages': [{'value': 'v'}]}),
+             step('consume', {'topic': topic, 'groupId': group, 'count': 1}),
+             step('fetchTopicMetadata', {'topics': [topic], 'includeAuthorizedOperations': True}),
+             step('fetchTopicMetadata', {'topics': [topic]}),
+             step('describeGroups', [[group], {'includeAuthorizedOperations': True}]),
+             step('describeGroups', [[group]]))
+    for i in range(3):
+        ok(r[i])
+    asked = ok(r[3])[0].get('authorizedOperations')
+    assert asked is not None and operation_names(asked) == TOPIC_OPERATIONS, asked
+    assert not ok(r[4])[0].get('authorizedOperations'), ok(r[4])
+    asked = ok(r[5])['groups'][0].get('authorizedOperations')
+    assert asked is not None and operation_names(asked) == GROUP_OPERATIONS, asked
+    assert not ok(r[6])['groups'][0].get('authorizedOperations'), ok(r[6])
