@@ -7,7 +7,7 @@ PROFILE ?= quick
 
 SANITIZE_BUILD ?= build-asan
 
-.PHONY: all deps test-deps build run test unit-test integration-test test-sanitize clean bench bench-deps
+.PHONY: all deps test-deps build run test unit-test integration-test test-sanitize clean bench bench-deps fuzz
 
 all: build
 
@@ -59,6 +59,10 @@ endif
 
 bench-deps:
 	@bash bench/install-deps.sh
+
+# libFuzzer targets (tests/fuzz/README.md), FUZZ_SECONDS each (default 600).
+fuzz:
+	bash tests/fuzz/run.sh
 
 clean:
 	rm -rf $(BUILD)
