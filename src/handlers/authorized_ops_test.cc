@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "handlers/handler_test_util.h"
 #include "handlers/handlers.h"
 #include "log/log_test_util.h"
 #include "protocol/wire.h"
@@ -27,16 +28,7 @@ TEST(AuthorizedOps, KafkasSetsPerResourceType) {
   EXPECT_EQ(authz::cluster_operations(false), INT32_MIN);
 }
 
-template <class Message>
-Message round_trip(const Message& m, std::int16_t version) {
-  protocol::Writer w;
-  m.encode(w, version);
-  std::string bytes = w.release();
-  protocol::Reader r(bytes);
-  Message out;
-  EXPECT_TRUE(out.decode(r, version));
-  return out;
-}
+using test_util::round_trip;
 
 MetadataRequest metadata_of(const std::string& topic, bool cluster_ops, bool topic_ops) {
   MetadataRequest req;

@@ -4,6 +4,7 @@
 // versions carry none of it; a broker alone (no cluster view) adds nothing.
 #include <gtest/gtest.h>
 
+#include "handlers/handler_test_util.h"
 #include "handlers/handlers.h"
 #include "log/log_test_util.h"
 #include "protocol/wire.h"
@@ -51,16 +52,7 @@ FetchRequest fetch_one(const std::string& topic, const cluster::TopicId& id) {
   return req;
 }
 
-template <class Message>
-Message round_trip(const Message& m, std::int16_t version) {
-  protocol::Writer w;
-  m.encode(w, version);
-  std::string bytes = w.release();
-  protocol::Reader r(bytes);
-  Message out;
-  EXPECT_TRUE(out.decode(r, version));
-  return out;
-}
+using test_util::round_trip;
 
 TEST_F(LeaderHintTest, NotLeaderAnswersNameTheLeaderAndItsAddress) {
   run([&](log::LogManager& lm) -> awaitable<void> {

@@ -29,7 +29,8 @@ void recompress_all(std::string_view records) {
       auto out = recompress_batch(records.substr(b.position, b.size), codec, kLimit);
       if (const auto* s = std::get_if<std::string>(&out)) {
         auto again = validate_record_set(*s);
-        KS_ASSERT(std::holds_alternative<std::vector<BatchInfo>>(again), "recompressed batch does not validate");
+        KS_ASSERT(std::holds_alternative<std::vector<BatchInfo>>(again),
+                  "recompressed batch does not validate");
         KS_ASSERT(parse_batch_header(*s).compression() == codec, "recompressed batch has another codec");
       }
     }
