@@ -123,10 +123,14 @@ class Producer(threading.Thread):
         try:
             self._produce()
         except confluent_kafka.KafkaException as e:
-            try:
-                self.producer.poll(0.5)  # serves error_cb, which holds the cause
-            except confluent_kafka.KafkaException:
-                pass
+            # error_cb holds the cause (produce() only says "Fatal error"); one poll may return after
+            # serving the delivery reports queued before it, so poll until it came.
+            deadline = time.monotonic() + 3
+            while self.fatal is None and time.monotonic() < deadline:
+                try:
+                    self.producer.poll(0.1)
+                except confluent_kafka.KafkaException:
+                    pass
             self.fatal = self.fatal or e.args[0]
             self.unflushed = len(self.producer)
             self.producer.purge()
