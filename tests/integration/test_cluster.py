@@ -72,6 +72,10 @@ class Producer(threading.Thread):
         self.hold_event = threading.Event()  # set: produce nothing (see hold())
         self.lock = threading.Lock()
         self.acked = []  # (partition, offset, value, monotonic time)
+        # Acknowledged without an offset: librdkafka's idempotent producer "implicitly acks" a batch
+        # whose answer was lost once the broker accepted a later sequence of the same partition
+        # (which it does only if the earlier one is in the log). (partition, value, monotonic time)
+        self.implicit = []
         self.failed = []
         self.sent = 0
         self.unflushed = None
@@ -99,7 +103,9 @@ class Producer(threading.Thread):
 
     def on_delivery(self, err, msg):
         with self.lock:
-            if err is None:
+            if err is None and msg.offset() is None:
+                self.implicit.append((msg.partition(), msg.value(), time.monotonic()))
+            elif err is None:
                 self.acked.append((msg.partition(), msg.offset(), msg.value(), time.monotonic()))
             else:
                 self.failed.append((msg.value(), str(err)))
@@ -163,7 +169,11 @@ def check_read_back(boot, topic, prod):
     got = {(r['partition'], r['offset']): r['value'] for r in read_all(boot, topic, PARTITIONS)}
     with prod.lock:
         acked = list(prod.acked)
+        implicit = list(prod.implicit)
     lost = [(p, o) for (p, o, v, _) in acked if got.get((p, o)) != v]
+    # An implicit acknowledgement names no offset: the record must be in its partition somewhere.
+    present = {(p, v) for (p, _), v in got.items()}
+    lost += [(p, v) for (p, v, _) in implicit if (p, v) not in present]
     values = list(got.values())
     dups = len(values) - len(set(values))
     # Per partition, values were sent in increasing order: read back in the same order.
@@ -171,7 +181,7 @@ def check_read_back(boot, topic, prod):
     for (p, o), v in sorted(got.items()):
         by_part.setdefault(p, []).append(v)
     out_of_order = [p for p, vs in by_part.items() if vs != sorted(vs)]
-    return lost, dups, out_of_order, len(acked)
+    return lost, dups, out_of_order, len(acked) + len(implicit)
 
 
 def test_three_brokers_place_route_and_fail_over(services, backend_broker_factory, topic):  # noqa: F811

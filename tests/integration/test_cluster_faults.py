@@ -208,7 +208,9 @@ def term_boundaries(brokers, topic, old_node, old_epochs):
 
 
 def split_acks(prod, boundaries):
-    """Acknowledgements of the partitions in `boundaries`: (before the boundary, at or after it)."""
+    """Acknowledgements of the partitions in `boundaries`: (before the boundary, at or after it).
+
+    Implicit acknowledgements (no offset, Producer.implicit) cannot be placed and are not counted."""
     with prod.lock:
         acked = [a for a in prod.acked if a[0] in boundaries]
     before = [a for a in acked if a[1] < boundaries[a[0]]]
@@ -379,7 +381,8 @@ def test_sigstop_zombie_is_fenced(services, backend_broker_factory, topic):  # n
           f'them {"%.2f s after it" % acked_again_s if acked_again_s else "(client failed first)"}; after '
           f'SIGCONT it {outcome}{f" with {describe_exit(code)}" if outcome == "exited" else ""} in '
           f'{outcome_s:.2f} s; {len(late)} acks of its own term answered after the resume; {prod.sent} sent, '
-          f'{acked} acknowledged, lost {len(lost)}, duplicates {dups}\n{why}')
+          f'{acked} acknowledged ({len(prod.implicit)} implicitly, without an offset), lost {len(lost)}, '
+          f'duplicates {dups}\n{why}')
     assert not lost, f'{len(lost)} acknowledged records missing or changed, e.g. {lost[:5]}'
     assert dups == 0
     assert not out_of_order, out_of_order

@@ -132,7 +132,9 @@ def test_sigkill_restarts_under_load(broker, topic):
     got = {}
     for r in read_all(broker.kafka, topic, PARTITIONS, timeout=60):
         got[(r['partition'], r['offset'])] = r['value']
-    missing = [(p, o, v) for p, o, v in prod.acked if got.get((p, o)) != v]
+    # Offset None: librdkafka acknowledged the record implicitly (a later sequence was accepted);
+    # the presence check below covers those.
+    missing = [(p, o, v) for p, o, v in prod.acked if o is not None and got.get((p, o)) != v]
     assert not missing, (f'{len(missing)} of {len(prod.acked)} acknowledged records are not at '
                          f'their acknowledged offset, e.g. {missing[:5]} (seed {seed})')
     # Every value ever sent is present (at least once) somewhere.
