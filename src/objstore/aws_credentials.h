@@ -1,5 +1,4 @@
-// AWS credentials for the S3 backend, and the small AWS text helpers
-// (percent-encoding, minimal XML reading) shared with it.
+// AWS credentials for the S3 backend (its text helpers are in aws_text.h).
 //
 // Credentials never come from the command line, and this module never reads
 // the process environment itself: the caller passes an EnvLookup (the
@@ -23,6 +22,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "objstore/aws_text.h"
 
 namespace ks::objstore {
 
@@ -73,27 +73,4 @@ std::shared_ptr<CredentialsProvider> web_identity_credentials(WebIdentityConfig 
 // Parses an AssumeRoleWithWebIdentity response body (or its ErrorResponse).
 Result<AwsCredentials> parse_assume_role_response(std::string_view xml);
 
-namespace aws {
-
-// RFC 3986 percent-encoding of everything but unreserved characters
-// (A-Za-z0-9-._~); '/' too unless keep_slash.
-std::string uri_encode(std::string_view s, bool keep_slash = false);
-// Inverse of uri_encode; nullopt on a malformed escape.
-std::optional<std::string> uri_decode(std::string_view s);
-
-// Minimal XML reading for S3/STS responses: no namespaces prefixes, DTDs or
-// CDATA, which these responses do not use.
-// Raw contents of every <tag>...</tag> (also <tag attr="..">) in document
-// order, nested elements included verbatim.
-std::vector<std::string_view> xml_elements(std::string_view xml, std::string_view tag);
-// Unescaped text of the first <tag> element; nullopt when absent.
-std::optional<std::string> xml_text(std::string_view xml, std::string_view tag);
-// Replaces the five predefined entities and numeric character references.
-std::string xml_unescape(std::string_view s);
-std::string xml_escape(std::string_view s);
-
-// Parses "2019-11-09T13:34:41Z" (fractional seconds allowed).
-std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s);
-
-}  // namespace aws
 }  // namespace ks::objstore

@@ -8,6 +8,8 @@
 #include <random>
 #include <thread>
 
+#include "objstore/s3_responses.h"
+
 namespace ks::objstore {
 
 // One HTTP exchange. `object` is the full key in the bucket ("" for bucket
@@ -139,11 +141,10 @@ bool valid_bucket(std::string_view b) {
 }
 
 std::string s3_error_detail(const S3ObjectStore::Response& r) {
-  std::string code = aws::xml_text(r.body, "Code").value_or("");
-  std::string msg = aws::xml_text(r.body, "Message").value_or("");
+  s3::ErrorBody e = s3::parse_error(r.body);
   std::string out = "HTTP " + std::to_string(r.status);
-  if (!code.empty()) out += " " + code;
-  if (!msg.empty()) out += ": " + msg;
+  if (!e.code.empty()) out += " " + e.code;
+  if (!e.message.empty()) out += ": " + e.message;
   return out;
 }
 
@@ -453,7 +454,7 @@ namespace {
 Status s3_status(const S3ObjectStore::Response& r, const S3Location& loc, const CredentialsProvider& creds,
                  std::string_view what) {
   std::string detail = s3_error_detail(r);
-  std::string code = aws::xml_text(r.body, "Code").value_or("");
+  std::string code = s3::parse_error(r.body).code;
   std::string prefix = "s3: " + std::string(what) + ": ";
   if (r.status == 404 && code == "NoSuchBucket") {
     return Status(Errc::unavailable, prefix + "bucket '" + loc.bucket + "' does not exist at " +
@@ -519,9 +520,8 @@ Status S3ObjectStore::put_multipart(const std::string& object, std::string_view 
   auto r = execute(init);
   if (!r.ok()) return r.status();
   if (r->status / 100 != 2) return s3_status(*r, loc_, *opts_.credentials, what);
-  auto upload_id = aws::xml_text(r->body, "UploadId");
-  if (!upload_id || upload_id->empty())
-    return Status(Errc::io_error, "s3: " + what + ": no UploadId in answer");
+  auto upload_id = s3::parse_upload_id(r->body);
+  if (!upload_id) return Status(Errc::io_error, "s3: " + what + ": no UploadId in answer");
 
   auto abort_upload = [&](Status why) {
     Request abort;
@@ -569,7 +569,7 @@ Status S3ObjectStore::put_multipart(const std::string& object, std::string_view 
   }
   if (dr->status / 100 != 2) return abort_upload(s3_status(*dr, loc_, *opts_.credentials, what));
   // CompleteMultipartUpload can fail with 200 and an <Error> body.
-  if (!aws::xml_elements(dr->body, "Error").empty()) {
+  if (s3::parse_key_errors(dr->body).count != 0) {
     Response as_error = *dr;
     as_error.status = 500;
     return abort_upload(Status(Errc::io_error, "s3: " + what + ": " + s3_error_detail(as_error)));
@@ -640,29 +640,23 @@ Result<std::vector<ObjectInfo>> S3ObjectStore::list(std::string_view prefix) {
     auto r = execute(req);
     if (!r.ok()) return r.status();
     if (r->status != 200) return s3_status(*r, loc_, *opts_.credentials, "LIST " + full);
-    for (std::string_view contents : aws::xml_elements(r->body, "Contents")) {
-      auto key = aws::xml_text(contents, "Key");
-      auto size = aws::xml_text(contents, "Size");
-      if (!key || !size)
-        return Status(Errc::io_error, "s3: LIST " + full + ": <Contents> without Key or Size");
-      if (key->rfind(loc_.prefix, 0) != 0) continue;
-      std::string rel = key->substr(loc_.prefix.size());
+    // S3 sends at most max-keys entries (and never more than 1000).
+    auto page = s3::parse_list_page(r->body, std::max<std::size_t>(opts_.list_page_size, 1000));
+    if (!page.ok()) return Status(Errc::io_error, "s3: LIST " + full + ": " + page.status().message());
+    for (s3::ListEntry& e : page->entries) {
+      if (e.key.rfind(loc_.prefix, 0) != 0) continue;
+      std::string rel = e.key.substr(loc_.prefix.size());
       if (!valid_key(rel)) continue;  // foreign objects: not ours
-      char* end = nullptr;
-      std::uint64_t n = std::strtoull(size->c_str(), &end, 10);
-      if (size->empty() || *end != '\0')
-        return Status(Errc::io_error, "s3: LIST " + full + ": bad Size " + *size);
       if (out.size() >= kMaxListResults) {
         return Status(Errc::limit_exceeded, "s3: LIST " + full + ": more than 1,000,000 objects");
       }
-      out.push_back(ObjectInfo{std::move(rel), n});
+      out.push_back(ObjectInfo{std::move(rel), e.size});
     }
-    if (aws::xml_text(r->body, "IsTruncated").value_or("false") != "true") break;
-    auto next = aws::xml_text(r->body, "NextContinuationToken");
-    if (!next || next->empty() || *next == token) {
+    if (!page->truncated) break;
+    if (page->next_token.empty() || page->next_token == token) {
       return Status(Errc::io_error, "s3: LIST " + full + ": truncated page without a new continuation token");
     }
-    token = *next;
+    token = std::move(page->next_token);
   }
   std::sort(out.begin(), out.end(), [](const ObjectInfo& a, const ObjectInfo& b) { return a.key < b.key; });
   return out;
@@ -704,12 +698,11 @@ Status S3ObjectStore::remove_many(const std::vector<std::string>& keys) {
     if (!r.ok()) return r.status();
     if (r->status / 100 != 2) return s3_status(*r, loc_, *opts_.credentials, "multi-object DELETE");
     // Quiet mode lists only failures.
-    auto errors = aws::xml_elements(r->body, "Error");
-    if (!errors.empty()) {
-      return Status(Errc::io_error, "s3: multi-object DELETE: " + std::to_string(errors.size()) +
-                                        " keys failed, first " +
-                                        aws::xml_text(errors[0], "Key").value_or("?") + ": " +
-                                        aws::xml_text(errors[0], "Code").value_or("?"));
+    s3::KeyErrors errors = s3::parse_key_errors(r->body);
+    if (errors.first) {
+      return Status(Errc::io_error, "s3: multi-object DELETE: " + std::to_string(errors.count) +
+                                        " keys failed, first " + errors.first->key + ": " +
+                                        errors.first->code);
     }
   }
   return Status::ok_status();
@@ -742,7 +735,7 @@ Status S3ObjectStore::create_bucket() {
   auto r = execute(req);
   if (!r.ok()) return r.status();
   if (r->status / 100 == 2) return Status::ok_status();
-  if (aws::xml_text(r->body, "Code").value_or("") == "BucketAlreadyOwnedByYou") return Status::ok_status();
+  if (s3::parse_error(r->body).code == "BucketAlreadyOwnedByYou") return Status::ok_status();
   if (r->status == 409) {
     return Status(Errc::already_exists, "s3: bucket '" + loc_.bucket + "': " + s3_error_detail(*r));
   }
