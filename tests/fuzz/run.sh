@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for FUZZ_SECONDS (default 600).
+# Builds the libFuzzer targets declared in tests/fuzz/targets with clang (ASan + UBSan) and runs each
+# for FUZZ_SECONDS (default 600), printing executions, coverage and findings per target.
 #   bash tests/fuzz/run.sh                  # every target, 10 minutes each
-#   FUZZ_SECONDS=60 bash tests/fuzz/run.sh record_batch
+#   FUZZ_SECONDS=60 bash tests/fuzz/run.sh request s3_xml
 # Seeds are committed in tests/fuzz/corpus/<target>/; new inputs go to build-fuzz/corpus/<target>/ and a
 # crash to build-fuzz/crash-<target>-* (add it to the committed corpus once fixed, as a regression input).
 set -euo pipefail
@@ -14,26 +15,52 @@ fi
 out=build-fuzz
 mkdir -p "$out"
 seconds=${FUZZ_SECONDS:-600}
+declare -A sources flags
+names=()
+while IFS='|' read -r name srcs libs _; do
+  [[ $name =~ ^[[:space:]]*(#|$) ]] && continue
+  name=${name//[[:space:]]/}
+  names+=("$name")
+  sources[$name]=$srcs
+  flags[$name]=$libs
+done <tests/fuzz/targets
 targets=("$@")
-((${#targets[@]})) || targets=(record_batch)
+((${#targets[@]})) || targets=("${names[@]}")
+
+# The generated protocol codecs, as the CMake build makes them.
+gen="$out/gen/protocol/generated"
+/usr/bin/python3 tools/gen_protocol.py --messages src/protocol/messages --out "$gen" >/dev/null
+
+summary=()
+found=0
 for t in "${targets[@]}"; do
-  case $t in
-    record_batch)
-      srcs=(tests/fuzz/record_batch_fuzz.cc src/protocol/compression.cc src/protocol/record_batch.cc
-        src/common/crc32c.cc src/common/assert.cc)
-      libs=(-lz -lsnappy -llz4 -lzstd -lisal -lfmt) ;;
-    *) echo "fuzz: unknown target $t" >&2; exit 2 ;;
-  esac
+  [[ -n ${sources[$t]+x} ]] || { echo "fuzz: unknown target $t (see tests/fuzz/targets)" >&2; exit 2; }
+  srcs=(tests/fuzz/"${t}"_fuzz.cc)
+  for s in ${sources[$t]}; do
+    if [[ $s == @generated ]]; then srcs+=("$gen"/*.cc); else srcs+=("$s"); fi
+  done
   echo "fuzz: building $t"
+  # shellcheck disable=SC2086  # the link flags are words
   "$CXX" -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Isrc \
-    "${srcs[@]}" -o "$out/$t" "${libs[@]}"
+    -I"$out/gen" "${srcs[@]}" -o "$out/$t" ${flags[$t]}
   mkdir -p "$out/corpus/$t"
+  [[ -d tests/fuzz/corpus/$t ]] || { echo "fuzz: no committed corpus tests/fuzz/corpus/$t" >&2; exit 1; }
   echo "fuzz: running $t for $seconds s"
+  log="$out/$t.log"
+  set +e
   "$out/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$out/crash-$t-" "$out/corpus/$t" "tests/fuzz/corpus/$t" 2>&1 |
-    grep -E "DONE|^stat::|ERROR|SUMMARY|Test unit written" || true
-  if compgen -G "$out/crash-$t-*" >/dev/null; then
-    echo "fuzz: $t found crashes: $(ls "$out"/crash-"$t"-*)" >&2
-    exit 1
-  fi
+    -artifact_prefix="$out/crash-$t-" "$out/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1
+  set -e
+  grep -E "ERROR|SUMMARY|Test unit written" "$log" || true
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+  cov=$({ grep -oE 'cov: [0-9]+' "$log" || true; } | tail -1 | cut -d' ' -f2)
+  crashes=$({ compgen -G "$out/crash-$t-*" || true; } | wc -l)
+  summary+=("$(printf '%-13s %12s executions  coverage %6s  crashes %s' "$t" "${execs:-?}" "${cov:-?}" "$crashes")")
+  ((crashes == 0)) || found=1
 done
+echo "fuzz: ${seconds} s per target"
+printf '%s\n' "${summary[@]}"
+if ((found)); then
+  echo "fuzz: crashes found: $(ls "$out"/crash-* 2>/dev/null | tr '\n' ' ')" >&2
+  exit 1
+fi
