@@ -234,6 +234,8 @@ std::string_view error_name(ErrorCode e) {
       return "UNSUPPORTED_ASSIGNOR";
     case ErrorCode::kStaleMemberEpoch:
       return "STALE_MEMBER_EPOCH";
+    case ErrorCode::kInvalidRegularExpression:
+      return "INVALID_REGULAR_EXPRESSION";
     case ErrorCode::kMismatchedEndpointType:
       return "MISMATCHED_ENDPOINT_TYPE";
     case ErrorCode::kUnsupportedEndpointType:

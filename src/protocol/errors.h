@@ -136,6 +136,7 @@ enum class ErrorCode : int16_t {
   kInvalidVoterKey = 125,
   kDuplicateVoter = 126,
   kVoterNotFound = 127,
+  kInvalidRegularExpression = 128,
 };
 
 constexpr int16_t to_int(ErrorCode e) { return static_cast<int16_t>(e); }

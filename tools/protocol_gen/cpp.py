@@ -115,6 +115,8 @@ def elem_vector(f):
 def is_default_expr(f, m):
     """C++ expression: field `m` holds its default (tagged fields are then omitted)."""
     if f.struct and not f.is_array:
+        if is_optional(f):
+            return f"!{m}.has_value()"
         return f"{m} == {f.struct.qual}{{}}"
     if f.is_array:
         if is_optional(f):
@@ -143,7 +145,7 @@ def min_size(f, v, api):
     if f.is_array:
         return 1 if flex else 4
     if f.struct:
-        return struct_min_size(f.struct, v, api)
+        return 1 if is_optional(f) else struct_min_size(f.struct, v, api)
     if f.base == "string":
         return 1 if flex else 2
     if f.base in ("bytes", "records"):

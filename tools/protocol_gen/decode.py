@@ -12,6 +12,14 @@ def read_scalar(f, api, target, ind, err, elem=False):
     """
     L = []
     if f.struct:
+        if is_optional(f) and not elem:
+            L.append(f"{ind}if (r.read_i8() < 0) {{  // nullable struct")
+            L.append(f"{ind}  {target}.reset();")
+            L.append(f"{ind}}} else if (!r.ok() || !{target}.emplace().decode(r, version)) {{")
+            L.append(f"{ind}  return r.field_error({err});")
+            L.append(f"{ind}}}")
+            L.append(f"{ind}if (!r.ok()) return r.field_error({err});")
+            return L
         L.append(f"{ind}if (!{target}.decode(r, version)) return r.field_error({err});")
         return L
     if f.base in ("string", "bytes"):

@@ -264,6 +264,8 @@ def gen_samples(apis):
                         else:
                             L.append(f"      v.push_back({sample_value(f, 'seed + i')});")
                         L.append("    }")
+                    elif f.struct and is_optional(f):
+                        L.append(f"    fill_sample(m.{f.name}.emplace(), version, seed + 1);")
                     elif f.struct:
                         L.append(f"    fill_sample(m.{f.name}, version, seed + 1);")
                     else:

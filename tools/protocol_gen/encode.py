@@ -7,6 +7,11 @@ from .schema import PRIMITIVES
 def write_scalar(f, api, value, ind, wn="w", elem=False):
     """Statements writing one non-array value; elem as in read_scalar."""
     if f.struct:
+        if is_optional(f) and not elem:
+            return [
+                f"{ind}{wn}.write_i8({value} ? 1 : -1);  // nullable struct",
+                f"{ind}if ({value}) write_fields(*{value}, {wn}, version);",
+            ]
         return [f"{ind}write_fields({value}, {wn}, version);"]
     if f.base in ("string", "bytes"):
         kind = f.base

@@ -112,8 +112,8 @@ def parse_field(d, parent_qual, api, where):
     if f.versions is None:
         raise SchemaError(f"{where}: versions cannot be none")
     f.nullable = parse_range(d["nullable"], where) if "nullable" in d else None
-    if f.nullable and not (f.is_array or base in VARIABLE):
-        raise SchemaError(f"{where}: only strings, bytes, records and arrays can be nullable")
+    if f.nullable and not (f.is_array or base in VARIABLE or f.struct):
+        raise SchemaError(f"{where}: only strings, bytes, records, arrays and structs can be nullable")
     f.tag = d.get("tag")
     f.tagged = parse_range(d["tagged"], where) if "tagged" in d else None
     if (f.tag is None) != (f.tagged is None):
@@ -135,6 +135,11 @@ def parse_field(d, parent_qual, api, where):
     f.null_ok = vset(f.nullable, api) & f.present
     if not f.present:
         raise SchemaError(f"{where}: field is absent from every declared version")
+    if f.struct and not f.is_array and f.nullable:
+        # A nullable struct (int8 -1 = null, 1 = present, then its fields):
+        # nullable wherever present, never tagged.
+        if f.null_ok != f.present or f.as_tagged:
+            raise SchemaError(f"{where}: a nullable struct must be nullable in all its versions and untagged")
     return f
 
 
