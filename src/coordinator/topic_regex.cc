@@ -1,0 +1,489 @@
+#include "coordinator/topic_regex.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace ks::coordinator {
+
+// Recursive-descent parser emitting NFA fragments straight into the program.
+// A fragment is (start, list of dangling out-slots to patch).
+class RegexCompiler {
+ public:
+  RegexCompiler(std::string_view p, TopicRegex& re) : p_(p), re_(re) {}
+
+  bool compile(std::string& error) {
+    // ^ and $ are only meaningful at the ends (a full match anchors anyway).
+    std::size_t b = 0, e = p_.size();
+    if (b < e && p_[b] == '^') ++b;
+    if (e > b && p_[e - 1] == '$') {
+      std::size_t n = 0;  // backslashes before it: an odd count escapes it
+      for (std::size_t i = e - 1; i > b && p_[i - 1] == '\\'; --i) ++n;
+      if (n % 2 == 0) --e;
+    }
+    p_ = p_.substr(b, e - b);
+    Frag f;
+    if (!alternation(f, 0)) {
+      error = err_.empty() ? "invalid regular expression" : err_;
+      return false;
+    }
+    if (pos_ != p_.size()) {
+      error = fmt::format("unexpected '{}' at offset {}", p_[pos_], pos_ + b);
+      return false;
+    }
+    const std::int32_t m = add(TopicRegex::State{});
+    if (m < 0) {
+      error = err_;
+      return false;
+    }
+    patch(f, m);
+    re_.start_ = f.start;
+    return true;
+  }
+
+ private:
+  struct Frag {
+    std::int32_t start = -1;
+    std::vector<std::pair<std::int32_t, bool>> outs;  // (state, second branch)
+  };
+
+  bool fail(std::string m) {
+    if (err_.empty()) err_ = std::move(m);
+    return false;
+  }
+
+  std::int32_t add(TopicRegex::State s) {
+    if (re_.prog_.size() >= TopicRegex::kMaxProgramSize) {
+      fail(fmt::format("pattern too large (over {} states)", TopicRegex::kMaxProgramSize));
+      return -1;
+    }
+    re_.prog_.push_back(s);
+    return static_cast<std::int32_t>(re_.prog_.size() - 1);
+  }
+
+  void patch(const Frag& f, std::int32_t to) {
+    for (auto [s, second] : f.outs) {
+      if (second) {
+        re_.prog_[s].y = to;
+      } else {
+        re_.prog_[s].x = to;
+      }
+    }
+  }
+
+  // An empty fragment: a jump.
+  bool empty(Frag& f) {
+    TopicRegex::State s;
+    s.kind = TopicRegex::State::kJump;
+    const auto i = add(s);
+    if (i < 0) return false;
+    f.start = i;
+    f.outs = {{i, false}};
+    return true;
+  }
+
+  bool alternation(Frag& out, int depth) {
+    if (depth > TopicRegex::kMaxNesting) return fail("groups nested too deeply");
+    Frag left;
+    if (!concatenation(left, depth)) return false;
+    while (pos_ < p_.size() && p_[pos_] == '|') {
+      ++pos_;
+      Frag right;
+      if (!concatenation(right, depth)) return false;
+      TopicRegex::State s;
+      s.kind = TopicRegex::State::kSplit;
+      s.x = left.start;
+      s.y = right.start;
+      const auto i = add(s);
+      if (i < 0) return false;
+      left.start = i;
+      left.outs.insert(left.outs.end(), right.outs.begin(), right.outs.end());
+    }
+    out = std::move(left);
+    return true;
+  }
+
+  bool concatenation(Frag& out, int depth) {
+    bool any = false;
+    Frag acc;
+    while (pos_ < p_.size() && p_[pos_] != '|' && p_[pos_] != ')') {
+      const std::size_t atom_begin = pos_;
+      Frag f;
+      if (!repeat(f, depth, atom_begin)) return false;
+      if (!any) {
+        acc = std::move(f);
+        any = true;
+      } else {
+        patch(acc, f.start);
+        acc.outs = std::move(f.outs);
+      }
+    }
+    if (!any) return empty(out);
+    out = std::move(acc);
+    return true;
+  }
+
+  // Re-parses the atom at `begin` (used to copy it for {m,n}).
+  bool atom_at(std::size_t begin, Frag& f, int depth) {
+    const std::size_t saved = pos_;
+    pos_ = begin;
+    const bool ok = atom(f, depth);
+    pos_ = saved;
+    return ok;
+  }
+
+  bool star(Frag& f) {  // f*
+    TopicRegex::State s;
+    s.kind = TopicRegex::State::kSplit;
+    s.x = f.start;
+    const auto i = add(s);
+    if (i < 0) return false;
+    patch(f, i);
+    f.start = i;
+    f.outs = {{i, true}};
+    return true;
+  }
+
+  bool plus(Frag& f) {  // f+
+    TopicRegex::State s;
+    s.kind = TopicRegex::State::kSplit;
+    s.x = f.start;
+    const auto i = add(s);
+    if (i < 0) return false;
+    patch(f, i);
+    f.outs = {{i, true}};
+    return true;
+  }
+
+  bool quest(Frag& f) {  // f?
+    TopicRegex::State s;
+    s.kind = TopicRegex::State::kSplit;
+    s.x = f.start;
+    const auto i = add(s);
+    if (i < 0) return false;
+    f.start = i;
+    f.outs.emplace_back(i, true);
+    return true;
+  }
+
+  bool number(int& v) {
+    if (pos_ >= p_.size() || p_[pos_] < '0' || p_[pos_] > '9') return false;
+    v = 0;
+    while (pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '9') {
+      v = v * 10 + (p_[pos_] - '0');
+      if (v > TopicRegex::kMaxRepeat)
+        return fail(fmt::format("repeat count over {}", TopicRegex::kMaxRepeat));
+      ++pos_;
+    }
+    return true;
+  }
+
+  bool repeat(Frag& out, int depth, std::size_t atom_begin) {
+    if (!atom(out, depth)) return false;
+    const std::size_t atom_end = pos_;
+    if (pos_ >= p_.size()) return true;
+    const char q = p_[pos_];
+    if (q == '*' || q == '+' || q == '?') {
+      ++pos_;
+      if (pos_ < p_.size() && (p_[pos_] == '?' || p_[pos_] == '+')) ++pos_;  // lazy/possessive: same matches
+      const bool ok = q == '*' ? star(out) : q == '+' ? plus(out) : quest(out);
+      if (ok && pos_ < p_.size() && (p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '?'))
+        return fail("bad repetition operator");
+      return ok;
+    }
+    if (q != '{') return true;
+    ++pos_;
+    int lo = 0, hi = 0;
+    if (!number(lo)) return fail("bad repetition {m,n}");
+    bool unbounded = false;
+    if (pos_ < p_.size() && p_[pos_] == ',') {
+      ++pos_;
+      if (pos_ < p_.size() && p_[pos_] == '}') {
+        unbounded = true;
+      } else if (!number(hi)) {
+        return fail("bad repetition {m,n}");
+      }
+    } else {
+      hi = lo;
+    }
+    if (pos_ >= p_.size() || p_[pos_] != '}') return fail("bad repetition {m,n}");
+    ++pos_;
+    if (!unbounded && hi < lo) return fail("bad repetition {m,n}: n < m");
+    // Expand: lo copies, then (hi - lo) optional copies or one starred copy.
+    const std::size_t after = pos_;
+    Frag acc;
+    bool any = false;
+    auto append = [&](Frag& f) {
+      if (!any) {
+        acc = std::move(f);
+        any = true;
+      } else {
+        patch(acc, f.start);
+        acc.outs = std::move(f.outs);
+      }
+    };
+    const int copies = unbounded ? std::max(lo, 1) : std::max(hi, 0);
+    for (int i = 0; i < copies; ++i) {
+      Frag f;
+      if (i == 0) {
+        f = std::move(out);
+      } else if (!atom_at(atom_begin, f, depth)) {
+        return false;
+      }
+      if (unbounded && i == copies - 1) {
+        if (!(lo == 0 ? star(f) : plus(f))) return false;
+      } else if (i >= lo) {
+        if (!quest(f)) return false;
+      }
+      append(f);
+    }
+    pos_ = after;
+    (void)atom_end;
+    if (!any) return empty(out);  // x{0} or x{0,0}
+    out = std::move(acc);
+    return true;
+  }
+
+  bool single(Frag& f, TopicRegex::State s) {
+    const auto i = add(s);
+    if (i < 0) return false;
+    f.start = i;
+    f.outs = {{i, false}};
+    return true;
+  }
+
+  static void set_escape_class(char e, std::vector<bool>& cls) {
+    for (int c = 0; c < 256; ++c) {
+      const bool digit = c >= '0' && c <= '9';
+      const bool word = digit || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+      const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+      bool in = false;
+      switch (e) {
+        case 'd':
+          in = digit;
+          break;
+        case 'D':
+          in = !digit;
+          break;
+        case 'w':
+          in = word;
+          break;
+        case 'W':
+          in = !word;
+          break;
+        case 's':
+          in = space;
+          break;
+        case 'S':
+          in = !space;
+          break;
+        default:
+          break;
+      }
+      if (in) cls[static_cast<std::size_t>(c)] = true;
+    }
+  }
+
+  static bool is_class_escape(char e) { return std::string_view("dDwWsS").find(e) != std::string_view::npos; }
+  static bool is_literal_escape(char e) {
+    return std::string_view(".\\+*?()|[]{}^$-/#&~ '\"_=!,:;<>@%").find(e) != std::string_view::npos;
+  }
+
+  bool add_class(Frag& f, std::vector<bool> cls, bool negate) {
+    re_.classes_.push_back(std::move(cls));
+    TopicRegex::State s;
+    s.kind = TopicRegex::State::kClass;
+    s.cls = static_cast<std::uint32_t>(re_.classes_.size() - 1);
+    s.negate = negate;
+    return single(f, s);
+  }
+
+  bool bracket(Frag& f) {
+    ++pos_;  // [
+    bool negate = false;
+    if (pos_ < p_.size() && p_[pos_] == '^') {
+      negate = true;
+      ++pos_;
+    }
+    std::vector<bool> cls(256, false);
+    bool first = true;
+    while (true) {
+      if (pos_ >= p_.size()) return fail("missing ]");
+      char c = p_[pos_];
+      if (c == ']' && !first) break;
+      first = false;
+      if (c == '[') return fail("nested or POSIX classes are not supported");
+      unsigned char lo;
+      if (c == '\\') {
+        if (pos_ + 1 >= p_.size()) return fail("trailing backslash");
+        const char e = p_[pos_ + 1];
+        pos_ += 2;
+        if (is_class_escape(e)) {
+          set_escape_class(e, cls);
+          continue;
+        }
+        if (!is_literal_escape(e)) return fail(fmt::format("unsupported escape \\{}", e));
+        lo = static_cast<unsigned char>(e);
+      } else {
+        lo = static_cast<unsigned char>(c);
+        ++pos_;
+      }
+      unsigned char hi = lo;
+      if (pos_ + 1 < p_.size() && p_[pos_] == '-' && p_[pos_ + 1] != ']') {
+        char h = p_[pos_ + 1];
+        pos_ += 2;
+        if (h == '\\') {
+          if (pos_ >= p_.size()) return fail("trailing backslash");
+          h = p_[pos_++];
+          if (!is_literal_escape(h)) return fail(fmt::format("unsupported escape \\{}", h));
+        }
+        hi = static_cast<unsigned char>(h);
+        if (hi < lo) return fail("bad class range");
+      }
+      for (int x = lo; x <= hi; ++x) cls[static_cast<std::size_t>(x)] = true;
+    }
+    ++pos_;  // ]
+    return add_class(f, std::move(cls), negate);
+  }
+
+  bool atom(Frag& f, int depth) {
+    if (pos_ >= p_.size()) return fail("missing operand");
+    const char c = p_[pos_];
+    switch (c) {
+      case '(': {
+        ++pos_;
+        if (pos_ < p_.size() && p_[pos_] == '?') {
+          if (pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
+            pos_ += 2;
+          } else {
+            return fail("only (?:...) groups are supported (no flags, lookaround or named groups)");
+          }
+        }
+        if (!alternation(f, depth + 1)) return false;
+        if (pos_ >= p_.size() || p_[pos_] != ')') return fail("missing )");
+        ++pos_;
+        return true;
+      }
+      case ')':
+        return fail("unexpected )");
+      case '*':
+      case '+':
+      case '?':
+      case '{':
+        return fail(fmt::format("missing argument to repetition operator {}", c));
+      case '^':
+      case '$':
+        return fail("anchors are only supported at the ends of the pattern");
+      case '[':
+        return bracket(f);
+      case '.': {
+        ++pos_;
+        TopicRegex::State s;
+        s.kind = TopicRegex::State::kAny;
+        return single(f, s);
+      }
+      case '\\': {
+        if (pos_ + 1 >= p_.size()) return fail("trailing backslash");
+        const char e = p_[pos_ + 1];
+        pos_ += 2;
+        if (is_class_escape(e)) {
+          std::vector<bool> cls(256, false);
+          set_escape_class(e, cls);
+          return add_class(f, std::move(cls), false);
+        }
+        if (!is_literal_escape(e)) return fail(fmt::format("unsupported escape \\{}", e));
+        TopicRegex::State s;
+        s.kind = TopicRegex::State::kChar;
+        s.c = static_cast<unsigned char>(e);
+        return single(f, s);
+      }
+      default: {
+        ++pos_;
+        TopicRegex::State s;
+        s.kind = TopicRegex::State::kChar;
+        s.c = static_cast<unsigned char>(c);
+        return single(f, s);
+      }
+    }
+  }
+
+  std::string_view p_;
+  TopicRegex& re_;
+  std::size_t pos_ = 0;
+  std::string err_;
+};
+
+std::optional<TopicRegex> TopicRegex::compile(std::string_view pattern, std::string& error) {
+  if (pattern.size() > kMaxPatternBytes) {
+    error = fmt::format("pattern longer than {} bytes", kMaxPatternBytes);
+    return std::nullopt;
+  }
+  TopicRegex re;
+  re.pattern_ = std::string(pattern);
+  RegexCompiler c(pattern, re);
+  if (!c.compile(error)) return std::nullopt;
+  return re;
+}
+
+namespace {
+
+void add_state(const std::vector<TopicRegex::State>& prog, std::int32_t s, std::vector<std::int32_t>& list,
+               std::vector<std::uint32_t>& mark, std::uint32_t gen, std::vector<std::int32_t>& stack) {
+  stack.clear();
+  stack.push_back(s);
+  while (!stack.empty()) {
+    const std::int32_t i = stack.back();
+    stack.pop_back();
+    if (i < 0 || mark[static_cast<std::size_t>(i)] == gen) continue;
+    mark[static_cast<std::size_t>(i)] = gen;
+    const auto& st = prog[static_cast<std::size_t>(i)];
+    if (st.kind == TopicRegex::State::kSplit) {
+      stack.push_back(st.y);
+      stack.push_back(st.x);
+    } else if (st.kind == TopicRegex::State::kJump) {
+      stack.push_back(st.x);
+    } else {
+      list.push_back(i);
+    }
+  }
+}
+
+}  // namespace
+
+bool TopicRegex::full_match(std::string_view s) const {
+  std::vector<std::uint32_t> mark(prog_.size(), 0);
+  std::vector<std::int32_t> cur, next, stack;
+  std::uint32_t gen = 1;
+  add_state(prog_, start_, cur, mark, gen, stack);
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    ++gen;
+    next.clear();
+    for (std::int32_t i : cur) {
+      const auto& st = prog_[static_cast<std::size_t>(i)];
+      bool ok = false;
+      switch (st.kind) {
+        case State::kChar:
+          ok = st.c == c;
+          break;
+        case State::kAny:
+          ok = c != '\n';
+          break;
+        case State::kClass:
+          ok = classes_[st.cls][c] != st.negate;
+          break;
+        default:
+          break;
+      }
+      if (ok) add_state(prog_, st.x, next, mark, gen, stack);
+    }
+    cur.swap(next);
+    if (cur.empty()) return false;
+  }
+  for (std::int32_t i : cur) {
+    if (prog_[static_cast<std::size_t>(i)].kind == State::kMatch) return true;
+  }
+  return false;
+}
+
+}  // namespace ks::coordinator
