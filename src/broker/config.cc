@@ -322,6 +322,20 @@ void add_group_settings(std::vector<Setting>& s) {
                  "How long a group leaving Empty waits for more members before its first rebalance.",
                  &Config::group_initial_rebalance_delay, 0, kMaxInt32),
       "group.initial.rebalance.delay.ms"));
+  s.push_back(
+      kafka_named(ms_setting("group-consumer-session-timeout-ms",
+                             "KIP-848 consumer groups: a member not heard from for this long is removed.",
+                             &Config::consumer_session_timeout, 1, kMaxInt32),
+                  "group.consumer.session.timeout.ms"));
+  s.push_back(
+      kafka_named(ms_setting("group-consumer-heartbeat-interval-ms",
+                             "KIP-848 consumer groups: the heartbeat interval members are told to use.",
+                             &Config::consumer_heartbeat_interval, 1, kMaxInt32),
+                  "group.consumer.heartbeat.interval.ms"));
+  s.push_back(kafka_named(
+      int_setting<uint32_t>("group-consumer-max-size", "Members one KIP-848 consumer group may have.",
+                            &Config::consumer_max_size, 1, kMaxInt32),
+      "group.consumer.max.size"));
   s.push_back(kafka_named(int_setting<uint32_t>("group-max-size", "Members one consumer group may have.",
                                                 &Config::group_max_size, 1, kMaxInt32),
                           "group.max.size"));
@@ -548,6 +562,13 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
         fmt::format("group-min-session-timeout-ms{} ({}) must not exceed group-max-session-timeout-ms{} ({})",
                     from("group-min-session-timeout-ms"), cfg.group_min_session_timeout.count(),
                     from("group-max-session-timeout-ms"), cfg.group_max_session_timeout.count()));
+  }
+  if (cfg.consumer_heartbeat_interval >= cfg.consumer_session_timeout) {
+    // Kafka's rule: a member must be able to heartbeat within its session.
+    return invalid(fmt::format(
+        "group-consumer-heartbeat-interval-ms{} ({}) must be below group-consumer-session-timeout-ms{} ({})",
+        from("group-consumer-heartbeat-interval-ms"), cfg.consumer_heartbeat_interval.count(),
+        from("group-consumer-session-timeout-ms"), cfg.consumer_session_timeout.count()));
   }
   if (cfg.orphan_grace.count() != 0 && cfg.orphan_grace < std::chrono::seconds(1)) {
     // The log's own floor: a reader may still be using an object that just became unreferenced.

@@ -218,6 +218,16 @@ std::shared_ptr<JoinWait> GroupCoordinator::join(JoinParams p) {
   }
   Group& g = *gp;
   if (g.state == GroupState::kDead) return join_error(w, ErrorCode::kCoordinatorNotAvailable, p.member_id);
+  if (g.consumer) {
+    // A KIP-848 group: classic members may not join it while it has members
+    // (Kafka answers so when it cannot host classic members); an empty one
+    // becomes a classic group again.
+    if (!g.consumer->members.empty())
+      return join_error(w, ErrorCode::kInconsistentGroupProtocol, p.member_id);
+    spdlog::info("group {}: empty consumer group converted to a classic group", g.id);
+    g.consumer.reset();
+    g.protocol_type.clear();
+  }
   if (!supports(g, p)) return join_error(w, ErrorCode::kInconsistentGroupProtocol, p.member_id);
 
   if (p.member_id.empty()) {
@@ -618,6 +628,12 @@ std::optional<Clock::time_point> GroupCoordinator::next_deadline(const Group& g)
     if (!m.join_wait && !m.sync_wait) consider(m.heartbeat_deadline);
   }
   for (const auto& [id, deadline] : g.pending) consider(deadline);
+  if (g.consumer) {
+    for (const auto& [id, m] : g.consumer->members) {
+      consider(m.session_deadline);
+      if (m.revocation_deadline) consider(*m.revocation_deadline);
+    }
+  }
   if (g.state == GroupState::kPreparingRebalance)
     consider(g.initial_delay ? g.delay_deadline : g.rebalance_deadline);
   return next;
@@ -637,6 +653,10 @@ awaitable<Status> GroupCoordinator::group_timer(std::shared_ptr<Group> g) {
 }
 
 void GroupCoordinator::on_timer(Group& g) {
+  if (g.consumer) {
+    consumer_on_timer(g);
+    return;
+  }
   const auto now = Clock::now();
   std::erase_if(g.pending, [&](const auto& kv) { return kv.second <= now; });
   std::vector<std::string> expired;
@@ -664,6 +684,13 @@ void GroupCoordinator::on_timer(Group& g) {
 }
 
 std::optional<std::vector<std::string>> GroupCoordinator::subscribed(const Group& g) const {
+  if (g.consumer) {
+    // KIP-848: the topics the members' names and regexes resolve to.
+    if (g.consumer->members.empty()) return std::nullopt;
+    std::vector<std::string> topics;
+    for (const auto& [name, idp] : g.consumer->subscribed_topics) topics.push_back(name);
+    return topics;  // sorted (map order)
+  }
   if (g.protocol_type != "consumer" || g.members.empty()) return std::nullopt;
   std::vector<std::string> topics;
   for (const auto& [id, m] : g.members) {

@@ -26,6 +26,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -102,7 +103,18 @@ class GroupCoordinator {
   LeaveResult leave(const std::string& group_id, const std::vector<LeaveMember>& members);
 
   std::shared_ptr<CommitWait> commit(CommitParams p);
-  FetchResult fetch(const std::string& group_id, const std::optional<TopicPartitions>& topics) const;
+  // member: OffsetFetch v9+'s member id and epoch (KIP-848 groups check them).
+  FetchResult fetch(const std::string& group_id, const std::optional<TopicPartitions>& topics,
+                    const std::optional<std::pair<std::string, std::int32_t>>& member = std::nullopt) const;
+
+  // KIP-848 (consumer_group.cc). Answered at once today; the shared object
+  // leaves room for answering after a durable write.
+  struct ConsumerHeartbeatWait {
+    Event done;
+    ConsumerHeartbeatResult result;
+  };
+  std::shared_ptr<ConsumerHeartbeatWait> consumer_heartbeat(ConsumerHeartbeatParams p);
+  ConsumerGroupDescription consumer_describe(const std::string& group_id) const;
 
   GroupDescription describe(const std::string& group_id) const;
   // states_filter: Kafka state names, case-insensitive; empty = all.
@@ -169,6 +181,34 @@ class GroupCoordinator {
   std::optional<std::vector<std::string>> subscribed(const Group& g) const;
   void remove_group(const std::shared_ptr<Group>& g);
   std::string new_member_id(const std::string& prefix) const;
+
+  // ---- KIP-848 consumer groups (consumer_group.cc) ----
+  ErrorCode consumer_validate(const ConsumerHeartbeatParams& p, std::string& message) const;
+  void consumer_leave(Group& g, const ConsumerHeartbeatParams& p, ConsumerHeartbeatResult& r);
+  // The member the heartbeat is for (joining, rejoining, static takeover), or null with r.error set.
+  ConsumerMember* consumer_member(Group& g, ConsumerHeartbeatParams& p, ConsumerHeartbeatResult& r,
+                                  bool& bump);
+  void consumer_remove_member(Group& g, const std::string& member_id, const char* reason);
+  // Re-reads the subscribed topics (names and regex matches); true when they changed.
+  bool consumer_refresh_topics(Group& g);
+  // The topics member `m` is subscribed to, as they exist now.
+  std::set<cluster::TopicId> consumer_member_topics(const ConsumerGroupState& cg,
+                                                    const ConsumerMember& m) const;
+  void consumer_compute_target(Group& g);
+  // Moves `m` one step towards its target; true when its assignment changed.
+  bool consumer_reconcile(ConsumerGroupState& cg, ConsumerMember& m, const std::optional<Assignment>& owned);
+  void consumer_set_owned(ConsumerGroupState& cg, const ConsumerMember& before, const ConsumerMember& after);
+  void consumer_on_timer(Group& g);
+  // Writes the group record (fenced, through the writer); on_done may be null.
+  void consumer_persist(const std::shared_ptr<Group>& g, std::function<void(const Status&)> on_done);
+  void consumer_restore(Group& g, const StoredGroup& sg);
+  // Kafka's ConsumerGroup.validateOffsetCommit / validateOffsetFetch: epoch
+  // -1 without a member id is an admin or simple client (a commit only while
+  // the group has no members); otherwise the member must exist
+  // (UNKNOWN_MEMBER_ID) at exactly that epoch (STALE_MEMBER_EPOCH).
+  // `epoch_version`: the request can carry a member epoch (v9+).
+  ErrorCode consumer_check_offsets(const Group& g, const std::string& member_id, std::int32_t epoch,
+                                   bool epoch_version, bool fetch = false) const;
 
   // ---- storage (offsets.cc) ----
   // The group-level answer to an offset commit (Kafka's validateOffsetCommit);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/async.h"
+#include "coordinator/consumer_group.h"
 #include "coordinator/store_format.h"
 #include "coordinator/types.h"
 
@@ -59,6 +60,11 @@ struct Group {
   // Durable committed offsets: topic -> chunk -> partitions (what OffsetFetch
   // answers; changed only after the metadata store applied a write).
   std::map<std::string, std::map<std::int32_t, Chunk>> offsets;
+
+  // Set for a KIP-848 group (protocol type "consumer", ConsumerGroupHeartbeat);
+  // `members` then stays empty and `state` is kStable while it has members,
+  // kEmpty otherwise (what retention and DeleteGroups look at).
+  std::optional<ConsumerGroupState> consumer;
 
   Notifier wake;  // the group's timer loop re-computes its deadline
   bool timer_running = false;

@@ -66,6 +66,7 @@ ErrorCode GroupCoordinator::check_commit(const CommitParams& p, std::shared_ptr<
   }
   Group& g = *gp;
   if (g.state == GroupState::kDead) return ErrorCode::kCoordinatorNotAvailable;
+  if (g.consumer) return consumer_check_offsets(g, p.member_id, p.generation, p.member_epoch_version);
   // A simple commit (generation -1, e.g. AdminClient.alterConsumerGroupOffsets)
   // is accepted by an Empty group only.
   if (p.generation < 0 && g.state == GroupState::kEmpty) return ErrorCode::kNone;
@@ -141,8 +142,8 @@ std::shared_ptr<CommitWait> GroupCoordinator::commit(CommitParams p) {
   return w;
 }
 
-FetchResult GroupCoordinator::fetch(const std::string& group_id,
-                                    const std::optional<TopicPartitions>& topics) const {
+FetchResult GroupCoordinator::fetch(const std::string& group_id, const std::optional<TopicPartitions>& topics,
+                                    const std::optional<std::pair<std::string, std::int32_t>>& member) const {
   FetchResult r;
   if (!owns_group(group_id)) {
     r.error = ErrorCode::kNotCoordinator;
@@ -150,6 +151,10 @@ FetchResult GroupCoordinator::fetch(const std::string& group_id,
   }
   std::shared_ptr<Group> g = find(group_id);
   if (g && g->state == GroupState::kDead) g.reset();  // being deleted
+  if (g && g->consumer && member) {
+    r.error = consumer_check_offsets(*g, member->first, member->second, true, true);
+    if (r.error != ErrorCode::kNone) return r;
+  }
   auto lookup = [&](const std::string& topic, std::int32_t partition) {
     FetchedOffset f;
     f.partition = partition;
@@ -203,7 +208,8 @@ GroupDescription GroupCoordinator::describe(const std::string& group_id) const {
     return d;
   }
   auto g = find(group_id);
-  if (!g) {
+  if (!g || g->consumer) {
+    // Kafka's DescribeGroups (v0-5) describes classic groups only: any other is Dead.
     d.state = "Dead";
     return d;
   }
@@ -235,9 +241,9 @@ std::vector<GroupListing> GroupCoordinator::list(const std::vector<std::string>&
   for (const auto& s : states_filter) want.insert(lower(s));
   for (const auto& [id, g] : groups_) {
     if (g->state == GroupState::kDead || !owns_slot(g->slot)) continue;
-    std::string state(state_name(g->state));
+    std::string state(g->consumer ? consumer_group_state(*g->consumer) : state_name(g->state));
     if (!want.empty() && !want.contains(lower(state))) continue;
-    out.push_back(GroupListing{id, g->protocol_type, state});
+    out.push_back(GroupListing{id, g->protocol_type, state, g->consumer ? "consumer" : "classic"});
   }
   return out;
 }

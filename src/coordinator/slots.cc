@@ -128,6 +128,10 @@ awaitable<Result<GroupCoordinator::LoadedSlot>> GroupCoordinator::load_slot(std:
 }
 
 void GroupCoordinator::restore(Group& g, StoredGroup sg) {
+  if (sg.consumer) {
+    consumer_restore(g, sg);
+    return;
+  }
   g.protocol_type = std::move(sg.protocol_type);
   g.generation = sg.generation;
   g.state_ms = sg.state_ms;
@@ -210,7 +214,7 @@ awaitable<Status> GroupCoordinator::acquire_slot(std::int32_t slot, cluster::Fen
   for (const auto& [id, g] : groups_) {
     if (g->slot != slot) continue;
     ++n;
-    if (!g->members.empty()) ensure_timer(g);
+    if (!g->members.empty() || (g->consumer && !g->consumer->members.empty())) ensure_timer(g);
   }
   if (skipped > 0)
     spdlog::error("group coordinator: slot {}: {} groups not loaded (max-groups)", slot, skipped);

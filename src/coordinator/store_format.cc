@@ -158,6 +158,10 @@ std::string encode_group(const StoredGroup& g) {
             {"state_ms", g.state_ms},
             {"members", std::move(members)}};
   j["protocol"] = g.protocol ? json(*g.protocol) : json(nullptr);
+  if (g.consumer) {
+    json c = json::parse(*g.consumer, nullptr, /*allow_exceptions=*/false);
+    if (c.is_object()) j["consumer"] = std::move(c);
+  }
   return dump(j);
 }
 
@@ -190,6 +194,10 @@ Result<StoredGroup> decode_group(std::string_view text) {
       m.assignment = std::move(*asg);
       g.members.push_back(std::move(m));
     }
+  }
+  if (auto c = j.find("consumer"); c != j.end()) {
+    if (!c->is_object()) return corrupt("meta: bad consumer group state");
+    g.consumer = dump(*c);
   }
   return g;
 }

@@ -86,6 +86,9 @@ struct StoredGroup {
   std::string leader;
   std::int64_t state_ms = 0;  // wall clock of the last state change
   std::vector<StoredMember> members;
+  // A KIP-848 consumer group: its state as a JSON object (consumer_store.h),
+  // stored as the record's "consumer" member.
+  std::optional<std::string> consumer;
   bool operator==(const StoredGroup&) const = default;
 };
 std::string encode_group(const StoredGroup& g);

@@ -13,22 +13,13 @@ class RegexCompiler {
   RegexCompiler(std::string_view p, TopicRegex& re) : p_(p), re_(re) {}
 
   bool compile(std::string& error) {
-    // ^ and $ are only meaningful at the ends (a full match anchors anyway).
-    std::size_t b = 0, e = p_.size();
-    if (b < e && p_[b] == '^') ++b;
-    if (e > b && p_[e - 1] == '$') {
-      std::size_t n = 0;  // backslashes before it: an odd count escapes it
-      for (std::size_t i = e - 1; i > b && p_[i - 1] == '\\'; --i) ++n;
-      if (n % 2 == 0) --e;
-    }
-    p_ = p_.substr(b, e - b);
     Frag f;
     if (!alternation(f, 0)) {
       error = err_.empty() ? "invalid regular expression" : err_;
       return false;
     }
     if (pos_ != p_.size()) {
-      error = fmt::format("unexpected '{}' at offset {}", p_[pos_], pos_ + b);
+      error = fmt::format("unexpected '{}' at offset {}", p_[pos_], pos_);
       return false;
     }
     const std::int32_t m = add(TopicRegex::State{});
@@ -372,8 +363,12 @@ class RegexCompiler {
       case '{':
         return fail(fmt::format("missing argument to repetition operator {}", c));
       case '^':
-      case '$':
-        return fail("anchors are only supported at the ends of the pattern");
+      case '$': {
+        ++pos_;
+        TopicRegex::State s;
+        s.kind = c == '^' ? TopicRegex::State::kBegin : TopicRegex::State::kEnd;
+        return single(f, s);
+      }
       case '[':
         return bracket(f);
       case '.': {
@@ -427,8 +422,11 @@ std::optional<TopicRegex> TopicRegex::compile(std::string_view pattern, std::str
 
 namespace {
 
+// Adds state s and what it reaches without reading (splits, jumps, and the
+// anchors that hold at position `pos` of a name of `len` bytes).
 void add_state(const std::vector<TopicRegex::State>& prog, std::int32_t s, std::vector<std::int32_t>& list,
-               std::vector<std::uint32_t>& mark, std::uint32_t gen, std::vector<std::int32_t>& stack) {
+               std::vector<std::uint32_t>& mark, std::uint32_t gen, std::vector<std::int32_t>& stack,
+               std::size_t pos, std::size_t len) {
   stack.clear();
   stack.push_back(s);
   while (!stack.empty()) {
@@ -442,6 +440,10 @@ void add_state(const std::vector<TopicRegex::State>& prog, std::int32_t s, std::
       stack.push_back(st.x);
     } else if (st.kind == TopicRegex::State::kJump) {
       stack.push_back(st.x);
+    } else if (st.kind == TopicRegex::State::kBegin) {
+      if (pos == 0) stack.push_back(st.x);
+    } else if (st.kind == TopicRegex::State::kEnd) {
+      if (pos == len) stack.push_back(st.x);
     } else {
       list.push_back(i);
     }
@@ -454,8 +456,10 @@ bool TopicRegex::full_match(std::string_view s) const {
   std::vector<std::uint32_t> mark(prog_.size(), 0);
   std::vector<std::int32_t> cur, next, stack;
   std::uint32_t gen = 1;
-  add_state(prog_, start_, cur, mark, gen, stack);
+  add_state(prog_, start_, cur, mark, gen, stack, 0, s.size());
+  std::size_t pos = 0;
   for (char ch : s) {
+    ++pos;
     const auto c = static_cast<unsigned char>(ch);
     ++gen;
     next.clear();
@@ -475,7 +479,7 @@ bool TopicRegex::full_match(std::string_view s) const {
         default:
           break;
       }
-      if (ok) add_state(prog_, st.x, next, mark, gen, stack);
+      if (ok) add_state(prog_, st.x, next, mark, gen, stack, pos, s.size());
     }
     cur.swap(next);
     if (cur.empty()) return false;

@@ -3,11 +3,10 @@
 // so this is a small Thompson-NFA engine over the RE2 subset topic patterns
 // use: literals, `.`, classes `[a-z_]` / `[^...]`, escapes (`\.` `\d` `\w`
 // `\s` and escaped metacharacters), groups `(...)` / `(?:...)`, `|`, `*`
-// `+` `?` and bounded repetition `{m}` `{m,}` `{m,n}`, anchors `^` `$` at the
-// ends. Matching is a full match of the topic name (as Kafka's
-// `matcher.matches()`), in time O(name length x program size): no
-// backtracking, so no pattern can blow up. Anything else (backreferences,
-// lookaround, flags) is refused as invalid. Every size is bounded.
+// `+` `?` and bounded repetition `{m}` `{m,}` `{m,n}`, anchors `^` `$`
+// (librdkafka sends its subscriptions as `(^a.*)|(^b)`). Matching is a full match of the topic name (as
+// Kafka's `matcher.matches()`), in time O(name length x program size): no backtracking, so no pattern can
+// blow up. Anything else (backreferences, lookaround, flags) is refused as invalid. Every size is bounded.
 #pragma once
 
 #include <cstddef>
@@ -33,7 +32,7 @@ class TopicRegex {
   const std::string& pattern() const { return pattern_; }
 
   struct State {
-    enum Kind : std::uint8_t { kChar, kAny, kClass, kSplit, kJump, kMatch };
+    enum Kind : std::uint8_t { kChar, kAny, kClass, kSplit, kJump, kBegin, kEnd, kMatch };
     Kind kind = kMatch;
     bool negate = false;
     unsigned char c = 0;

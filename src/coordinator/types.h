@@ -29,6 +29,10 @@ struct Options {
   std::chrono::milliseconds min_session_timeout{6000};      // group.min.session.timeout.ms
   std::chrono::milliseconds max_session_timeout{1800000};   // group.max.session.timeout.ms
   std::chrono::milliseconds initial_rebalance_delay{3000};  // group.initial.rebalance.delay.ms
+  // KIP-848 consumer groups (consumer_group.h).
+  std::chrono::milliseconds consumer_session_timeout{45000};    // group.consumer.session.timeout.ms
+  std::chrono::milliseconds consumer_heartbeat_interval{5000};  // group.consumer.heartbeat.interval.ms
+  std::size_t consumer_max_size = 10000;                        // group.consumer.max.size
   std::chrono::milliseconds offsets_retention{std::chrono::minutes(10080)};  // offsets.retention.minutes
   std::chrono::milliseconds retention_check_interval{600000};  // offsets.retention.check.interval.ms
   std::size_t max_metadata_bytes = 4096;                       // offset.metadata.max.bytes
@@ -137,6 +141,9 @@ struct CommitParams {
   // OffsetCommit v9+: a group commit (generation >= 0) to a group that does
   // not exist answers GROUP_ID_NOT_FOUND; older versions ILLEGAL_GENERATION.
   bool group_not_found_error = false;
+  // OffsetCommit v9+: `generation` is a KIP-848 member epoch when the group
+  // is a consumer group (older versions cannot commit for its members).
+  bool member_epoch_version = false;
 };
 
 struct CommitWait {
@@ -187,6 +194,7 @@ struct GroupListing {
   std::string group_id;
   std::string protocol_type;
   std::string state;
+  std::string type;  // "classic" or "consumer" (KIP-848)
 };
 
 struct DeleteGroupsWait {

@@ -117,4 +117,11 @@ awaitable<const cluster::TopicInfo*> find_or_auto_create(RequestContext& ctx, co
   co_return nullptr;
 }
 
+std::string client_host(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  std::string host = colon == std::string::npos ? peer : peer.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return "/" + host;
+}
+
 }  // namespace ks::handlers

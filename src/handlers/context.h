@@ -87,6 +87,9 @@ metrics::Counter& fetch_requests();
 metrics::Counter& fetch_bytes();
 void register_metrics();
 
+// The client's address as Kafka reports it in group descriptions: "/ip".
+std::string client_host(const std::string& peer);
+
 // Maps a storage/log error to the Kafka error code a client should see.
 protocol::ErrorCode to_kafka_error(Errc e);
 inline std::int16_t code(protocol::ErrorCode e) { return static_cast<std::int16_t>(e); }

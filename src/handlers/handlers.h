@@ -41,5 +41,8 @@ awaitable<DescribeGroupsResponse> handle(RequestContext& ctx, DescribeGroupsRequ
 awaitable<ListGroupsResponse> handle(RequestContext& ctx, ListGroupsRequest& req);
 awaitable<DeleteGroupsResponse> handle(RequestContext& ctx, DeleteGroupsRequest& req);
 awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest& req);
+// KIP-848 consumer groups.
+awaitable<ConsumerGroupHeartbeatResponse> handle(RequestContext& ctx, ConsumerGroupHeartbeatRequest& req);
+awaitable<ConsumerGroupDescribeResponse> handle(RequestContext& ctx, ConsumerGroupDescribeRequest& req);
 
 }  // namespace ks::handlers

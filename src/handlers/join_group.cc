@@ -4,14 +4,6 @@
 namespace ks::handlers {
 namespace {
 
-// Kafka reports the client's address as "/ip".
-std::string client_host(const std::string& peer) {
-  auto colon = peer.rfind(':');
-  std::string host = colon == std::string::npos ? peer : peer.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  return "/" + host;
-}
-
 coordinator::JoinParams params(const RequestContext& ctx, JoinGroupRequest& req) {
   coordinator::JoinParams p;
   p.group_id = std::move(req.group_id);

@@ -1,3 +1,5 @@
+#include <set>
+
 #include "coordinator/coordinator.h"
 #include "handlers/handlers.h"
 
@@ -14,22 +16,20 @@ ListGroupsResponse build(RequestContext& ctx, const ListGroupsRequest& req) {
     resp.error_code = code(ErrorCode::kNotCoordinator);
     return resp;
   }
-  // Every group here is a classic group (KIP-848 types filter, v5+).
-  if (!req.types_filter.empty()) {
-    bool classic = false;
-    for (const auto& t : req.types_filter) {
-      std::string l;
-      for (char c : t) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-      if (l == "classic") classic = true;
-    }
-    if (!classic) return resp;
+  // KIP-848 types filter (v5+): "classic" / "consumer", case-insensitive; empty = all.
+  std::set<std::string> types;
+  for (const auto& t : req.types_filter) {
+    std::string l;
+    for (char c : t) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    types.insert(std::move(l));
   }
   for (auto& g : ctx.broker.groups->list(req.states_filter)) {
+    if (!types.empty() && !types.contains(g.type)) continue;
     ListGroupsResponse::ListedGroup out;
     out.group_id = std::move(g.group_id);
     out.protocol_type = std::move(g.protocol_type);
     out.group_state = std::move(g.state);
-    out.group_type = "classic";
+    out.group_type = std::move(g.type);
     resp.groups.push_back(std::move(out));
   }
   return resp;

@@ -12,6 +12,7 @@ coordinator::CommitParams params(const RequestContext& ctx, const OffsetCommitRe
   p.member_id = req.member_id;
   p.instance_id = req.group_instance_id;
   p.group_not_found_error = ctx.version >= 9;
+  p.member_epoch_version = ctx.version >= 9;
   for (const auto& t : req.topics) {
     for (const auto& part : t.partitions) {
       coordinator::CommitPartition cp;

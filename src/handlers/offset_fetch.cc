@@ -17,21 +17,26 @@ std::optional<coordinator::TopicPartitions> wanted(const std::optional<Topics>& 
   return out;
 }
 
-coordinator::FetchResult fetch_one(RequestContext& ctx, const std::string& group,
-                                   const std::optional<coordinator::TopicPartitions>& topics) {
+coordinator::FetchResult fetch_one(
+    RequestContext& ctx, const std::string& group, const std::optional<coordinator::TopicPartitions>& topics,
+    const std::optional<std::pair<std::string, std::int32_t>>& member = std::nullopt) {
   if (ctx.broker.groups == nullptr) {
     coordinator::FetchResult r;
     r.error = ErrorCode::kCoordinatorNotAvailable;
     return r;
   }
-  return ctx.broker.groups->fetch(group, topics);
+  return ctx.broker.groups->fetch(group, topics, member);
 }
 
 Resp build(RequestContext& ctx, const OffsetFetchRequest& req) {
   Resp resp;
   if (ctx.version >= 8) {
     for (const auto& g : req.groups) {
-      coordinator::FetchResult r = fetch_one(ctx, g.group_id, wanted(g.topics));
+      // v9: a KIP-848 member names itself; its epoch is checked.
+      std::optional<std::pair<std::string, std::int32_t>> member;
+      if (ctx.version >= 9 && (g.member_id || g.member_epoch >= 0))
+        member.emplace(g.member_id.value_or(""), g.member_epoch);
+      coordinator::FetchResult r = fetch_one(ctx, g.group_id, wanted(g.topics), member);
       Resp::OffsetFetchResponseGroup out;
       out.group_id = g.group_id;
       out.error_code = code(r.error);
