@@ -502,6 +502,22 @@ TEST(GroupSettingsTest, KafkaDefaults) {
   EXPECT_EQ(c.orphan_grace, 0ms);
 }
 
+TEST(GroupSettingsTest, ConsumerGroupSettings) {
+  Config d = parse_ok({});
+  EXPECT_EQ(d.consumer_session_timeout, 45000ms);
+  EXPECT_EQ(d.consumer_heartbeat_interval, 5000ms);
+  EXPECT_EQ(d.consumer_max_size, 10000u);
+  Config c = parse_ok({"--group-consumer-session-timeout-ms=3000",
+                       "--group.consumer.heartbeat.interval.ms=250", "--group-consumer-max-size=4"});
+  EXPECT_EQ(c.consumer_session_timeout, 3000ms);
+  EXPECT_EQ(c.consumer_heartbeat_interval, 250ms);
+  EXPECT_EQ(c.consumer_max_size, 4u);
+  EXPECT_THAT(parse_error({"--group-consumer-session-timeout-ms=1000",
+                           "--group-consumer-heartbeat-interval-ms=1000"}),
+              HasSubstr("must be below group-consumer-session-timeout-ms"));
+  EXPECT_THAT(parse_error({"--group-consumer-max-size=0"}), HasSubstr("group-consumer-max-size"));
+}
+
 TEST(GroupSettingsTest, FlagsEnvFileAndKafkaNames) {
   Config c = parse_ok({"--group-min-session-timeout-ms=500", "--group-max-session-timeout-ms=10s",
                        "--group-initial-rebalance-delay-ms=0", "--group-max-size=3", "--max-groups=7",
