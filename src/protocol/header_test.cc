@@ -2,8 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "protocol/errors.h"
-
 namespace ks::protocol {
 namespace {
 
@@ -111,19 +109,6 @@ TEST(ApiVersionsReply, UnsupportedVersionAnsweredInV0) {
   EXPECT_EQ(resp.error_code, 35);
   ASSERT_EQ(resp.api_keys.size(), kApis.size());
   EXPECT_EQ(r.remaining(), 0u);
-}
-
-TEST(Errors, NamesAndRetriability) {
-  EXPECT_EQ(to_int(ErrorCode::kUnsupportedVersion), 35);
-  EXPECT_EQ(to_int(ErrorCode::kInvalidRecord), 87);
-  EXPECT_EQ(to_int(ErrorCode::kTransactionAbortable), 120);
-  EXPECT_EQ(error_name(ErrorCode::kUnknownTopicOrPartition), "UNKNOWN_TOPIC_OR_PARTITION");
-  EXPECT_EQ(error_name(ErrorCode::kUnknownServerError), "UNKNOWN_SERVER_ERROR");
-  EXPECT_EQ(error_name(static_cast<ErrorCode>(30000)), "UNKNOWN_ERROR_CODE");
-  EXPECT_TRUE(is_retriable(ErrorCode::kNotLeaderOrFollower));
-  EXPECT_TRUE(is_retriable(ErrorCode::kUnknownTopicOrPartition));
-  EXPECT_FALSE(is_retriable(ErrorCode::kNone));
-  EXPECT_FALSE(is_retriable(ErrorCode::kTopicAlreadyExists));
 }
 
 }  // namespace
