@@ -5,6 +5,15 @@
 namespace ks::protocol {
 namespace {
 
+// What a client sends (the broker only decodes request headers).
+void encode_request_header(Writer& w, const RequestHeader& h) {
+  w.write_i16(h.api_key);
+  w.write_i16(h.api_version);
+  w.write_i32(h.correlation_id);
+  w.write_nullable_string(h.client_id, /*compact=*/false);
+  if (request_header_version(h.api_key, h.api_version) >= 2) w.write_uvarint(0);
+}
+
 std::string bytes(std::initializer_list<int> v) {
   std::string s;
   for (int b : v) s.push_back(static_cast<char>(b));
