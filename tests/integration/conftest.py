@@ -5,6 +5,11 @@ can set BROKER_ARGS (a list of extra command-line flags) to configure it.
 KAFSCALE_BIN overrides the broker binary (default: build/kafscale).
 KAFSCALE_EXPECT_LIBRDKAFKA (set by tests/run-integration.sh for its 2.15 pass) makes the session
 refuse to start unless confluent-kafka-python loaded that librdkafka version.
+KAFSCALE_SANITIZED=1 (set by `make test-sanitize`): the broker is built with AddressSanitizer +
+UndefinedBehaviorSanitizer. Every kafscale process the tests start writes its sanitizer reports to one
+directory (ASAN_OPTIONS/UBSAN_OPTIONS log_path), and a report that appears during a test's setup, call
+or teardown fails that test with the report, whatever the process's exit code was and whether the test
+meant to kill or restart it. Timing bounds are loosened (timing_bound); correctness checks are not.
 """
 import json
 import os
@@ -12,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +39,19 @@ HTTP_TIMEOUT_S = 5
 LOG_TAIL_BYTES = 6000  # how much of the broker's output a failure shows
 
 
+SANITIZED = os.environ.get('KAFSCALE_SANITIZED') == '1'
+SANITIZER_LOG_DIR = None  # set by pytest_configure when SANITIZED
+SANITIZER_SLOWDOWN = 3  # how much more time a timing bound allows under a sanitized Debug build
+
+
+def timing_bound(seconds):
+    """A bound on how long the broker takes for something: loosened for a sanitized Debug broker.
+
+    Only for asserts about elapsed time; a correctness check never goes through this.
+    """
+    return seconds * SANITIZER_SLOWDOWN if SANITIZED else seconds
+
+
 LIBRDKAFKA_VERSION, LIBRDKAFKA_VERSION_INT = confluent_kafka.libversion()
 LIBRDKAFKA_2_15 = 0x020F0000  # librdkafka's version int: 0xMMmmrrpp
 
@@ -47,6 +66,53 @@ def pytest_configure(config):
         pytest.exit(f'KAFSCALE_EXPECT_LIBRDKAFKA={want} but confluent-kafka-python loaded librdkafka '
                     f'{LIBRDKAFKA_VERSION} (LD_LIBRARY_PATH={os.environ.get("LD_LIBRARY_PATH", "")!r})',
                     returncode=3)
+    if SANITIZED:
+        global SANITIZER_LOG_DIR
+        SANITIZER_LOG_DIR = Path(tempfile.mkdtemp(prefix='kafscale-sanitizer-'))
+        # Inherited by every process the tests start. log_path=DIR/report writes DIR/report.PID; the last
+        # setting of a flag wins, so this comes after the caller's options. LeakSanitizer stays on (the
+        # ASan default): a leak at a clean exit is a finding too.
+        for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS'):
+            opts = [o for o in os.environ.get(var, '').split(':') if o]
+            os.environ[var] = ':'.join(opts + [f'log_path={SANITIZER_LOG_DIR}/report', 'print_stacktrace=1'])
+
+
+_seen_sanitizer_reports = set()
+
+
+def new_sanitizer_reports():
+    """Sanitizer report files written since the last call: [(name, text)]."""
+    if SANITIZER_LOG_DIR is None:
+        return []
+    new = []
+    for f in sorted(SANITIZER_LOG_DIR.iterdir()):
+        if f.name not in _seen_sanitizer_reports:
+            _seen_sanitizer_reports.add(f.name)
+            new.append((f.name, f.read_text(errors='replace')))
+    return new
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    reports = new_sanitizer_reports()
+    if not reports:
+        return
+    report = outcome.get_result()
+    text = '\n\n'.join(f'--- {SANITIZER_LOG_DIR}/{name} ---\n{body}' for name, body in reports)
+    report.outcome = 'failed'
+    report.longrepr = (f'sanitizer report(s) from a kafscale process during {report.when}:\n{text}'
+                       + (f'\n\n(the {report.when} also failed:)\n{report.longrepr}' if report.longrepr else ''))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    reports = new_sanitizer_reports()  # written after the last test's teardown
+    if reports:
+        for name, body in reports:
+            print(f'\n--- sanitizer report {SANITIZER_LOG_DIR}/{name} (after the last test) ---\n{body}')
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if SANITIZER_LOG_DIR is not None and not any(SANITIZER_LOG_DIR.iterdir()):
+        SANITIZER_LOG_DIR.rmdir()
 
 
 def pytest_runtest_setup(item):
