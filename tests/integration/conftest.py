@@ -6,9 +6,9 @@ KAFSCALE_BIN overrides the broker binary (default: build/kafscale).
 KAFSCALE_EXPECT_LIBRDKAFKA (set by tests/run-integration.sh for its 2.15 pass) makes the session
 refuse to start unless confluent-kafka-python loaded that librdkafka version.
 KAFSCALE_SANITIZED=1 (set by `make test-sanitize`): the broker is built with AddressSanitizer +
-UndefinedBehaviorSanitizer. Every kafscale process the tests start writes its sanitizer reports to one
-directory (ASAN_OPTIONS/UBSAN_OPTIONS log_path), and a report that appears during a test's setup, call
-or teardown fails that test with the report, whatever the process's exit code was and whether the test
+UndefinedBehaviorSanitizer. Every kafscale process the tests start writes its ASan and LSan reports to
+one directory (ASAN_OPTIONS log_path) and its UBSan reports to stderr (broker-N.log); a report that
+appears during a test's setup, call or teardown fails that test with the report, whatever the process's exit code was and whether the test
 meant to kill or restart it. Timing bounds are loosened (timing_bound); correctness checks are not.
 """
 import json
@@ -69,47 +69,66 @@ def pytest_configure(config):
     if SANITIZED:
         global SANITIZER_LOG_DIR
         SANITIZER_LOG_DIR = Path(tempfile.mkdtemp(prefix='kafscale-sanitizer-'))
-        # Inherited by every process the tests start. log_path=DIR/report writes DIR/report.PID; the last
-        # setting of a flag wins, so this comes after the caller's options. LeakSanitizer stays on (the
-        # ASan default): a leak at a clean exit is a finding too.
-        for var in ('ASAN_OPTIONS', 'UBSAN_OPTIONS'):
+        # Inherited by every process the tests start; the last setting of a flag wins, so ours come after
+        # the caller's options. ASan and LeakSanitizer: log_path=DIR/report writes DIR/report.PID (LSan
+        # stays on, the ASan default: a leak at a clean exit is a finding too). g++ links UBSan as its own
+        # runtime (libubsan), which ignores log_path and writes to stderr: a broker's stderr is its
+        # broker-N.log, scanned below for "runtime error:", and abort_on_error=1 makes a UBSan death a
+        # SIGABRT, which no test expects, rather than exit code 1, which some tests of bad settings do.
+        def add(var, *flags):
             opts = [o for o in os.environ.get(var, '').split(':') if o]
-            os.environ[var] = ':'.join(opts + [f'log_path={SANITIZER_LOG_DIR}/report', 'print_stacktrace=1'])
+            os.environ[var] = ':'.join(opts + list(flags))
+        add('ASAN_OPTIONS', f'log_path={SANITIZER_LOG_DIR}/report')
+        add('UBSAN_OPTIONS', 'print_stacktrace=1', 'abort_on_error=1')
 
 
 _seen_sanitizer_reports = set()
+_broker_log_offsets = {}  # broker-N.log -> bytes already scanned for UBSan reports
+UBSAN_REPORT = re.compile(rb'^.*runtime error: .*$', re.MULTILINE)
 
 
-def new_sanitizer_reports():
-    """Sanitizer report files written since the last call: [(name, text)]."""
+def new_sanitizer_reports(basetemp):
+    """Sanitizer reports written since the last call: [(where, text)]."""
     if SANITIZER_LOG_DIR is None:
         return []
     new = []
     for f in sorted(SANITIZER_LOG_DIR.iterdir()):
         if f.name not in _seen_sanitizer_reports:
             _seen_sanitizer_reports.add(f.name)
-            new.append((f.name, f.read_text(errors='replace')))
+            new.append((str(f), f.read_text(errors='replace')))
+    for f in sorted(basetemp.rglob('broker-*.log')):
+        start = _broker_log_offsets.get(f, 0)
+        with open(f, 'rb') as fh:
+            fh.seek(start)
+            data = fh.read()
+        # Only whole lines: a line being written is scanned next time.
+        data = data[:data.rfind(b'\n') + 1]
+        _broker_log_offsets[f] = start + len(data)
+        m = UBSAN_REPORT.search(data)
+        if m:
+            new.append((str(f), data[m.start():].decode('utf-8', 'replace')[:LOG_TAIL_BYTES]))
     return new
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    reports = new_sanitizer_reports()
+    reports = new_sanitizer_reports(item.config._tmp_path_factory.getbasetemp())
     if not reports:
         return
     report = outcome.get_result()
-    text = '\n\n'.join(f'--- {SANITIZER_LOG_DIR}/{name} ---\n{body}' for name, body in reports)
+    text = '\n\n'.join(f'--- {where} ---\n{body}' for where, body in reports)
     report.outcome = 'failed'
     report.longrepr = (f'sanitizer report(s) from a kafscale process during {report.when}:\n{text}'
                        + (f'\n\n(the {report.when} also failed:)\n{report.longrepr}' if report.longrepr else ''))
 
 
 def pytest_sessionfinish(session, exitstatus):
-    reports = new_sanitizer_reports()  # written after the last test's teardown
+    # Written after the last test's teardown.
+    reports = new_sanitizer_reports(session.config._tmp_path_factory.getbasetemp()) if SANITIZED else []
     if reports:
-        for name, body in reports:
-            print(f'\n--- sanitizer report {SANITIZER_LOG_DIR}/{name} (after the last test) ---\n{body}')
+        for where, body in reports:
+            print(f'\n--- sanitizer report in {where} (after the last test) ---\n{body}')
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
     if SANITIZER_LOG_DIR is not None and not any(SANITIZER_LOG_DIR.iterdir()):
         SANITIZER_LOG_DIR.rmdir()
