@@ -14,6 +14,7 @@ import confluent_kafka
 from confluent_kafka.admin import AdminClient
 
 from backends import backend_broker_factory, services, unique_prefix  # noqa: F401 (fixtures)
+from conftest import timing_bound
 from kafka_helpers import create_topic, read_all, wait_for
 from test_groups_protocol import Conn, i8, string
 
@@ -25,7 +26,7 @@ PARTITIONS = 12
 RATE_PER_S = 300
 # A killed broker's partitions must be served again within its lease, the takeover and the
 # client's metadata refresh; the bound here is loose (the tight figure is printed).
-FAILOVER_BOUND_S = LEASE_MS / 1000 + 8
+FAILOVER_BOUND_S = timing_bound(LEASE_MS / 1000 + 8)
 
 
 def add_broker(services, backend_broker_factory, prefix, node, args=()):
