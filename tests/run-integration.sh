@@ -21,14 +21,17 @@ fi
 RDK_215_DIR=$PWD/tests/integration/node-rdkafka/node_modules/@confluentinc/kafka-javascript/build/deps
 which=${LIBRDKAFKA:-both}
 
-# A pass takes a few minutes; this only stops a hang. SIGINT lets pytest print its summary.
+# A pass takes a few minutes; this only stops a hang. SIGINT lets pytest print its summary. A sanitized
+# Debug broker (KAFSCALE_SANITIZED=1, make test-sanitize) is several times slower: it gets 3x as long.
+pass_timeout_s=900
+if [[ ${KAFSCALE_SANITIZED:-} == 1 ]]; then pass_timeout_s=2700; fi
 run_pass() {
   local name=$1
   shift
   echo "=== integration tests, pass: $name ==="
-  timeout --signal=INT --kill-after=30 900 "$PY" -m pytest -v -rfE -p no:cacheprovider tests/integration "$@"
+  timeout --signal=INT --kill-after=30 "$pass_timeout_s" "$PY" -m pytest -v -rfE -p no:cacheprovider tests/integration "$@"
   local status=$?
-  if ((status == 124)); then echo "run-integration: pass $name timed out after 900 s" >&2; fi
+  if ((status == 124)); then echo "run-integration: pass $name timed out after $pass_timeout_s s" >&2; fi
   return "$status"
 }
 

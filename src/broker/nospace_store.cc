@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "common/metrics.h"
+#include "metastore/forwarding_store.h"
 
 namespace ks::broker {
 
@@ -34,16 +35,14 @@ metrics::Counter& nospace_errors() {
   return c;
 }
 
-class NospaceLoggingStore final : public metastore::MetadataStore {
+class NospaceLoggingStore final : public metastore::ForwardingMetadataStore {
  public:
   NospaceLoggingStore(std::shared_ptr<MetadataStore> inner, std::chrono::milliseconds every, LogLine log)
-      : inner_(std::move(inner)), every_(every), log_(std::move(log)) {
+      : ForwardingMetadataStore(std::move(inner)), every_(every), log_(std::move(log)) {
     nospace_errors();
   }
 
-  Result<metastore::RangeResponse> range(const metastore::RangeRequest& req) override {
-    return inner_->range(req);  // reads work during the alarm
-  }
+  // Reads, lease refreshes, watches and compaction work during the alarm: forwarded as they are.
   Result<std::int64_t> put(const std::string& key, const std::string& value, LeaseId lease) override {
     return write(inner_->put(key, value, lease));
   }
@@ -54,14 +53,6 @@ class NospaceLoggingStore final : public metastore::MetadataStore {
     return write(inner_->txn(req));
   }
   Result<LeaseId> lease_grant(std::int64_t ttl) override { return write(inner_->lease_grant(ttl)); }
-  Status lease_keepalive(LeaseId id) override { return inner_->lease_keepalive(id); }
-  Status lease_revoke(LeaseId id) override { return inner_->lease_revoke(id); }
-  Result<std::unique_ptr<metastore::Watch>> watch(const std::string& key, const std::string& range_end,
-                                                  std::int64_t start, metastore::WatchCallback cb) override {
-    return inner_->watch(key, range_end, start, std::move(cb));
-  }
-  Status compact(std::int64_t revision) override { return inner_->compact(revision); }
-  std::string describe() const override { return inner_->describe(); }
 
  private:
   template <class R>
@@ -102,7 +93,6 @@ class NospaceLoggingStore final : public metastore::MetadataStore {
     }
   }
 
-  const std::shared_ptr<MetadataStore> inner_;
   const std::chrono::milliseconds every_;
   const LogLine log_;
   std::mutex mu_;

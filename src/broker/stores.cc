@@ -6,7 +6,9 @@
 #include "common/metrics.h"
 #include "metastore/embedded_store.h"
 #include "metastore/etcd_store.h"
+#include "metastore/forwarding_store.h"
 #include "metastore/timed_store.h"
+#include "objstore/forwarding_store.h"
 #include "objstore/local_store.h"
 #include "objstore/s3_store.h"
 #include "objstore/timed_store.h"
@@ -24,9 +26,9 @@ metrics::Counter& obj_counter(const char* name, const char* help, const char* op
   return metrics::registry().counter(name, help, {{"op", op}});
 }
 
-class CountingObjectStore final : public objstore::ObjectStore {
+class CountingObjectStore final : public objstore::ForwardingObjectStore {
  public:
-  explicit CountingObjectStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {
+  explicit CountingObjectStore(std::shared_ptr<ObjectStore> inner) : ForwardingObjectStore(std::move(inner)) {
     for (const char* op : {"put", "get", "list", "delete"}) {
       req(op);
       err(op);
@@ -59,7 +61,6 @@ class CountingObjectStore final : public objstore::ObjectStore {
     req("delete").inc();
     return check("delete", inner_->remove(key));
   }
-  std::string describe() const override { return inner_->describe(); }
 
  private:
   static metrics::Counter& req(const char* op) {
@@ -75,12 +76,12 @@ class CountingObjectStore final : public objstore::ObjectStore {
     if (!s.ok()) err(op).inc();
     return s;
   }
-  std::shared_ptr<ObjectStore> inner_;
 };
 
-class CountingMetadataStore final : public metastore::MetadataStore {
+class CountingMetadataStore final : public metastore::ForwardingMetadataStore {
  public:
-  explicit CountingMetadataStore(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {
+  explicit CountingMetadataStore(std::shared_ptr<MetadataStore> inner)
+      : ForwardingMetadataStore(std::move(inner)) {
     txns();
     keys();
   }
@@ -117,15 +118,6 @@ class CountingMetadataStore final : public metastore::MetadataStore {
     }
     return r;
   }
-  Result<metastore::LeaseId> lease_grant(std::int64_t ttl) override { return inner_->lease_grant(ttl); }
-  Status lease_keepalive(metastore::LeaseId id) override { return inner_->lease_keepalive(id); }
-  Status lease_revoke(metastore::LeaseId id) override { return inner_->lease_revoke(id); }
-  Result<std::unique_ptr<metastore::Watch>> watch(const std::string& key, const std::string& range_end,
-                                                  std::int64_t start, metastore::WatchCallback cb) override {
-    return inner_->watch(key, range_end, start, std::move(cb));
-  }
-  Status compact(std::int64_t revision) override { return inner_->compact(revision); }
-  std::string describe() const override { return inner_->describe(); }
 
  private:
   static metrics::Counter& reqs(const char* op) {
@@ -139,7 +131,6 @@ class CountingMetadataStore final : public metastore::MetadataStore {
     return metrics::registry().counter("kafscale_metastore_keys_written_total",
                                        "Keys written (put or deleted) in the metadata store");
   }
-  std::shared_ptr<MetadataStore> inner_;
 };
 
 Status bad_etcd_setting(const std::string& why) {

@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <exception>
+#include <map>
 #include <memory>
 
+#include "cluster/placement.h"
 #include "common/async.h"
 #include "metastore/embedded_store.h"
 #include "metastore/fault_store.h"
@@ -72,6 +74,13 @@ awaitable<bool> until(Pred& pred, std::chrono::milliseconds timeout = std::chron
     co_await t.async_wait(asio::use_awaitable);
   }
   co_return true;
+}
+
+// Streams per node of `p` (nodes with none are absent; -1 counts unplaced streams).
+inline std::map<std::int32_t, std::int32_t> stream_counts(const Placement& p) {
+  std::map<std::int32_t, std::int32_t> n;
+  for (const auto& s : p.streams) ++n[s.node];
+  return n;
 }
 
 }  // namespace ks::cluster::testing

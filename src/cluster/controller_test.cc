@@ -15,6 +15,7 @@ namespace ks::cluster {
 namespace {
 
 using testing::run_loop;
+using testing::stream_counts;
 using testing::until;
 using namespace std::chrono_literals;
 

@@ -47,28 +47,27 @@ metastore::TxnRequest put_member_txn(const MemberInfo& m, metastore::LeaseId lea
   return t;
 }
 
-// Create-if-absent: the id is ours only if nobody holds its key.
-metastore::TxnRequest claim_member_txn(const MemberInfo& m, metastore::LeaseId lease) {
+// The put, done only if the member key's `target` equals `number`.
+metastore::TxnRequest put_member_if(const MemberInfo& m, metastore::LeaseId lease,
+                                    metastore::Compare::Target target, std::int64_t number) {
   metastore::TxnRequest t = put_member_txn(m, lease);
   metastore::Compare c;
   c.key = keys::member(m.node);
-  c.target = metastore::Compare::Target::create_revision;
+  c.target = target;
   c.result = metastore::Compare::Result::equal;
-  c.number = 0;
+  c.number = number;
   t.compare.push_back(std::move(c));
   return t;
 }
 
+// Create-if-absent: the id is ours only if nobody holds its key.
+metastore::TxnRequest claim_member_txn(const MemberInfo& m, metastore::LeaseId lease) {
+  return put_member_if(m, lease, metastore::Compare::Target::create_revision, 0);
+}
+
 // Rewrite while the key is still held under our lease.
 metastore::TxnRequest rewrite_member_txn(const MemberInfo& m, metastore::LeaseId lease) {
-  metastore::TxnRequest t = put_member_txn(m, lease);
-  metastore::Compare c;
-  c.key = keys::member(m.node);
-  c.target = metastore::Compare::Target::lease;
-  c.result = metastore::Compare::Result::equal;
-  c.number = lease;
-  t.compare.push_back(std::move(c));
-  return t;
+  return put_member_if(m, lease, metastore::Compare::Target::lease, lease);
 }
 
 metastore::RangeRequest member_ids_request() {

@@ -59,12 +59,6 @@ Result<Placement> decode_placement(const std::string& text) {
   });
 }
 
-std::map<std::int32_t, std::int32_t> stream_counts(const Placement& p) {
-  std::map<std::int32_t, std::int32_t> n;
-  for (const auto& s : p.streams) ++n[s.node];
-  return n;
-}
-
 namespace {
 
 // The node with the fewest (most) streams, ties to the lowest id.

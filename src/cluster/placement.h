@@ -58,9 +58,6 @@ Result<Placement> decode_placement(const std::string& text);
 Placement plan_placement(const Placement& current, const std::map<std::int32_t, MemberInfo>& live,
                          std::int32_t streams);
 
-// Streams per node of `p` (nodes with none are absent; -1 counts unplaced streams).
-std::map<std::int32_t, std::int32_t> stream_counts(const Placement& p);
-
 // {"v":1,"node":n}: the value of /ks/controller.
 std::string encode_controller(std::int32_t node);
 Result<std::int32_t> decode_controller(const std::string& text);

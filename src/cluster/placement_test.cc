@@ -3,10 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include "cluster/cluster_test_util.h"
 #include "cluster/streams.h"
 
 namespace ks::cluster {
 namespace {
+
+using testing::stream_counts;
 
 std::map<std::int32_t, MemberInfo> members(std::initializer_list<std::int32_t> nodes,
                                            std::initializer_list<std::int32_t> draining = {}) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "common/task.h"
 #include "protocol/uuid.h"
@@ -110,7 +111,7 @@ std::shared_ptr<Group> GroupCoordinator::get_or_create(const std::string& id, Er
   g->id = id;
   g->slot = slot_of(id);
   KS_ASSERT(write_fence(g->slot) != nullptr, "group {} created in slot {} not served here", id, g->slot);
-  g->state_ms = now_ms();
+  g->state_ms = wall_clock_ms();
   groups_.emplace(id, g);
   return g;
 }
@@ -129,7 +130,7 @@ std::string GroupCoordinator::new_member_id(const std::string& prefix) const {
 
 void GroupCoordinator::set_state(Group& g, GroupState s) {
   g.state = s;
-  g.state_ms = now_ms();
+  g.state_ms = wall_clock_ms();
 }
 
 bool GroupCoordinator::supports(const Group& g, const JoinParams& p) const {

@@ -242,7 +242,6 @@ class GroupCoordinator {
   awaitable<Status> retention_loop();
   awaitable<Status> lag_loop();
   ErrorCode write_error(const Status& s) const;
-  std::int64_t now_ms() const;
 
   asio::io_context& io_;
   asio::thread_pool& pool_;

@@ -13,6 +13,7 @@
 #include "cluster/keys.h"
 #include "coordinator/coordinator.h"
 #include "metastore/embedded_store.h"
+#include "metastore/forwarding_store.h"
 
 namespace ks::coordinator::coordtest {
 
@@ -25,19 +26,10 @@ inline constexpr auto kWait = 10s;  // upper bound for anything a test waits for
 inline std::int64_t no_partitions(const cluster::PartitionKey&) { return -1; }
 
 // The metadata store, recording every transaction it is asked to run.
-class RecordingStore : public metastore::MetadataStore {
+class RecordingStore : public metastore::ForwardingMetadataStore {
  public:
-  explicit RecordingStore(std::shared_ptr<metastore::MetadataStore> inner) : inner_(std::move(inner)) {}
-  Result<metastore::RangeResponse> range(const metastore::RangeRequest& req) override {
-    return inner_->range(req);
-  }
-  Result<std::int64_t> put(const std::string& key, const std::string& value,
-                           metastore::LeaseId lease) override {
-    return inner_->put(key, value, lease);
-  }
-  Result<std::int64_t> delete_range(const std::string& key, const std::string& range_end) override {
-    return inner_->delete_range(key, range_end);
-  }
+  explicit RecordingStore(std::shared_ptr<metastore::MetadataStore> inner)
+      : ForwardingMetadataStore(std::move(inner)) {}
   Result<metastore::TxnResponse> txn(const metastore::TxnRequest& req) override {
     {
       std::lock_guard lock(mu_);
@@ -45,15 +37,6 @@ class RecordingStore : public metastore::MetadataStore {
     }
     return inner_->txn(req);
   }
-  Result<metastore::LeaseId> lease_grant(std::int64_t ttl) override { return inner_->lease_grant(ttl); }
-  Status lease_keepalive(metastore::LeaseId id) override { return inner_->lease_keepalive(id); }
-  Status lease_revoke(metastore::LeaseId id) override { return inner_->lease_revoke(id); }
-  Result<std::unique_ptr<metastore::Watch>> watch(const std::string& key, const std::string& range_end,
-                                                  std::int64_t start, metastore::WatchCallback cb) override {
-    return inner_->watch(key, range_end, start, std::move(cb));
-  }
-  Status compact(std::int64_t revision) override { return inner_->compact(revision); }
-  std::string describe() const override { return inner_->describe(); }
 
   std::vector<metastore::TxnRequest> take_txns() {
     std::lock_guard lock(mu_);
@@ -61,7 +44,6 @@ class RecordingStore : public metastore::MetadataStore {
   }
 
  private:
-  std::shared_ptr<metastore::MetadataStore> inner_;
   std::mutex mu_;
   std::vector<metastore::TxnRequest> txns_;
 };

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/assert.h"
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
 
@@ -26,12 +27,6 @@ std::string lower(std::string s) {
 }
 
 }  // namespace
-
-std::int64_t GroupCoordinator::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 ErrorCode GroupCoordinator::write_error(const Status& s) const {
   switch (s.code()) {
@@ -109,7 +104,7 @@ std::shared_ptr<CommitWait> GroupCoordinator::commit(CommitParams p) {
   item.kind = WriteItem::Kind::kOffsets;
   item.group = gp;
   auto indexes = std::make_shared<std::vector<std::size_t>>();
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   for (std::size_t i : known) {
     auto& cp = p.partitions[i];
     if (cp.metadata && cp.metadata->size() > opt_.max_metadata_bytes) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/clock.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
 
@@ -30,7 +31,7 @@ metrics::Gauge& lag_dropped_gauge() {
 
 void GroupCoordinator::expire_offsets() {
   if (unavailable()) return;
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   const std::int64_t retention_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(opt_.offsets_retention).count();
   std::vector<std::shared_ptr<Group>> drop;

@@ -6,13 +6,13 @@
 #include <climits>
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
+
 namespace ks::coordinator {
 
 using json = nlohmann::json;
 
 namespace {
-
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 // Client-chosen strings may be invalid UTF-8: replace such bytes rather than
 // throw (no exceptions on the data plane).
@@ -31,68 +31,6 @@ std::int64_t int_field(const json& o, const char* k, std::int64_t fallback) {
 }
 
 }  // namespace
-
-std::string base64_encode(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8) | std::uint8_t(in[i + 2]);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += kB64[v & 63];
-  }
-  if (i + 1 == in.size()) {
-    std::uint32_t v = std::uint8_t(in[i]) << 16;
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    std::uint32_t v = (std::uint8_t(in[i]) << 16) | (std::uint8_t(in[i + 1]) << 8);
-    out += kB64[v >> 18];
-    out += kB64[(v >> 12) & 63];
-    out += kB64[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  out.reserve(in.size() / 4 * 3);
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    int pad = 0;
-    std::uint32_t v = 0;
-    for (int j = 0; j < 4; ++j) {
-      char c = in[i + j];
-      if (c == '=') {
-        // Padding only at the very end, at most two.
-        if (i + 4 != in.size() || j < 2) return std::nullopt;
-        ++pad;
-        v <<= 6;
-        continue;
-      }
-      if (pad > 0) return std::nullopt;
-      int x = val(c);
-      if (x < 0) return std::nullopt;
-      v = (v << 6) | static_cast<std::uint32_t>(x);
-    }
-    out.push_back(static_cast<char>(v >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xFF));
-    if (pad < 1) out.push_back(static_cast<char>(v & 0xFF));
-  }
-  return out;
-}
 
 std::string encode_chunk(std::string_view topic, const Chunk& c) {
   json parts = json::array();

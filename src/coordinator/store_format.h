@@ -94,9 +94,6 @@ struct StoredGroup {
 std::string encode_group(const StoredGroup& g);
 Result<StoredGroup> decode_group(std::string_view json);
 
-std::string base64_encode(std::string_view in);
-std::optional<std::string> base64_decode(std::string_view in);
-
 // Topics of a ConsumerProtocolSubscription (protocol type "consumer");
 // nullopt if the bytes are not one.
 std::optional<std::vector<std::string>> subscribed_topics(std::string_view metadata);

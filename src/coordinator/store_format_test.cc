@@ -112,17 +112,6 @@ TEST(StoreFormat, GroupRoundTrip) {
   EXPECT_FALSE(decode_group("[]").ok());
 }
 
-TEST(StoreFormat, Base64) {
-  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
-                                                std::string("\0\xff\x10", 3)}) {
-    EXPECT_EQ(base64_decode(base64_encode(s)), s);
-  }
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-  EXPECT_FALSE(base64_decode("Zm9"));
-  EXPECT_FALSE(base64_decode("Z=9v"));
-  EXPECT_FALSE(base64_decode("Zm9*"));
-}
-
 TEST(StoreFormat, SubscribedTopics) {
   auto t = subscribed_topics(subscription({"a", "bb"}));
   ASSERT_TRUE(t);

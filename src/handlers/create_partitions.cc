@@ -18,10 +18,7 @@ std::optional<AssignmentError> check_assignments(const CreatePartitionsRequest::
 awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitionsRequest& req) {
   CreatePartitionsResponse resp;
   auto& b = ctx.broker;
-  std::set<std::string> seen, duplicated;
-  for (const auto& t : req.topics) {
-    if (!seen.insert(t.name).second) duplicated.insert(t.name);
-  }
+  const std::set<std::string> duplicated = repeated_names(req.topics);
   const std::set<std::int32_t> known = known_brokers(b);
   for (const auto& t : req.topics) {
     CreatePartitionsResponse::CreatePartitionsTopicResult out;

@@ -42,10 +42,7 @@ std::optional<AssignmentError> check_assignments(const CreateTopicsRequest::Crea
 awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest& req) {
   CreateTopicsResponse resp;
   auto& b = ctx.broker;
-  std::set<std::string> seen, duplicated;
-  for (const auto& t : req.topics) {
-    if (!seen.insert(t.name).second) duplicated.insert(t.name);
-  }
+  const std::set<std::string> duplicated = repeated_names(req.topics);
   const std::set<std::int32_t> known = known_brokers(b);
   for (const auto& t : req.topics) {
     Result_ out;

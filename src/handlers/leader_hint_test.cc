@@ -58,7 +58,10 @@ TEST_F(LeaderHintTest, NotLeaderAnswersNameTheLeaderAndItsAddress) {
   run([&](log::LogManager& lm) -> awaitable<void> {
     const cluster::TopicId id = co_await log::logtest::make_topic(lm, "t", 1);
     const std::int32_t stream = lm.cluster().stream_of(*lm.topic("t"), 0);
-    EXPECT_TRUE((co_await lm.release_stream(stream)).ok());  // now served elsewhere
+    std::vector<std::int32_t> one;
+    one.push_back(stream);
+    const Status released = co_await lm.release_streams(one);
+    EXPECT_TRUE(released.ok());  // now served elsewhere
     OtherLeader view;
     BrokerContext broker{lm, 0, "127.0.0.1", 9092};
     broker.cluster = &view;

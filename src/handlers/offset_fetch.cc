@@ -28,6 +28,23 @@ coordinator::FetchResult fetch_one(
   return ctx.broker.groups->fetch(group, topics, member);
 }
 
+// One topic of the answer (the v0-7 and the v8+ layouts have their own types with the same fields).
+template <class Topic>
+Topic response_topic(const coordinator::FetchedTopic& t) {
+  Topic rt;
+  rt.name = t.name;
+  for (const auto& p : t.partitions) {
+    typename decltype(rt.partitions)::value_type rp;
+    rp.partition_index = p.partition;
+    rp.committed_offset = p.offset;
+    rp.committed_leader_epoch = p.leader_epoch;
+    rp.metadata = p.metadata;
+    rp.error_code = code(p.error);
+    rt.partitions.push_back(std::move(rp));
+  }
+  return rt;
+}
+
 Resp build(RequestContext& ctx, const OffsetFetchRequest& req) {
   Resp resp;
   if (ctx.version >= 8) {
@@ -41,18 +58,7 @@ Resp build(RequestContext& ctx, const OffsetFetchRequest& req) {
       out.group_id = g.group_id;
       out.error_code = code(r.error);
       for (const auto& t : r.topics) {
-        Resp::OffsetFetchResponseGroup::OffsetFetchResponseTopics rt;
-        rt.name = t.name;
-        for (const auto& p : t.partitions) {
-          Resp::OffsetFetchResponseGroup::OffsetFetchResponseTopics::OffsetFetchResponsePartitions rp;
-          rp.partition_index = p.partition;
-          rp.committed_offset = p.offset;
-          rp.committed_leader_epoch = p.leader_epoch;
-          rp.metadata = p.metadata;
-          rp.error_code = code(p.error);
-          rt.partitions.push_back(std::move(rp));
-        }
-        out.topics.push_back(std::move(rt));
+        out.topics.push_back(response_topic<Resp::OffsetFetchResponseGroup::OffsetFetchResponseTopics>(t));
       }
       resp.groups.push_back(std::move(out));
     }
@@ -78,20 +84,7 @@ Resp build(RequestContext& ctx, const OffsetFetchRequest& req) {
       r.topics.push_back(std::move(ft));
     }
   }
-  for (const auto& t : r.topics) {
-    Resp::OffsetFetchResponseTopic rt;
-    rt.name = t.name;
-    for (const auto& p : t.partitions) {
-      Resp::OffsetFetchResponseTopic::OffsetFetchResponsePartition rp;
-      rp.partition_index = p.partition;
-      rp.committed_offset = p.offset;
-      rp.committed_leader_epoch = p.leader_epoch;
-      rp.metadata = p.metadata;
-      rp.error_code = code(p.error);
-      rt.partitions.push_back(std::move(rp));
-    }
-    resp.topics.push_back(std::move(rt));
-  }
+  for (const auto& t : r.topics) resp.topics.push_back(response_topic<Resp::OffsetFetchResponseTopic>(t));
   return resp;
 }
 

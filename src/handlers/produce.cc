@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "common/assert.h"
+#include "common/clock.h"
 #include "handlers/handlers.h"
 #include "protocol/compression.h"
 
@@ -15,12 +16,6 @@ using PartitionResponse = ProduceResponse::TopicProduceResponse::PartitionProduc
 // How often a produce waiting for its commit looks whether the broker passed
 // its lease deadline.
 constexpr auto kSuspendCheck = std::chrono::milliseconds(200);
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Waits at most this long for durability even when a client asks for more:
 // the answer then says REQUEST_TIMED_OUT and the client retries.
@@ -163,7 +158,7 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
                                               std::to_string(topic->settings.max_message_bytes) + ")");
         continue;
       }
-      const std::int64_t append_time = topic->settings.log_append_time ? wall_ms() : -1;
+      const std::int64_t append_time = topic->settings.log_append_time ? wall_clock_ms() : -1;
       auto appended = log.append_batches(key, records, batches, append_time);
       if (!appended.ok()) {
         fail(to_kafka_error(appended.code()), appended.status().message());

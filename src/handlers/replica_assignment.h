@@ -21,6 +21,17 @@ struct AssignmentError {
   std::string message;
 };
 
+// The topic names a CreateTopics or CreatePartitions request lists more than
+// once (Kafka refuses each of them with INVALID_REQUEST).
+template <class Topics>
+std::set<std::string> repeated_names(const Topics& topics) {
+  std::set<std::string> seen, repeated;
+  for (const auto& t : topics) {
+    if (!seen.insert(t.name).second) repeated.insert(t.name);
+  }
+  return repeated;
+}
+
 // The brokers an assignment may name: the live members of the cluster, or
 // this broker alone.
 std::set<std::int32_t> known_brokers(const BrokerContext& b);

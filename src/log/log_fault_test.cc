@@ -857,11 +857,13 @@ TEST_F(LogFaultTest, ConcurrentProducersUnderRandomFaultsLoseAndDuplicateNothing
   std::vector<std::vector<ChaosOp>> ops(kChaosWorkers);
   std::map<std::int32_t, std::vector<StoredBatch>> before;
   std::map<std::int32_t, std::int64_t> hwm;
+  // Out here, not in the body's frame: the detached injector reads it after the body returned (it
+  // wakes from its timer while the log stops), which AddressSanitizer reported as heap-use-after-free.
+  int running = kChaosWorkers;
   run(
       [&](LogManager& log) -> awaitable<void> {
         id = co_await make_topic(log, "chaos", kChaosPartitions);
         auto ex = co_await asio::this_coro::executor;
-        int running = kChaosWorkers;
         for (int w = 0; w < kChaosWorkers; ++w) {
           asio::co_spawn(ex, chaos_worker(log, id, w, ops[w], running), asio::detached);
         }

@@ -87,13 +87,6 @@ awaitable<Status> LogManager::acquire_streams(const std::vector<Grant>& grants) 
   co_return st;
 }
 
-awaitable<Status> LogManager::release_stream(std::int32_t stream) {
-  std::vector<std::int32_t> one;
-  one.push_back(stream);
-  Status st = co_await release_streams(one);
-  co_return st;
-}
-
 awaitable<Status> LogManager::release_streams(const std::vector<std::int32_t>& streams) {
   std::vector<std::int32_t> ids;
   for (std::int32_t s : streams) {

@@ -54,12 +54,10 @@ class LogManager final : public cluster::TopicListener {
   // Takes streams over: their partitions are rebuilt from each stream's
   // checkpoint plus the commit records after it, then served.
   awaitable<Status> acquire_streams(const std::vector<Grant>& grants);
-  // Hands a stream over: appends to it stop (NOT_LEADER_OR_FOLLOWER), what
-  // is pending commits, a checkpoint is written and the stream is marked
-  // released for its next owner; then its partitions are dropped here.
-  awaitable<Status> release_stream(std::int32_t stream);
-  // Several at once: one wait for pending commits, one checkpoint
-  // transaction for all of them (what a drain or a rebalance does).
+  // Hands streams over: appends to them stop (NOT_LEADER_OR_FOLLOWER), what
+  // is pending commits (one wait for all), one checkpoint transaction writes
+  // them and marks them released for their next owners; then their
+  // partitions are dropped here.
   awaitable<Status> release_streams(const std::vector<std::int32_t>& streams);
   bool owns_stream(std::int32_t stream) const { return s_.streams.count(stream) > 0; }
   // The fence of an owned stream (what the group coordinator's writes for its

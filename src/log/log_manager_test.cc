@@ -122,7 +122,9 @@ TEST_F(LogManagerTest, AppendCommitReadAndRecover) {
 }
 
 awaitable<void> release_into(LogManager& log, std::int32_t stream, Status& out) {
-  out = co_await log.release_stream(stream);
+  std::vector<std::int32_t> one;
+  one.push_back(stream);
+  out = co_await log.release_streams(one);
 }
 
 // A stream handed over: released by one broker (twice at once: the drain and the

@@ -28,7 +28,9 @@
 #include "log/records.h"
 #include "metastore/embedded_store.h"
 #include "metastore/fault_store.h"
+#include "metastore/forwarding_store.h"
 #include "objstore/fault_store.h"
+#include "objstore/forwarding_store.h"
 #include "objstore/local_store.h"
 #include "protocol/record_batch.h"
 
@@ -36,14 +38,15 @@ namespace ks::log::logtest {
 
 // Records GETs and can hold the PUT of one key until released (to reorder
 // PUT completions deterministically).
-class ProbeObjectStore final : public objstore::ObjectStore {
+class ProbeObjectStore final : public objstore::ForwardingObjectStore {
  public:
   struct GetCall {
     std::string key;
     std::optional<objstore::ByteRange> range;
   };
 
-  explicit ProbeObjectStore(std::shared_ptr<objstore::ObjectStore> inner) : inner_(std::move(inner)) {}
+  explicit ProbeObjectStore(std::shared_ptr<objstore::ObjectStore> inner)
+      : ForwardingObjectStore(std::move(inner)) {}
 
   // A PUT of exactly `key` blocks before reaching the store until release_puts().
   void hold_put(std::string key) {
@@ -114,14 +117,9 @@ class ProbeObjectStore final : public objstore::ObjectStore {
     }
     return inner_->get(key, range);
   }
-  Result<std::vector<objstore::ObjectInfo>> list(std::string_view prefix) override {
-    return inner_->list(prefix);
-  }
-  Status remove(std::string_view key) override { return inner_->remove(key); }
   std::string describe() const override { return "probe+" + inner_->describe(); }
 
  private:
-  const std::shared_ptr<objstore::ObjectStore> inner_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string held_key_;
@@ -136,25 +134,16 @@ class ProbeObjectStore final : public objstore::ObjectStore {
 // Forwards everything; runs a hook after each txn returned from the inner
 // store and before the caller sees it (to change faults between attempts
 // without racing the caller's retry).
-class HookMetadataStore final : public metastore::MetadataStore {
+class HookMetadataStore final : public metastore::ForwardingMetadataStore {
  public:
-  explicit HookMetadataStore(std::shared_ptr<metastore::MetadataStore> inner) : inner_(std::move(inner)) {}
+  explicit HookMetadataStore(std::shared_ptr<metastore::MetadataStore> inner)
+      : ForwardingMetadataStore(std::move(inner)) {}
 
   void on_txn(std::function<void(const Result<metastore::TxnResponse>&)> hook) {
     std::lock_guard l(mu_);
     hook_ = std::move(hook);
   }
 
-  Result<metastore::RangeResponse> range(const metastore::RangeRequest& req) override {
-    return inner_->range(req);
-  }
-  Result<std::int64_t> put(const std::string& key, const std::string& value,
-                           metastore::LeaseId lease) override {
-    return inner_->put(key, value, lease);
-  }
-  Result<std::int64_t> delete_range(const std::string& key, const std::string& range_end) override {
-    return inner_->delete_range(key, range_end);
-  }
   Result<metastore::TxnResponse> txn(const metastore::TxnRequest& req) override {
     auto r = inner_->txn(req);
     std::function<void(const Result<metastore::TxnResponse>&)> hook;
@@ -165,21 +154,9 @@ class HookMetadataStore final : public metastore::MetadataStore {
     if (hook) hook(r);
     return r;
   }
-  Result<metastore::LeaseId> lease_grant(std::int64_t ttl_seconds) override {
-    return inner_->lease_grant(ttl_seconds);
-  }
-  Status lease_keepalive(metastore::LeaseId id) override { return inner_->lease_keepalive(id); }
-  Status lease_revoke(metastore::LeaseId id) override { return inner_->lease_revoke(id); }
-  Result<std::unique_ptr<metastore::Watch>> watch(const std::string& key, const std::string& range_end,
-                                                  std::int64_t start_revision,
-                                                  metastore::WatchCallback cb) override {
-    return inner_->watch(key, range_end, start_revision, std::move(cb));
-  }
-  Status compact(std::int64_t revision) override { return inner_->compact(revision); }
   std::string describe() const override { return "hook(" + inner_->describe() + ")"; }
 
  private:
-  const std::shared_ptr<metastore::MetadataStore> inner_;
   std::mutex mu_;
   std::function<void(const Result<metastore::TxnResponse>&)> hook_;
 };

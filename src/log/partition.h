@@ -40,14 +40,6 @@ struct EpochStart {
   std::int64_t start_offset = 0;
 };
 
-// Committed bytes held in memory; `data` points into `owner`.
-struct CachedChunk {
-  std::int64_t base_offset = 0;
-  std::int64_t last_offset = 0;
-  std::shared_ptr<const std::string> owner;
-  std::string_view data;
-};
-
 struct PartitionState {
   PartitionKey key;
   std::int32_t stream = 0;     // the log stream it lives in (cluster/streams.h)
@@ -56,8 +48,7 @@ struct PartitionState {
   std::int64_t leo = 0;        // log end: next offset to assign (>= hwm)
   std::int32_t leader_epoch = 0;
   std::vector<EpochStart> epochs;
-  std::deque<IndexEntry> index;   // committed ranges, ascending, contiguous
-  std::deque<CachedChunk> cache;  // a subset of `index` held in memory, ascending
+  std::deque<IndexEntry> index;  // committed ranges, ascending, contiguous
   // Bytes of its chunk in the last sealed flush: the next chunk reserves about
   // that much at once instead of growing (and copying) step by step.
   std::size_t last_chunk_bytes = 0;

@@ -1,75 +1,12 @@
-// The gateway's primitives (base64, checked JSON access, key prefixes) and
+// The gateway's primitives (checked JSON access, key prefixes) and
 // the request bodies. Responses: etcd_decode.cc.
 #include "metastore/etcd_codec.h"
 
-#include <array>
 #include <charconv>
 
+#include "common/base64.h"
+
 namespace ks::metastore::etcd {
-
-// ---------------------------------------------------------------------------
-// base64
-
-namespace {
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-}  // namespace
-
-std::string b64(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto u = [&](std::size_t k) { return static_cast<std::uint32_t>(static_cast<unsigned char>(in[k])); };
-  for (; i + 3 <= in.size(); i += 3) {
-    std::uint32_t v = u(i) << 16 | u(i + 1) << 8 | u(i + 2);
-    out += kB64[v >> 18 & 63];
-    out += kB64[v >> 12 & 63];
-    out += kB64[v >> 6 & 63];
-    out += kB64[v & 63];
-  }
-  if (in.size() - i == 1) {
-    std::uint32_t v = u(i) << 16;
-    out += kB64[v >> 18 & 63];
-    out += kB64[v >> 12 & 63];
-    out += "==";
-  } else if (in.size() - i == 2) {
-    std::uint32_t v = u(i) << 16 | u(i + 1) << 8;
-    out += kB64[v >> 18 & 63];
-    out += kB64[v >> 12 & 63];
-    out += kB64[v >> 6 & 63];
-    out += '=';
-  }
-  return out;
-}
-
-bool unb64(std::string_view in, std::string* out) {
-  static const auto table = [] {
-    std::array<signed char, 256> t{};
-    t.fill(-1);
-    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64[i])] = static_cast<signed char>(i);
-    return t;
-  }();
-  out->clear();
-  out->reserve(in.size() / 4 * 3);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  std::size_t pad = 0;
-  for (char c : in) {
-    if (c == '=') {
-      ++pad;
-      continue;
-    }
-    if (pad != 0) return false;
-    int d = table[static_cast<unsigned char>(c)];
-    if (d < 0) return false;
-    acc = acc << 6 | static_cast<std::uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out->push_back(static_cast<char>(acc >> bits & 0xff));
-    }
-  }
-  return pad <= 2;
-}
 
 // ---------------------------------------------------------------------------
 // Checked JSON access
@@ -130,8 +67,8 @@ namespace {
 
 json range_json(const KeyPrefix& keys, const std::string& k, const std::string& e) {
   json j = json::object();
-  j["key"] = b64(keys.key(k));
-  if (!e.empty()) j["range_end"] = b64(keys.end(e));
+  j["key"] = base64_encode(keys.key(k));
+  if (!e.empty()) j["range_end"] = base64_encode(keys.end(e));
   return j;
 }
 
@@ -140,8 +77,8 @@ json op_json(const KeyPrefix& keys, const Op& op) {
   switch (op.type) {
     case Op::Type::put: {
       json p = json::object();
-      p["key"] = b64(keys.key(op.key));
-      p["value"] = b64(op.value);
+      p["key"] = base64_encode(keys.key(op.key));
+      p["value"] = base64_encode(op.value);
       if (op.lease != 0) p["lease"] = num_str(op.lease);
       if (op.prev_kv) p["prev_kv"] = true;
       j["request_put"] = std::move(p);
@@ -164,7 +101,7 @@ json compare_json(const KeyPrefix& keys, const Compare& c) {
   static constexpr const char* kTargets[] = {"VERSION", "CREATE", "MOD", "VALUE", "LEASE"};
   static constexpr const char* kResults[] = {"EQUAL", "GREATER", "LESS", "NOT_EQUAL"};
   json j = json::object();
-  j["key"] = b64(keys.key(c.key));
+  j["key"] = base64_encode(keys.key(c.key));
   j["target"] = kTargets[static_cast<int>(c.target)];
   j["result"] = kResults[static_cast<int>(c.result)];
   switch (c.target) {
@@ -178,7 +115,7 @@ json compare_json(const KeyPrefix& keys, const Compare& c) {
       j["mod_revision"] = num_str(c.number);
       break;
     case Compare::Target::value:
-      j["value"] = b64(c.value);
+      j["value"] = base64_encode(c.value);
       break;
     case Compare::Target::lease:
       j["lease"] = num_str(c.number);
@@ -200,8 +137,8 @@ json encode_range(const KeyPrefix& keys, const RangeRequest& req) {
 
 json encode_put(const KeyPrefix& keys, const std::string& key, const std::string& value, LeaseId lease) {
   json j = json::object();
-  j["key"] = b64(keys.key(key));
-  j["value"] = b64(value);
+  j["key"] = base64_encode(keys.key(key));
+  j["value"] = base64_encode(value);
   if (lease != 0) j["lease"] = num_str(lease);
   return j;
 }
@@ -248,8 +185,8 @@ json encode_authenticate(const std::string& name, const std::string& password) {
 
 json encode_watch_create(const std::string& key, const std::string& end, std::int64_t start_revision) {
   json create = json::object();
-  create["key"] = b64(key);
-  if (!end.empty()) create["range_end"] = b64(end);
+  create["key"] = base64_encode(key);
+  if (!end.empty()) create["range_end"] = base64_encode(end);
   if (start_revision != 0) create["start_revision"] = num_str(start_revision);
   json req = json::object();
   req["create_request"] = std::move(create);

@@ -27,10 +27,6 @@ using json = nlohmann::json;
 // ---------------------------------------------------------------------------
 // Primitives
 
-std::string b64(std::string_view in);
-// false on a character outside the alphabet or data after padding.
-bool unb64(std::string_view in, std::string* out);
-
 // Checked access to a member of an object: nullptr when `j` is not an
 // object or the member is absent or null.
 const json* field(const json& j, const char* name);

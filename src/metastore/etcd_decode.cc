@@ -1,5 +1,6 @@
 // Decoding the gateway's answers: responses, watch messages and errors.
 // Everything here reads untrusted JSON (see etcd_codec.h).
+#include "common/base64.h"
 #include "metastore/etcd_codec.h"
 
 namespace ks::metastore {
@@ -104,9 +105,12 @@ std::int64_t header_revision(const json& j) {
 
 Result<KeyValue> decode_kv(const KeyPrefix& keys, const json& j) {
   KeyValue kv;
-  if (!unb64(str(j, "key"), &kv.key)) return corrupt("key is not base64");
-  if (!unb64(str(j, "value"), &kv.value)) return corrupt("value is not base64");
-  kv.key = keys.strip(std::move(kv.key));
+  auto key = base64_decode(str(j, "key"));
+  if (!key) return corrupt("key is not base64");
+  auto value = base64_decode(str(j, "value"));
+  if (!value) return corrupt("value is not base64");
+  kv.key = keys.strip(std::move(*key));
+  kv.value = std::move(*value);
   kv.create_revision = num(j, "create_revision");
   kv.mod_revision = num(j, "mod_revision");
   kv.version = num(j, "version");

@@ -5,6 +5,7 @@
 
 #include <atomic>
 
+#include "common/curl_init.h"
 #include "metastore/etcd_codec.h"
 #include "metastore/etcd_transport.h"
 #include "metastore/etcd_watch.h"
@@ -42,7 +43,7 @@ Result<std::unique_ptr<EtcdMetadataStore>> EtcdMetadataStore::open(EtcdOptions o
   if (options.timeout.count() <= 0 || options.connect_timeout.count() <= 0) {
     return Status(Errc::invalid_argument, "metadata: etcd: timeouts must be positive");
   }
-  etcd::init_curl();
+  init_curl_once();
   const bool check = options.check_connection;
   std::unique_ptr<EtcdMetadataStore> store(new EtcdMetadataStore(std::make_shared<Impl>(std::move(options))));
   if (check) {

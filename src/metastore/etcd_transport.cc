@@ -15,8 +15,6 @@ constexpr std::size_t kMaxIdleHandles = 16;
 // a huge prefix without a limit.
 constexpr std::size_t kMaxResponseBytes = 256u << 20;
 
-std::once_flag curl_init_once;
-
 struct Sink {
   std::string data;
   std::size_t limit = kMaxResponseBytes;
@@ -53,10 +51,6 @@ bool never_connected(CURLcode rc) {
 }
 
 }  // namespace
-
-void init_curl() {
-  std::call_once(curl_init_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
 
 Transport::Transport(EtcdOptions options) : opts_(std::move(options)) {}
 

@@ -20,9 +20,6 @@
 
 namespace ks::metastore::etcd {
 
-// curl_global_init, once per process.
-void init_curl();
-
 // Sent with every unary request (not with watch streams): etcd's gateway
 // passes it on as the gRPC metadata "hasleader", with which a member that has
 // no leader (an election in progress, or cut off from the quorum) refuses the

@@ -82,7 +82,7 @@ std::string_view method_name(StoreMethod m) {
 }
 
 FaultMetadataStore::FaultMetadataStore(std::shared_ptr<MetadataStore> inner, std::uint64_t seed)
-    : inner_(std::move(inner)), watches_(std::make_shared<WatchRegistry>()), rng_(seed) {}
+    : ForwardingMetadataStore(std::move(inner)), watches_(std::make_shared<WatchRegistry>()), rng_(seed) {}
 
 FaultMetadataStore::~FaultMetadataStore() = default;
 

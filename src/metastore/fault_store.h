@@ -18,7 +18,7 @@
 #include <random>
 #include <string_view>
 
-#include "metastore/metadata_store.h"
+#include "metastore/forwarding_store.h"
 
 namespace ks::metastore {
 
@@ -36,7 +36,7 @@ enum class StoreMethod : unsigned char {
 inline constexpr std::size_t kStoreMethodCount = 9;
 std::string_view method_name(StoreMethod m);
 
-class FaultMetadataStore final : public MetadataStore {
+class FaultMetadataStore final : public ForwardingMetadataStore {
  public:
   explicit FaultMetadataStore(std::shared_ptr<MetadataStore> inner, std::uint64_t seed = 1);
   ~FaultMetadataStore() override;
@@ -99,7 +99,6 @@ class FaultMetadataStore final : public MetadataStore {
   template <class R>
   R after(StoreMethod m, bool timeout_after, R result);
 
-  const std::shared_ptr<MetadataStore> inner_;
   const std::shared_ptr<WatchRegistry> watches_;
 
   mutable std::mutex mu_;

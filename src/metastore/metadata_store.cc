@@ -29,20 +29,24 @@ Op Op::put(std::string k, std::string v, LeaseId lease) {
   return op;
 }
 
-Op Op::del(std::string k, std::string range_end) {
+namespace {
+
+Op over_range(Op::Type type, std::string k, std::string range_end) {
   Op op;
-  op.type = Type::delete_range;
+  op.type = type;
   op.key = std::move(k);
   op.range_end = std::move(range_end);
   return op;
 }
 
+}  // namespace
+
+Op Op::del(std::string k, std::string range_end) {
+  return over_range(Type::delete_range, std::move(k), std::move(range_end));
+}
+
 Op Op::get(std::string k, std::string range_end) {
-  Op op;
-  op.type = Type::range;
-  op.key = std::move(k);
-  op.range_end = std::move(range_end);
-  return op;
+  return over_range(Type::range, std::move(k), std::move(range_end));
 }
 
 }  // namespace ks::metastore

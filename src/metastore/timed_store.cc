@@ -5,7 +5,7 @@
 namespace ks::metastore {
 
 TimedMetadataStore::TimedMetadataStore(std::shared_ptr<MetadataStore> inner, metrics::Registry& registry)
-    : inner_(std::move(inner)),
+    : ForwardingMetadataStore(std::move(inner)),
       txn_(registry.histogram("kafscale_metastore_txn_seconds",
                               "Metadata store transaction latency in seconds")) {}
 

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "common/curl_init.h"
+
 namespace ks::objstore {
 
 namespace {
@@ -88,6 +90,7 @@ class WebIdentityProvider final : public CredentialsProvider {
                        std::to_string(cfg_.duration.count()) + "&RoleArn=" + aws::uri_encode(cfg_.role_arn) +
                        "&RoleSessionName=" + aws::uri_encode(cfg_.session_name) +
                        "&WebIdentityToken=" + aws::uri_encode(tok);
+    init_curl_once();
     CURL* h = curl_easy_init();
     if (h == nullptr) return Status(Errc::unavailable, "web identity: curl_easy_init failed");
     std::string resp;

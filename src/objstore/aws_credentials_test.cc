@@ -303,6 +303,11 @@ TEST(AwsText, Iso8601) {
   EXPECT_FALSE(aws::parse_iso8601("yesterday").has_value());
   EXPECT_FALSE(aws::parse_iso8601("2019-13-09T13:34:41Z").has_value());
   EXPECT_FALSE(aws::parse_iso8601("2019-11-09T13:34:41+02:00").has_value());
+  // Signs and years outside what the clock holds (the s3_xml fuzzer found -999 overflowing it).
+  EXPECT_FALSE(aws::parse_iso8601("-999-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(aws::parse_iso8601("9999-01-01T00:00:00Z").has_value());
+  EXPECT_FALSE(aws::parse_iso8601("2019-11-09T-1:34:41Z").has_value());
+  EXPECT_TRUE(aws::parse_iso8601("2200-12-31T23:59:59Z").has_value());
 }
 
 }  // namespace

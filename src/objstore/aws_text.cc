@@ -96,8 +96,10 @@ std::string xml_unescape(std::string_view s) {
       out.push_back(s[i]);
       continue;
     }
-    std::size_t semi = s.find(';', i);
-    // Entity names are short; anything else is kept literally.
+    // Entity names are short; anything else is kept literally. Looking only that far keeps a body of
+    // many '&' without ';' linear (the whole rest was searched for each one).
+    std::size_t semi = s.substr(i, 11).find(';');
+    if (semi != std::string_view::npos) semi += i;
     if (semi == std::string_view::npos || semi - i > 10) {
       out.push_back('&');
       continue;
@@ -189,7 +191,12 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
     rest.remove_prefix(i);
   }
   if (rest != "Z" && rest != "+00:00" && !rest.empty()) return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  // sscanf's %d takes signs. The year range keeps the time point inside system_clock's nanoseconds
+  // (about 1678..2262): a hostile "-999-01-01T..." overflowed in from_time_t (found by the s3_xml fuzzer).
+  if (y < 1970 || y > 2200 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+      sec < 0 || sec > 60) {
+    return std::nullopt;
+  }
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;

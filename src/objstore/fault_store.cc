@@ -12,7 +12,7 @@ constexpr std::size_t idx(FaultObjectStore::Op op) { return static_cast<std::siz
 }  // namespace
 
 FaultObjectStore::FaultObjectStore(std::shared_ptr<ObjectStore> inner, std::uint64_t seed)
-    : inner_(std::move(inner)), rng_(seed) {
+    : ForwardingObjectStore(std::move(inner)), rng_(seed) {
   assert(inner_ != nullptr);
 }
 

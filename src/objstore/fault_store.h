@@ -17,11 +17,11 @@
 #include <random>
 #include <string>
 
-#include "objstore/object_store.h"
+#include "objstore/forwarding_store.h"
 
 namespace ks::objstore {
 
-class FaultObjectStore final : public ObjectStore {
+class FaultObjectStore final : public ForwardingObjectStore {
  public:
   enum class Op : int { put = 0, get, list, remove };
 
@@ -110,8 +110,6 @@ class FaultObjectStore final : public ObjectStore {
   bool wait_latency(Op op, std::uint64_t epoch, std::unique_lock<std::mutex>& lock);
   double draw();  // uniform [0,1); requires mu_
   static Status crashed_status();
-
-  const std::shared_ptr<ObjectStore> inner_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // crash epoch changes and in-flight puts settling

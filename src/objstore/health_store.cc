@@ -29,7 +29,7 @@ std::string ratio_text(std::size_t n, std::size_t of) { return std::to_string(n)
 
 HealthObjectStore::HealthObjectStore(std::shared_ptr<ObjectStore> inner, HealthOptions options,
                                      TimeSource now)
-    : inner_(std::move(inner)),
+    : ForwardingObjectStore(std::move(inner)),
       opts_(std::move(options)),
       now_(now ? std::move(now) : TimeSource([] { return std::chrono::steady_clock::now(); })) {
   state_since_ = now_();

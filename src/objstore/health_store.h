@@ -39,7 +39,7 @@
 #include <mutex>
 #include <string>
 
-#include "objstore/object_store.h"
+#include "objstore/forwarding_store.h"
 
 namespace ks::objstore {
 
@@ -77,7 +77,7 @@ struct HealthSnapshot {
   std::string last_failure;       // message of the latest failed call
 };
 
-class HealthObjectStore final : public ObjectStore {
+class HealthObjectStore final : public ForwardingObjectStore {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
   using TimeSource = std::function<TimePoint()>;
@@ -94,7 +94,6 @@ class HealthObjectStore final : public ObjectStore {
   Result<std::string> get(std::string_view key, std::optional<ByteRange> range = std::nullopt) override;
   Result<std::vector<ObjectInfo>> list(std::string_view prefix) override;
   Status remove(std::string_view key) override;
-  std::string describe() const override { return inner_->describe(); }
 
   Health health() const { return health_.load(std::memory_order_relaxed); }
   void set_listener(Listener listener);
@@ -118,7 +117,6 @@ class HealthObjectStore final : public ObjectStore {
   std::string evaluate_locked(TimePoint now, Health& from, Health& to);
   void notify(Health from, Health to, const std::string& reason);
 
-  const std::shared_ptr<ObjectStore> inner_;
   const HealthOptions opts_;
   const TimeSource now_;
   std::atomic<Health> health_{Health::healthy};

@@ -8,6 +8,8 @@
 #include <random>
 #include <thread>
 
+#include "common/base64.h"
+#include "common/curl_init.h"
 #include "objstore/s3_responses.h"
 
 namespace ks::objstore {
@@ -35,15 +37,11 @@ struct S3ObjectStore::Response {
 
 namespace {
 
-std::once_flag curl_once;
-
 std::string base64_md5(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
-  unsigned char out[64];
-  int n = EVP_EncodeBlock(out, md, static_cast<int>(len));
-  return std::string(reinterpret_cast<char*>(out), static_cast<std::size_t>(n));
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(md), len));
 }
 
 bool iequals_prefix(std::string_view line, std::string_view name) {
@@ -256,7 +254,7 @@ Result<std::unique_ptr<S3ObjectStore>> S3ObjectStore::open(S3Location location, 
     return Status(Errc::invalid_argument,
                   "s3: part_size must be >= 5 MiB, <= threshold, and 5 GiB / part_size <= 10000");
   }
-  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  init_curl_once();
   std::unique_ptr<S3ObjectStore> store(new S3ObjectStore(std::move(location), std::move(options)));
   if (store->opts_.verify_on_open) {
     if (Status st = store->check_access(); !st.ok()) return st;

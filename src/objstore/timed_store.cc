@@ -20,7 +20,7 @@ class Timer {
 }  // namespace
 
 TimedObjectStore::TimedObjectStore(std::shared_ptr<ObjectStore> inner, metrics::Registry& registry)
-    : inner_(std::move(inner)),
+    : ForwardingObjectStore(std::move(inner)),
       put_(registry.histogram(kName, kHelp, {{"op", "put"}})),
       get_(registry.histogram(kName, kHelp, {{"op", "get"}})),
       list_(registry.histogram(kName, kHelp, {{"op", "list"}})),

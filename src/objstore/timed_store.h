@@ -6,11 +6,11 @@
 #include <memory>
 
 #include "common/metrics.h"
-#include "objstore/object_store.h"
+#include "objstore/forwarding_store.h"
 
 namespace ks::objstore {
 
-class TimedObjectStore final : public ObjectStore {
+class TimedObjectStore final : public ForwardingObjectStore {
  public:
   explicit TimedObjectStore(std::shared_ptr<ObjectStore> inner,
                             metrics::Registry& registry = metrics::registry());
@@ -19,10 +19,8 @@ class TimedObjectStore final : public ObjectStore {
   Result<std::string> get(std::string_view key, std::optional<ByteRange> range = std::nullopt) override;
   Result<std::vector<ObjectInfo>> list(std::string_view prefix) override;
   Status remove(std::string_view key) override;
-  std::string describe() const override { return inner_->describe(); }
 
  private:
-  std::shared_ptr<ObjectStore> inner_;
   metrics::Histogram &put_, &get_, &list_, &remove_;
 };
 

@@ -3,28 +3,20 @@
 #include <algorithm>
 
 #include "protocol/record_batch.h"
+#include "protocol/varint.h"
 
 namespace ks::protocol {
 namespace {
 
-// Zig-zag varint as used inside records; false on malformed input.
+// A record's varlong; false on malformed input.
 bool read_varlong(std::string_view d, std::size_t& pos, std::int64_t& out) {
-  std::uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (pos >= d.size()) return false;
-    auto b = static_cast<std::uint8_t>(d[pos++]);
-    v |= std::uint64_t{b & 0x7fu} << shift;
-    if ((b & 0x80) == 0) {
-      out = static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
-      return true;
-    }
-  }
-  return false;
+  std::uint64_t z = 0;
+  if (decode_uvarint(d, pos, 64, z) != VarintResult::ok) return false;
+  out = zigzag_decode(z);
+  return true;
 }
 
-bool opaque(const BatchHeader& h) {
-  return h.compression() != 0 || (h.attributes & kAttrLogAppendTime) != 0;
-}
+bool opaque(const BatchHeader& h) { return h.compression() != 0 || (h.attributes & kAttrLogAppendTime) != 0; }
 
 // Calls f(offset, timestamp) for each record of an uncompressed batch until f returns true.
 template <class F>

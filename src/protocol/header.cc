@@ -29,14 +29,6 @@ bool decode_request_header(Reader& r, RequestHeader& h) {
   return false;
 }
 
-void encode_request_header(Writer& w, const RequestHeader& h) {
-  w.write_i16(h.api_key);
-  w.write_i16(h.api_version);
-  w.write_i32(h.correlation_id);
-  w.write_nullable_string(h.client_id, /*compact=*/false);
-  if (request_header_version(h.api_key, h.api_version) >= 2) w.write_uvarint(0);
-}
-
 void encode_response_header(Writer& w, int32_t correlation_id, int16_t api_key, int16_t version) {
   w.write_i32(correlation_id);
   if (response_header_version(api_key, version) >= 1) w.write_uvarint(0);

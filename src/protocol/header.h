@@ -25,7 +25,6 @@ int response_header_version(int16_t api_key, int16_t api_version);
 
 // False on malformed input; the Reader holds the error (context "request header").
 bool decode_request_header(Reader& r, RequestHeader& h);
-void encode_request_header(Writer& w, const RequestHeader& h);
 void encode_response_header(Writer& w, int32_t correlation_id, int16_t api_key, int16_t version);
 
 // ApiVersions response body listing every API in kApis (advertised ranges). When

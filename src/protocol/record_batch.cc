@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/crc32c.h"
+#include "protocol/varint.h"
 
 namespace ks::protocol {
 namespace {
@@ -38,23 +39,6 @@ void append_be(std::string& out, uint64_t v, int n) {
   out.append(b, n);
 }
 
-void append_uvarint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-// Kafka's varint/varlong are zigzag-encoded.
-void append_varint(std::string& out, int32_t v) {
-  append_uvarint(out, (static_cast<uint32_t>(v) << 1) ^ static_cast<uint32_t>(v >> 31));
-}
-
-void append_varlong(std::string& out, int64_t v) {
-  append_uvarint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-}
-
 // Bounds-checked reader over untrusted record bytes. After the first failure
 // every read fails and ok() stays false.
 class Reader {
@@ -71,20 +55,19 @@ class Reader {
     return true;
   }
 
-  // Signed zigzag varint of at most 5 bytes that fits 32 bits.
+  // Signed zigzag varint that fits 32 bits.
   bool varint(int32_t* out) {
-    uint64_t u;
-    if (!uvarint(&u, 5) || u > std::numeric_limits<uint32_t>::max()) return fail();
-    uint32_t z = static_cast<uint32_t>(u);
-    *out = static_cast<int32_t>((z >> 1) ^ (~(z & 1) + 1));
+    uint64_t z;
+    if (!uvarint(32, &z)) return false;
+    *out = zigzag_decode(static_cast<uint32_t>(z));
     return true;
   }
 
-  // Signed zigzag varlong of at most 10 bytes that fits 64 bits.
+  // Signed zigzag varlong that fits 64 bits.
   bool varlong(int64_t* out) {
     uint64_t z;
-    if (!uvarint(&z, 10)) return false;
-    *out = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+    if (!uvarint(64, &z)) return false;
+    *out = zigzag_decode(z);
     return true;
   }
 
@@ -98,21 +81,10 @@ class Reader {
   }
 
  private:
-  bool uvarint(uint64_t* out, int max_bytes) {
+  bool uvarint(unsigned bits, uint64_t* out) {
     if (!ok_) return false;
-    uint64_t v = 0;
-    for (int i = 0; i < max_bytes; ++i) {
-      if (pos_ >= in_.size()) return fail();
-      uint8_t b = static_cast<uint8_t>(in_[pos_++]);
-      // The 10th byte of a varlong only has room for bit 63.
-      if (i == 9 && (b & 0xFE) != 0) return fail();
-      v |= static_cast<uint64_t>(b & 0x7F) << (7 * i);
-      if ((b & 0x80) == 0) {
-        *out = v;
-        return true;
-      }
-    }
-    return fail();  // too many continuation bytes
+    if (decode_uvarint(in_, pos_, bits, *out) != VarintResult::ok) return fail();
+    return true;
   }
 
   bool fail() {

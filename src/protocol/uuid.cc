@@ -1,22 +1,11 @@
 #include "protocol/uuid.h"
 
+#include <cstring>
 #include <random>
 
+#include "common/base64.h"
+
 namespace ks::protocol {
-namespace {
-
-constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-int decode_char(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-
-}  // namespace
 
 bool Uuid::is_zero() const {
   for (uint8_t b : bytes) {
@@ -26,43 +15,17 @@ bool Uuid::is_zero() const {
 }
 
 std::string Uuid::to_string() const {
-  std::string out;
-  out.reserve(22);
-  // 16 bytes = 5 groups of 3 bytes (20 chars) + 1 trailing byte (2 chars).
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    uint32_t v = (uint32_t{bytes[i]} << 16) | (uint32_t{bytes[i + 1]} << 8) | bytes[i + 2];
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += kAlphabet[v & 63];
-  }
-  uint32_t v = uint32_t{bytes[i]} << 16;
-  out += kAlphabet[(v >> 18) & 63];
-  out += kAlphabet[(v >> 12) & 63];
-  return out;
+  return base64_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                       Base64::url);
 }
 
 std::optional<Uuid> Uuid::parse(std::string_view text) {
   if (text.size() != 22) return std::nullopt;
+  auto raw = base64_decode(text, Base64::url);
+  // Only the canonical form: the last character's unused low bits are zero.
+  if (!raw || raw->size() != 16 || base64_encode(*raw, Base64::url) != text) return std::nullopt;
   Uuid u;
-  size_t out = 0;
-  for (size_t i = 0; i < 20; i += 4) {
-    uint32_t v = 0;
-    for (size_t k = 0; k < 4; ++k) {
-      int d = decode_char(text[i + k]);
-      if (d < 0) return std::nullopt;
-      v = (v << 6) | static_cast<uint32_t>(d);
-    }
-    u.bytes[out++] = static_cast<uint8_t>(v >> 16);
-    u.bytes[out++] = static_cast<uint8_t>(v >> 8);
-    u.bytes[out++] = static_cast<uint8_t>(v);
-  }
-  int d0 = decode_char(text[20]);
-  int d1 = decode_char(text[21]);
-  // The last character carries 2 data bits; the low 4 bits must be zero (canonical form).
-  if (d0 < 0 || d1 < 0 || (d1 & 15) != 0) return std::nullopt;
-  u.bytes[15] = static_cast<uint8_t>((d0 << 2) | (d1 >> 4));
+  std::memcpy(u.bytes.data(), raw->data(), 16);
   return u;
 }
 

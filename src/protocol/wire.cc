@@ -4,6 +4,8 @@
 #include <cstring>
 #include <limits>
 
+#include "protocol/varint.h"
+
 namespace ks::protocol {
 
 // ---------------------------------------------------------------- Reader
@@ -97,44 +99,28 @@ Uuid Reader::read_uuid() {
   return u;
 }
 
-uint32_t Reader::read_uvarint() {
-  size_t start = pos_;
-  uint32_t v = 0;
-  for (int shift = 0; shift < 35; shift += 7) {
-    if (!need(1)) return 0;
-    uint8_t b = static_cast<uint8_t>(data_[pos_++]);
-    if (shift == 28 && (b & 0xf0) != 0) {  // would overflow 32 bits
-      fail_at(start, "varint too long");
+uint64_t Reader::read_leb128(unsigned bits, std::string_view too_long) {
+  if (failed_) return 0;
+  const size_t start = pos_;
+  uint64_t v = 0;
+  switch (decode_uvarint(data_, pos_, bits, v)) {
+    case VarintResult::ok:
+      return v;
+    case VarintResult::truncated:
+      fail("truncated");
       return 0;
-    }
-    v |= static_cast<uint32_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return v;
+    case VarintResult::too_long:
+      fail_at(start, too_long);
+      return 0;
   }
-  fail_at(start, "varint too long");
   return 0;
 }
 
-int32_t Reader::read_varint() {
-  uint32_t z = read_uvarint();
-  return static_cast<int32_t>((z >> 1) ^ (~(z & 1) + 1));
-}
+uint32_t Reader::read_uvarint() { return static_cast<uint32_t>(read_leb128(32, "varint too long")); }
 
-int64_t Reader::read_varlong() {
-  size_t start = pos_;
-  uint64_t z = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    if (!need(1)) return 0;
-    uint8_t b = static_cast<uint8_t>(data_[pos_++]);
-    if (shift == 63 && (b & 0xfe) != 0) {
-      fail_at(start, "varlong too long");
-      return 0;
-    }
-    z |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
-  }
-  fail_at(start, "varlong too long");
-  return 0;
-}
+int32_t Reader::read_varint() { return zigzag_decode(read_uvarint()); }
+
+int64_t Reader::read_varlong() { return zigzag_decode(read_leb128(64, "varlong too long")); }
 
 int64_t Reader::read_length(bool compact, bool wide) {
   size_t start = pos_;
@@ -259,28 +245,11 @@ void Writer::write_uuid(const Uuid& v) {
   buf_.append(reinterpret_cast<const char*>(v.bytes.data()), v.bytes.size());
 }
 
-void Writer::write_uvarint(uint32_t v) {
-  while (v >= 0x80) {
-    buf_.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  buf_.push_back(static_cast<char>(v));
-}
+void Writer::write_uvarint(uint32_t v) { append_uvarint(buf_, v); }
 
-void Writer::write_varint(int32_t v) {
-  uint32_t u = static_cast<uint32_t>(v);
-  write_uvarint((u << 1) ^ static_cast<uint32_t>(v >> 31));
-}
+void Writer::write_varint(int32_t v) { append_varint(buf_, v); }
 
-void Writer::write_varlong(int64_t v) {
-  uint64_t u = static_cast<uint64_t>(v);
-  uint64_t z = (u << 1) ^ static_cast<uint64_t>(v >> 63);
-  while (z >= 0x80) {
-    buf_.push_back(static_cast<char>((z & 0x7f) | 0x80));
-    z >>= 7;
-  }
-  buf_.push_back(static_cast<char>(z));
-}
+void Writer::write_varlong(int64_t v) { append_varlong(buf_, v); }
 
 void Writer::write_string(std::string_view v, bool compact) {
   if (compact) {

@@ -70,6 +70,8 @@ class Reader {
 
  private:
   bool need(size_t n);
+  // An unsigned varint of at most `bits` bits (protocol/varint.h); 0 after a failure.
+  uint64_t read_leb128(unsigned bits, std::string_view too_long);
   // Reads a length prefix: compact (uvarint-1) or a fixed int16/int32. Returns -1 for null, and
   // fails on negative lengths below -1 or lengths beyond the remaining bytes.
   int64_t read_length(bool compact, bool wide);

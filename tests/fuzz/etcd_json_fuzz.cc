@@ -20,18 +20,42 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   KeyPrefix keys;
   if (data[0] & 0x80) keys.prefix = "/kafscale/";
   switch (data[0] & 0x0f) {
-    case 0: (void)decode_range(keys, body); break;
-    case 1: (void)decode_txn(keys, body); break;
-    case 2: (void)decode_kv(keys, body); break;
-    case 3: (void)decode_deleted(body); break;
-    case 4: (void)decode_lease_grant(body); break;
-    case 5: (void)decode_lease_keepalive(body, 42); break;
-    case 6: (void)decode_auth_token(body); break;
-    case 7: (void)decode_status(body); break;
-    case 8: (void)decode_watch_message(keys, body); break;
-    case 9: (void)is_auth_token_error(error_from_body(body)); break;
-    case 10: (void)http_error(400 + (data[0] >> 4), body); break;
-    default: (void)header_revision(body); break;
+    case 0:
+      (void)decode_range(keys, body);
+      break;
+    case 1:
+      (void)decode_txn(keys, body);
+      break;
+    case 2:
+      (void)decode_kv(keys, body);
+      break;
+    case 3:
+      (void)decode_deleted(body);
+      break;
+    case 4:
+      (void)decode_lease_grant(body);
+      break;
+    case 5:
+      (void)decode_lease_keepalive(body, 42);
+      break;
+    case 6:
+      (void)decode_auth_token(body);
+      break;
+    case 7:
+      (void)decode_status(body);
+      break;
+    case 8:
+      (void)decode_watch_message(keys, body);
+      break;
+    case 9:
+      (void)is_auth_token_error(error_from_body(body));
+      break;
+    case 10:
+      (void)http_error(400 + (data[0] >> 4), body);
+      break;
+    default:
+      (void)header_revision(body);
+      break;
   }
   return 0;
 }

@@ -26,8 +26,8 @@ void decode_body(Reader& r, int16_t version) {
   const std::string wire = w.flatten();
   Reader again(wire);
   Req copy;
-  KS_ASSERT(copy.decode(again, version), "{} v{}: our own encoding does not decode: {}", Req::kApiName, version,
-            again.error());
+  KS_ASSERT(copy.decode(again, version), "{} v{}: our own encoding does not decode: {}", Req::kApiName,
+            version, again.error());
   KS_ASSERT(again.remaining() == 0, "{} v{}: {} bytes left after decoding our own encoding", Req::kApiName,
             version, again.remaining());
   KS_ASSERT(copy == req, "{} v{}: decode(encode(x)) != x", Req::kApiName, version);

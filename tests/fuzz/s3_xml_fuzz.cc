@@ -15,10 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)s3::parse_error(body);
   constexpr std::size_t kMax = 64;
   auto page = s3::parse_list_page(body, kMax);
-  if (page.ok()) KS_ASSERT(page->entries.size() <= kMax, "{} entries from a page limited to {}", page->entries.size(), kMax);
+  if (page.ok())
+    KS_ASSERT(page->entries.size() <= kMax, "{} entries from a page limited to {}", page->entries.size(),
+              kMax);
   (void)s3::parse_upload_id(body);
   auto errors = s3::parse_key_errors(body);
-  KS_ASSERT((errors.count == 0) == !errors.first, "{} errors but first {}", errors.count, errors.first.has_value());
+  KS_ASSERT((errors.count == 0) == !errors.first, "{} errors but first {}", errors.count,
+            errors.first.has_value());
   // Escaping then unescaping gives the text back.
   KS_ASSERT(aws::xml_unescape(aws::xml_escape(body)) == body, "xml_unescape(xml_escape(x)) != x");
   (void)aws::parse_iso8601(body);

@@ -5,6 +5,11 @@ can set BROKER_ARGS (a list of extra command-line flags) to configure it.
 KAFSCALE_BIN overrides the broker binary (default: build/kafscale).
 KAFSCALE_EXPECT_LIBRDKAFKA (set by tests/run-integration.sh for its 2.15 pass) makes the session
 refuse to start unless confluent-kafka-python loaded that librdkafka version.
+KAFSCALE_SANITIZED=1 (set by `make test-sanitize`): the broker is built with AddressSanitizer +
+UndefinedBehaviorSanitizer. Every kafscale process the tests start writes its ASan and LSan reports to
+one directory (ASAN_OPTIONS log_path) and its UBSan reports to stderr (broker-N.log); a report that
+appears during a test's setup, call or teardown fails that test with the report, whatever the process's exit code was and whether the test
+meant to kill or restart it. Timing bounds are loosened (timing_bound); correctness checks are not.
 """
 import json
 import os
@@ -12,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +39,37 @@ HTTP_TIMEOUT_S = 5
 LOG_TAIL_BYTES = 6000  # how much of the broker's output a failure shows
 
 
+SANITIZED = os.environ.get('KAFSCALE_SANITIZED') == '1'
+SANITIZER_LOG_DIR = None  # set by pytest_configure when SANITIZED
+SANITIZER_SLOWDOWN = 3  # how much more time a timing bound allows under a sanitized Debug build
+
+
+# KAFSCALE_SANITIZE_SUBSET=1 (make test-sanitize) runs only these modules against the sanitized broker, to keep
+# CI under its hour: protocol decoding and bad input, produce/fetch with every client family's codecs,
+# consumer groups, idempotence, SIGKILL durability and one cluster suite (README.md "Tests").
+SANITIZE_SUBSET_MODULES = (
+    'test_protocol_versions', 'test_bad_input', 'test_confluent', 'test_kcat', 'test_compression',
+    'test_groups_protocol', 'test_groups_confluent', 'test_idempotence_protocol', 'test_durability',
+    'test_admin', 'test_cluster',
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get('KAFSCALE_SANITIZE_SUBSET') != '1':
+        return
+    keep = [i for i in items if i.module.__name__ in SANITIZE_SUBSET_MODULES]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
+
+
+def timing_bound(seconds):
+    """A bound on how long the broker takes for something: loosened for a sanitized Debug broker.
+
+    Only for asserts about elapsed time; a correctness check never goes through this.
+    """
+    return seconds * SANITIZER_SLOWDOWN if SANITIZED else seconds
+
+
 LIBRDKAFKA_VERSION, LIBRDKAFKA_VERSION_INT = confluent_kafka.libversion()
 LIBRDKAFKA_2_15 = 0x020F0000  # librdkafka's version int: 0xMMmmrrpp
 
@@ -47,6 +84,72 @@ def pytest_configure(config):
         pytest.exit(f'KAFSCALE_EXPECT_LIBRDKAFKA={want} but confluent-kafka-python loaded librdkafka '
                     f'{LIBRDKAFKA_VERSION} (LD_LIBRARY_PATH={os.environ.get("LD_LIBRARY_PATH", "")!r})',
                     returncode=3)
+    if SANITIZED:
+        global SANITIZER_LOG_DIR
+        SANITIZER_LOG_DIR = Path(tempfile.mkdtemp(prefix='kafscale-sanitizer-'))
+        # Inherited by every process the tests start; the last setting of a flag wins, so ours come after
+        # the caller's options. ASan and LeakSanitizer: log_path=DIR/report writes DIR/report.PID (LSan
+        # stays on, the ASan default: a leak at a clean exit is a finding too). g++ links UBSan as its own
+        # runtime (libubsan), which ignores log_path and writes to stderr: a broker's stderr is its
+        # broker-N.log, scanned below for "runtime error:", and abort_on_error=1 makes a UBSan death a
+        # SIGABRT, which no test expects, rather than exit code 1, which some tests of bad settings do.
+        def add(var, *flags):
+            opts = [o for o in os.environ.get(var, '').split(':') if o]
+            os.environ[var] = ':'.join(opts + list(flags))
+        add('ASAN_OPTIONS', f'log_path={SANITIZER_LOG_DIR}/report')
+        add('UBSAN_OPTIONS', 'print_stacktrace=1', 'abort_on_error=1')
+
+
+_seen_sanitizer_reports = set()
+_broker_log_offsets = {}  # broker-N.log -> bytes already scanned for UBSan reports
+UBSAN_REPORT = re.compile(rb'^.*runtime error: .*$', re.MULTILINE)
+
+
+def new_sanitizer_reports(basetemp):
+    """Sanitizer reports written since the last call: [(where, text)]."""
+    if SANITIZER_LOG_DIR is None:
+        return []
+    new = []
+    for f in sorted(SANITIZER_LOG_DIR.iterdir()):
+        if f.name not in _seen_sanitizer_reports:
+            _seen_sanitizer_reports.add(f.name)
+            new.append((str(f), f.read_text(errors='replace')))
+    for f in sorted(basetemp.rglob('broker-*.log')):
+        start = _broker_log_offsets.get(f, 0)
+        with open(f, 'rb') as fh:
+            fh.seek(start)
+            data = fh.read()
+        # Only whole lines: a line being written is scanned next time.
+        data = data[:data.rfind(b'\n') + 1]
+        _broker_log_offsets[f] = start + len(data)
+        m = UBSAN_REPORT.search(data)
+        if m:
+            new.append((str(f), data[m.start():].decode('utf-8', 'replace')[:LOG_TAIL_BYTES]))
+    return new
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    reports = new_sanitizer_reports(item.config._tmp_path_factory.getbasetemp())
+    if not reports:
+        return
+    report = outcome.get_result()
+    text = '\n\n'.join(f'--- {where} ---\n{body}' for where, body in reports)
+    report.outcome = 'failed'
+    report.longrepr = (f'sanitizer report(s) from a kafscale process during {report.when}:\n{text}'
+                       + (f'\n\n(the {report.when} also failed:)\n{report.longrepr}' if report.longrepr else ''))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Written after the last test's teardown.
+    reports = new_sanitizer_reports(session.config._tmp_path_factory.getbasetemp()) if SANITIZED else []
+    if reports:
+        for where, body in reports:
+            print(f'\n--- sanitizer report in {where} (after the last test) ---\n{body}')
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if SANITIZER_LOG_DIR is not None and not any(SANITIZER_LOG_DIR.iterdir()):
+        SANITIZER_LOG_DIR.rmdir()
 
 
 def pytest_runtest_setup(item):

@@ -5,6 +5,7 @@ real leaders; a broker killed with SIGKILL has its streams served again by the o
 its lease plus the takeover; SIGTERM hands streams over at once. Every acknowledged record is
 read back once, in order, at its acknowledged offset.
 """
+import re
 import threading
 import time
 
@@ -14,6 +15,7 @@ import confluent_kafka
 from confluent_kafka.admin import AdminClient
 
 from backends import backend_broker_factory, services, unique_prefix  # noqa: F401 (fixtures)
+from conftest import timing_bound
 from kafka_helpers import create_topic, read_all, wait_for
 from test_groups_protocol import Conn, i8, string
 
@@ -25,7 +27,7 @@ PARTITIONS = 12
 RATE_PER_S = 300
 # A killed broker's partitions must be served again within its lease, the takeover and the
 # client's metadata refresh; the bound here is loose (the tight figure is printed).
-FAILOVER_BOUND_S = LEASE_MS / 1000 + 8
+FAILOVER_BOUND_S = timing_bound(LEASE_MS / 1000 + 8)
 
 
 def add_broker(services, backend_broker_factory, prefix, node, args=()):
@@ -184,6 +186,46 @@ def check_read_back(boot, topic, prod):
     return lost, dups, out_of_order, len(acked) + len(implicit)
 
 
+# librdkafka 2.0 words it two ways: "sequence desynchronization" (the broker's OUT_OF_ORDER_SEQUENCE_NUMBER
+# after the batch ahead failed) and "rewound sequence number" (the same, once it counted the batch acked).
+DESYNC = re.compile(r'\[(\d+)\] with (\d+) message\(s\) failed (?:due to sequence desynchronization|with rewound '
+                    r'sequence number) .*?PID\{Id:\d+,Epoch:0\}, base seq (\d+)[ ,].*?last (?:partition )?error '
+                    r'(\w+) \(actions ([\w,]*), base seq (\d+)\.\.(\d+), base msgid (\d+)')
+
+
+def librdkafka_desync(boot, topic, fatal):
+    """Whether a fatal client error is librdkafka's own desynchronisation (issue 4438, fixed in 2.3).
+
+    After a request ends "possibly persisted" (a local timeout or REQUEST_TIMED_OUT), librdkafka
+    2.0 counts that batch as acknowledged and may send the next batch to the new leader before
+    retrying it; the broker rightly answers OUT_OF_ORDER_SEQUENCE_NUMBER and the client treats it
+    as fatal. The broker was right iff none of the records of the "possibly persisted" batch are
+    in the log. Returns a description, or None (then it may be a broker bug).
+    """
+    m = DESYNC.search(fatal.str())
+    if not m:
+        return None
+    p, count, failing, last_err, actions, first, last, msgid = m.groups()
+    p, count, failing, first, last, msgid = int(p), int(count), int(failing), int(first), int(last), int(msgid)
+    # "Possibly persisted" (a timeout) or "not persisted" (NOT_LEADER_OR_FOLLOWER at a move): either
+    # way 2.0 may send the next batch to the new leader before retrying this one.
+    if ('MsgPossiblyPersisted' not in actions and 'MsgNotPersisted' not in actions) or failing != last + 1:
+        return None
+    # The n-th record sent to partition p (msgid n, from 1) has the value (n - 1) * PARTITIONS + p.
+    def values(first_msgid, n):
+        return {f'{(first_msgid - 1 + k) * PARTITIONS + p:09d}'.encode() for k in range(n)}
+    log = {r['value'] for r in read_all(boot, topic, PARTITIONS) if r['partition'] == p}
+    in_log = values(msgid, last - first + 1) & log
+    assert not in_log, (f'broker answered OUT_OF_ORDER_SEQUENCE_NUMBER to sequence {failing} of partition {p} '
+                        f'although sequences {first}..{last} are in its log: {sorted(in_log)[:3]}; {fatal}')
+    # Nor may the refused batch be there: the broker would have taken it over a gap.
+    refused = values(msgid + failing - first, count) & log
+    assert not refused, (f'sequences {failing}.. of partition {p} are in the log although {first}..{last} are not: '
+                         f'{sorted(refused)[:3]}; {fatal}')
+    return (f'librdkafka desynchronisation (issue 4438): partition {p}, sequences {first}..{last} '
+            f'ended {last_err} and were not persisted; the broker rightly refused sequence {failing}')
+
+
 def test_three_brokers_place_route_and_fail_over(services, backend_broker_factory, topic):  # noqa: F811
     topic_name = topic
     brokers = start_cluster(services, backend_broker_factory)
@@ -259,11 +301,15 @@ def test_sigterm_hands_streams_over_at_once(services, backend_broker_factory, to
     finally:
         prod.stop_event.set()
         prod.join(150)
-    assert prod.unflushed == 0 and not prod.failed, prod.failed[:3]
     lost, dups, out_of_order, acked = check_read_back(bootstrap(brokers), topic_name, prod)
     print(f'drain: SIGTERM to exit {drain_s:.2f} s, served elsewhere after {served_s:.2f} s, '
           f'{acked} acknowledged, lost {len(lost)}')
     assert not lost and dups == 0 and not out_of_order
+    if prod.fatal is not None:  # seen once, under the 3x slower sanitized broker
+        desync = librdkafka_desync(bootstrap(brokers), topic_name, prod.fatal)
+        assert desync, f'the producer failed: {prod.fatal}'
+        pytest.xfail(desync)
+    assert prod.unflushed == 0 and not prod.failed, prod.failed[:3]
 
 
 def coordinator_of(boot, group):

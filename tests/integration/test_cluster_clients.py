@@ -25,7 +25,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 
 import kafka_helpers
 from backends import backend_broker_factory, services  # noqa: F401 (fixtures)
-from conftest import NODE_DIR, describe_exit
+from conftest import NODE_DIR, describe_exit, timing_bound
 from kafka_helpers import create_topic, kcat, node_script, produce_ok, read_all, wait_for, watermarks
 from test_cluster import (PARTITIONS, Producer, add_broker, bootstrap, check_read_back, committed,
                           coordinator_of, leaders, start_cluster)
@@ -37,8 +37,8 @@ from test_groups_protocol import Conn, fetch_offsets, i8, string
 GROUP_ARGS = ['--group-min-session-timeout-ms=500', '--group-initial-rebalance-delay-ms=1000']
 WAIT_S = 30
 RECORDS = 240  # per family test: 20 a partition
-NEW_BROKER_LEADS_BOUND_S = 15  # an added broker leads partitions within this (figure printed)
-DRAIN_BOUND_S = 10  # a drained broker's partitions are led by the others within this
+NEW_BROKER_LEADS_BOUND_S = timing_bound(15)  # an added broker leads partitions within this (figure printed)
+DRAIN_BOUND_S = timing_bound(10)  # a drained broker's partitions are led by the others within this
 
 
 # ------------------------------------------------------------------------------------ helpers

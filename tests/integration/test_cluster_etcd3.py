@@ -22,7 +22,7 @@ import uuid
 import pytest
 
 from backends import SCRIPTS, SCRIPT_TIMEOUT_S, backend_broker_factory, services  # noqa: F401 (fixtures)
-from conftest import describe_exit
+from conftest import describe_exit, timing_bound
 from kafka_helpers import wait_for
 from test_cluster import LEASE_MS, PARTITIONS, check_read_back
 from test_cluster_faults import (crash_watch, first_acks, librdkafka_desync, lines_with, start_loaded_cluster,
@@ -33,7 +33,7 @@ SCRIPT = SCRIPTS / 'etcd-cluster-test.sh'
 # timeout, 1-2 s with etcd's defaults) they forward proposals to it; those are lost and etcd answers
 # them "request timed out" only after its request timeout (7 s), an outcome the broker resolves by
 # re-sending its commit. Measured 7.4 s; the bound is loose for a loaded 2-core machine.
-STALL_BOUND_S = LEASE_MS / 1000 + 8
+STALL_BOUND_S = timing_bound(LEASE_MS / 1000 + 8)
 QUORUM_LOSS_S = 6.0  # how long two members stay down: well past the lease
 assert QUORUM_LOSS_S > 2 * LEASE_MS / 1000
 # Acks of requests already answered when the quorum went may still arrive (callbacks run at the

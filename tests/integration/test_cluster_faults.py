@@ -26,7 +26,7 @@ from backends import backend_broker_factory, services  # noqa: F401 (fixtures)
 from conftest import describe_exit
 from kafka_helpers import create_topic, read_all, wait_for
 from test_cluster import (FAILOVER_BOUND_S, LEASE_MS, PARTITIONS, Producer, bootstrap, check_read_back,
-                          leaders, start_cluster)
+                          leaders, librdkafka_desync, start_cluster)
 from test_groups_protocol import Conn, i8, i32, string
 
 NODES = (0, 1, 2)
@@ -100,38 +100,6 @@ def stop_producer(prod, allow_fatal=False):
     assert prod.fatal is None, f'fatal client error: {prod.fatal}'
     assert prod.unflushed == 0, f'{prod.unflushed} records never delivered'
     assert not prod.failed, f'{len(prod.failed)} deliveries failed, e.g. {prod.failed[:3]}'
-
-
-DESYNC = re.compile(r'\[(\d+)\] with \d+ message\(s\) failed due to sequence desynchronization .*?'
-                    r'PID\{Id:\d+,Epoch:0\}, base seq (\d+), .*last partition error (\w+) '
-                    r'\(actions ([\w,]*), base seq (\d+)\.\.(\d+), base msgid (\d+)')
-
-
-def librdkafka_desync(boot, topic, fatal):
-    """Whether a fatal client error is librdkafka's own desynchronisation (issue 4438, fixed in 2.3).
-
-    After a request ends "possibly persisted" (a local timeout or REQUEST_TIMED_OUT), librdkafka
-    2.0 counts that batch as acknowledged and may send the next batch to the new leader before
-    retrying it; the broker rightly answers OUT_OF_ORDER_SEQUENCE_NUMBER and the client treats it
-    as fatal. The broker was right iff none of the records of the "possibly persisted" batch are
-    in the log. Returns a description, or None (then it may be a broker bug).
-    """
-    m = DESYNC.search(fatal.str())
-    if not m:
-        return None
-    p, failing, last_err, actions, first, last, msgid = m.groups()
-    p, failing, first, last, msgid = int(p), int(failing), int(first), int(last), int(msgid)
-    # "Possibly persisted" (a timeout) or "not persisted" (NOT_LEADER_OR_FOLLOWER at a move): either
-    # way 2.0 may send the next batch to the new leader before retrying this one.
-    if ('MsgPossiblyPersisted' not in actions and 'MsgNotPersisted' not in actions) or failing != last + 1:
-        return None
-    # The n-th record sent to partition p (msgid n, from 1) has the value (n - 1) * PARTITIONS + p.
-    batch = {f'{(msgid - 1 + k) * PARTITIONS + p:09d}'.encode() for k in range(last - first + 1)}
-    in_log = batch & {r['value'] for r in read_all(boot, topic, PARTITIONS) if r['partition'] == p}
-    assert not in_log, (f'broker answered OUT_OF_ORDER_SEQUENCE_NUMBER to sequence {failing} of partition {p} '
-                        f'although sequences {first}..{last} are in its log: {sorted(in_log)[:3]}; {fatal}')
-    return (f'librdkafka desynchronisation (issue 4438): partition {p}, sequences {first}..{last} '
-            f'ended {last_err} and were not persisted; the broker rightly refused sequence {failing}')
 
 
 def partition_leaders(addr, topic):
