@@ -4,6 +4,8 @@
 
 #include <charconv>
 
+#include "common/hex.h"
+
 namespace ks::cluster::keys {
 
 std::string cluster() { return kRoot + "cluster"; }
@@ -94,13 +96,6 @@ bool plain(unsigned char c) {
          c == '-';
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 }  // namespace
 
 std::string groups_prefix() { return kRoot + "groups/"; }
@@ -139,7 +134,7 @@ std::optional<std::string> decode_group_id(std::string_view enc) {
       continue;
     }
     if (i + 2 >= enc.size()) return std::nullopt;
-    int hi = hex_value(enc[i + 1]), lo = hex_value(enc[i + 2]);
+    int hi = hex_digit(enc[i + 1]), lo = hex_digit(enc[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;

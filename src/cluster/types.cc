@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "common/hex.h"
+
 namespace ks::cluster {
 
 std::string to_hex(const TopicId& id) {
@@ -17,14 +19,8 @@ std::string to_hex(const TopicId& id) {
 
 bool from_hex(std::string_view hex, TopicId& out) {
   if (hex.size() != 32) return false;
-  auto nib = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
   for (std::size_t i = 0; i < 16; ++i) {
-    int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+    int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }

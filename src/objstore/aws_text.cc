@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "common/hex.h"
+
 namespace ks::objstore {
 
 namespace aws {
@@ -25,15 +27,6 @@ std::string uri_encode(std::string_view s, bool keep_slash) {
   return out;
 }
 
-namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-}  // namespace
-
 std::optional<std::string> uri_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
@@ -43,8 +36,8 @@ std::optional<std::string> uri_decode(std::string_view s) {
       continue;
     }
     if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex_value(s[i + 1]);
-    int lo = hex_value(s[i + 2]);
+    int hi = hex_digit(s[i + 1]);
+    int lo = hex_digit(s[i + 2]);
     if (hi < 0 || lo < 0) return std::nullopt;
     out.push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
