@@ -3,8 +3,14 @@
 # etcd 3.4 (Debian etcd-server) and OpenStack Swift with s3api (verifies SigV4).
 # Exports KAFSCALE_TEST_ETCD and KAFSCALE_TEST_S3_* for the tests; stops both
 # services afterwards, whatever the command's outcome.
+#
+# Each run gets services of its own (directories named after this shell's pid) unless
+# KAFSCALE_SWIFT_DIR / KAFSCALE_ETCD_DIR say otherwise: two runs at once (two worktrees)
+# must not share a Swift or an etcd, since the first to finish stops them.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+export KAFSCALE_SWIFT_DIR="${KAFSCALE_SWIFT_DIR:-/tmp/kafscale-swift-$(id -u)-$$}"
+export KAFSCALE_ETCD_DIR="${KAFSCALE_ETCD_DIR:-/dev/shm/kafscale-etcd-$(id -u)-$$}"
 
 stop_all() {
   scripts/swift-test.sh stop >/dev/null 2>&1 || true
