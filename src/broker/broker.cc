@@ -74,6 +74,11 @@ coordinator::Options group_options(const Config& cfg, std::int32_t node_id) {
   go.initial_rebalance_delay = cfg.group_initial_rebalance_delay;
   go.consumer_session_timeout = cfg.consumer_session_timeout;
   go.consumer_heartbeat_interval = cfg.consumer_heartbeat_interval;
+  go.consumer_min_session_timeout = cfg.consumer_min_session_timeout;
+  go.consumer_max_session_timeout = cfg.consumer_max_session_timeout;
+  go.consumer_min_heartbeat_interval = cfg.consumer_min_heartbeat_interval;
+  go.consumer_max_heartbeat_interval = cfg.consumer_max_heartbeat_interval;
+  go.max_group_configs = cfg.max_group_configs;
   go.consumer_max_size = cfg.consumer_max_size;
   go.offsets_retention = effective_offsets_retention(cfg);
   go.retention_check_interval = cfg.offsets_retention_check_interval;

@@ -333,6 +333,30 @@ void add_group_settings(std::vector<Setting>& s) {
                              &Config::consumer_heartbeat_interval, 1, kMaxInt32),
                   "group.consumer.heartbeat.interval.ms"));
   s.push_back(kafka_named(
+      ms_setting("group-consumer-min-session-timeout-ms",
+                 "KIP-848 consumer groups: the smallest session timeout, broker-wide or per group.",
+                 &Config::consumer_min_session_timeout, 1, kMaxInt32),
+      "group.consumer.min.session.timeout.ms"));
+  s.push_back(kafka_named(
+      ms_setting("group-consumer-max-session-timeout-ms",
+                 "KIP-848 consumer groups: the largest session timeout, broker-wide or per group.",
+                 &Config::consumer_max_session_timeout, 1, kMaxInt32),
+      "group.consumer.max.session.timeout.ms"));
+  s.push_back(kafka_named(
+      ms_setting("group-consumer-min-heartbeat-interval-ms",
+                 "KIP-848 consumer groups: the smallest heartbeat interval, broker-wide or per group.",
+                 &Config::consumer_min_heartbeat_interval, 1, kMaxInt32),
+      "group.consumer.min.heartbeat.interval.ms"));
+  s.push_back(kafka_named(
+      ms_setting("group-consumer-max-heartbeat-interval-ms",
+                 "KIP-848 consumer groups: the largest heartbeat interval, broker-wide or per group.",
+                 &Config::consumer_max_heartbeat_interval, 1, kMaxInt32),
+      "group.consumer.max.heartbeat.interval.ms"));
+  s.push_back(int_setting<uint32_t>("max-group-configs",
+                                    "Groups that may have explicit configs (GROUP config resources), "
+                                    "cluster-wide; AlterConfigs for one more is refused.",
+                                    &Config::max_group_configs, 1, 10000000));
+  s.push_back(kafka_named(
       int_setting<uint32_t>("group-consumer-max-size", "Members one KIP-848 consumer group may have.",
                             &Config::consumer_max_size, 1, kMaxInt32),
       "group.consumer.max.size"));
@@ -562,6 +586,33 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
         fmt::format("group-min-session-timeout-ms{} ({}) must not exceed group-max-session-timeout-ms{} ({})",
                     from("group-min-session-timeout-ms"), cfg.group_min_session_timeout.count(),
                     from("group-max-session-timeout-ms"), cfg.group_max_session_timeout.count()));
+  }
+  // Kafka's GroupCoordinatorConfig: each broker-wide value within its bounds.
+  struct Bounded {
+    const char* name;
+    std::chrono::milliseconds value;
+    const char* min_name;
+    std::chrono::milliseconds min;
+    const char* max_name;
+    std::chrono::milliseconds max;
+  };
+  const Bounded bounded[] = {
+      {"group-consumer-session-timeout-ms", cfg.consumer_session_timeout,
+       "group-consumer-min-session-timeout-ms", cfg.consumer_min_session_timeout,
+       "group-consumer-max-session-timeout-ms", cfg.consumer_max_session_timeout},
+      {"group-consumer-heartbeat-interval-ms", cfg.consumer_heartbeat_interval,
+       "group-consumer-min-heartbeat-interval-ms", cfg.consumer_min_heartbeat_interval,
+       "group-consumer-max-heartbeat-interval-ms", cfg.consumer_max_heartbeat_interval},
+  };
+  for (const auto& b : bounded) {
+    if (b.value < b.min) {
+      return invalid(fmt::format("{}{} ({}) must be at least {}{} ({})", b.name, from(b.name),
+                                 b.value.count(), b.min_name, from(b.min_name), b.min.count()));
+    }
+    if (b.value > b.max) {
+      return invalid(fmt::format("{}{} ({}) must be at most {}{} ({})", b.name, from(b.name), b.value.count(),
+                                 b.max_name, from(b.max_name), b.max.count()));
+    }
   }
   if (cfg.consumer_heartbeat_interval >= cfg.consumer_session_timeout) {
     // Kafka's rule: a member must be able to heartbeat within its session.

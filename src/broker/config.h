@@ -95,12 +95,19 @@ struct Config {
   std::chrono::milliseconds group_max_session_timeout{1800000};   // group.max.session.timeout.ms
   std::chrono::milliseconds group_initial_rebalance_delay{3000};  // group.initial.rebalance.delay.ms
   // KIP-848 consumer groups.
-  std::chrono::milliseconds consumer_session_timeout{45000};    // group.consumer.session.timeout.ms
-  std::chrono::milliseconds consumer_heartbeat_interval{5000};  // group.consumer.heartbeat.interval.ms
-  uint32_t consumer_max_size = 10000;                           // group.consumer.max.size
-  uint32_t group_max_size = 10000;                              // group.max.size (Kafka: unbounded)
-  uint32_t max_groups = 100000;                                 // groups one coordinator holds
-  int64_t offsets_retention_minutes = 10080;                    // offsets.retention.minutes
+  std::chrono::milliseconds consumer_session_timeout{45000};      // group.consumer.session.timeout.ms
+  std::chrono::milliseconds consumer_heartbeat_interval{5000};    // group.consumer.heartbeat.interval.ms
+  std::chrono::milliseconds consumer_min_session_timeout{45000};  // group.consumer.min.session.timeout.ms
+  std::chrono::milliseconds consumer_max_session_timeout{60000};  // group.consumer.max.session.timeout.ms
+  std::chrono::milliseconds consumer_min_heartbeat_interval{
+      5000};  // group.consumer.min.heartbeat.interval.ms
+  std::chrono::milliseconds consumer_max_heartbeat_interval{
+      15000};                          // group.consumer.max.heartbeat.interval.ms
+  uint32_t max_group_configs = 10000;  // groups with explicit configs (GROUP config resources), cluster-wide
+  uint32_t consumer_max_size = 10000;  // group.consumer.max.size
+  uint32_t group_max_size = 10000;     // group.max.size (Kafka: unbounded)
+  uint32_t max_groups = 100000;        // groups one coordinator holds
+  int64_t offsets_retention_minutes = 10080;  // offsets.retention.minutes
   // Overrides offsets_retention_minutes when non-zero (finer than minutes, e.g. for tests).
   std::chrono::milliseconds offsets_retention_ms{0};
   std::chrono::milliseconds offsets_retention_check_interval{600000};  // offsets.retention.check.interval.ms

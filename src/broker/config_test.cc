@@ -507,14 +507,31 @@ TEST(GroupSettingsTest, ConsumerGroupSettings) {
   EXPECT_EQ(d.consumer_session_timeout, 45000ms);
   EXPECT_EQ(d.consumer_heartbeat_interval, 5000ms);
   EXPECT_EQ(d.consumer_max_size, 10000u);
-  Config c = parse_ok({"--group-consumer-session-timeout-ms=3000",
-                       "--group.consumer.heartbeat.interval.ms=250", "--group-consumer-max-size=4"});
+  EXPECT_EQ(d.consumer_min_session_timeout, 45000ms);
+  EXPECT_EQ(d.consumer_max_session_timeout, 60000ms);
+  EXPECT_EQ(d.consumer_min_heartbeat_interval, 5000ms);
+  EXPECT_EQ(d.consumer_max_heartbeat_interval, 15000ms);
+  EXPECT_EQ(d.max_group_configs, 10000u);
+  Config c =
+      parse_ok({"--group-consumer-session-timeout-ms=3000", "--group.consumer.min.session.timeout.ms=1000",
+                "--group.consumer.heartbeat.interval.ms=250",
+                "--group-consumer-min-heartbeat-interval-ms=100", "--group-consumer-max-size=4"});
   EXPECT_EQ(c.consumer_session_timeout, 3000ms);
+  EXPECT_EQ(c.consumer_min_session_timeout, 1000ms);
   EXPECT_EQ(c.consumer_heartbeat_interval, 250ms);
+  EXPECT_EQ(c.consumer_min_heartbeat_interval, 100ms);
   EXPECT_EQ(c.consumer_max_size, 4u);
-  EXPECT_THAT(parse_error({"--group-consumer-session-timeout-ms=1000",
-                           "--group-consumer-heartbeat-interval-ms=1000"}),
-              HasSubstr("must be below group-consumer-session-timeout-ms"));
+  EXPECT_THAT(
+      parse_error({"--group-consumer-session-timeout-ms=1000", "--group-consumer-min-session-timeout-ms=1000",
+                   "--group-consumer-heartbeat-interval-ms=1000",
+                   "--group-consumer-min-heartbeat-interval-ms=1000"}),
+      HasSubstr("must be below group-consumer-session-timeout-ms"));
+  // Kafka's bounds on the broker-wide values.
+  EXPECT_THAT(parse_error({"--group-consumer-session-timeout-ms=3000"}),
+              HasSubstr("(3000) must be at least group-consumer-min-session-timeout-ms (default) (45000)"));
+  EXPECT_THAT(
+      parse_error({"--group-consumer-heartbeat-interval-ms=20000"}),
+      HasSubstr("(20000) must be at most group-consumer-max-heartbeat-interval-ms (default) (15000)"));
   EXPECT_THAT(parse_error({"--group-consumer-max-size=0"}), HasSubstr("group-consumer-max-size"));
 }
 

@@ -111,6 +111,14 @@ std::string group_offsets(std::int32_t slot, std::string_view group, std::string
   return fmt::format("{}offsets/{}/{:06}", group_prefix(slot, group), topic, chunk);
 }
 
+std::string group_configs_prefix() { return kRoot + "group-configs/"; }
+std::string group_config(std::string_view group) { return group_configs_prefix() + encode_group_id(group); }
+std::optional<std::string> parse_group_config_key(std::string_view key) {
+  const std::string prefix = group_configs_prefix();
+  if (key.substr(0, prefix.size()) != prefix) return std::nullopt;
+  return decode_group_id(key.substr(prefix.size()));
+}
+
 std::string encode_group_id(std::string_view group) {
   std::string out;
   out.reserve(group.size());

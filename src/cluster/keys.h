@@ -21,6 +21,8 @@
 //   /ks/groups/<slot:04>/<group>/offsets/<topic>/<chunk:06>
 //                                                 committed offsets of partitions
 //                                                 [chunk*128, chunk*128+128) of one topic
+//   /ks/group-configs/<group>                     explicit configs of a group (GROUP config resource,
+//                                                 coordinator/group_configs.h)
 //
 // <slot> is the group's slot, cluster::group_slot(group, streams): the stream
 // whose owner coordinates the group, so one range read loads a slot's groups.
@@ -82,6 +84,12 @@ std::string group_prefix(std::int32_t slot, std::string_view group);  // "/ks/gr
 std::string group_meta(std::int32_t slot, std::string_view group);
 std::string group_offsets(std::int32_t slot, std::string_view group, std::string_view topic,
                           std::int32_t chunk);
+// Explicit configs of a group (GROUP config resource, coordinator/group_configs.h),
+// kept whether or not the group exists, outside the slot layout: any broker writes them.
+std::string group_configs_prefix();  // "/ks/group-configs/"
+std::string group_config(std::string_view group);
+// The group of group_config(group); nullopt for any other key.
+std::optional<std::string> parse_group_config_key(std::string_view key);
 std::string encode_group_id(std::string_view group);
 std::optional<std::string> decode_group_id(std::string_view enc);
 

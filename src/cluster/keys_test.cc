@@ -35,5 +35,14 @@ TEST(KeysTest, ObjectNamesNameTheNodeThatWroteThem) {
   EXPECT_TRUE(stream_checkpoint_object(1, 2, 3, 4).starts_with(all_stream_checkpoints_prefix()));
 }
 
+TEST(Keys, GroupConfigKeys) {
+  EXPECT_EQ(group_config("g1"), "/ks/group-configs/g1");
+  EXPECT_EQ(parse_group_config_key(group_config("a/b c")), "a/b c");
+  EXPECT_EQ(parse_group_config_key(group_config("")), "");
+  EXPECT_EQ(parse_group_config_key("/ks/groups/0001/g/meta"), std::nullopt);
+  // Outside the slot layout: a range read of the groups never sees them.
+  EXPECT_FALSE(group_config("g").starts_with(groups_prefix()));
+}
+
 }  // namespace
 }  // namespace ks::cluster::keys

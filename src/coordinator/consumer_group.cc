@@ -88,7 +88,8 @@ std::shared_ptr<GroupCoordinator::ConsumerHeartbeatWait> GroupCoordinator::consu
     ConsumerHeartbeatParams p) {
   auto w = std::make_shared<ConsumerHeartbeatWait>();
   auto& r = w->result;
-  r.heartbeat_interval_ms = static_cast<std::int32_t>(opt_.consumer_heartbeat_interval.count());
+  const EffectiveGroupConfig gc = group_config(p.group_id);
+  r.heartbeat_interval_ms = static_cast<std::int32_t>(gc.heartbeat_interval.count());
   r.member_id = p.member_id;
   auto finish = [&](ErrorCode e, std::optional<std::string> message = std::nullopt) {
     r.error = e;
@@ -176,7 +177,7 @@ std::shared_ptr<GroupCoordinator::ConsumerHeartbeatWait> GroupCoordinator::consu
     m.client_host = p.client_host;
     cg.dirty = true;
   }
-  m.session_deadline = Clock::now() + opt_.consumer_session_timeout;
+  m.session_deadline = Clock::now() + gc.session_timeout;
 
   if (consumer_refresh_topics(*g)) bump = true;
   if (bump) {
@@ -544,7 +545,7 @@ void GroupCoordinator::consumer_restore(Group& g, const StoredGroup& sg) {
   g.protocol_type = "consumer";
   g.state_ms = sg.state_ms;
   // Members carry on at their epochs; those that are gone expire by session timeout.
-  const auto deadline = Clock::now() + opt_.consumer_session_timeout;
+  const auto deadline = Clock::now() + group_config(g.id).session_timeout;
   for (auto& [id, m] : g.consumer->members) m.session_deadline = deadline;
   g.state = g.consumer->members.empty() ? GroupState::kEmpty : GroupState::kStable;
 }

@@ -31,10 +31,12 @@
 #include <vector>
 
 #include "cluster/cluster_state.h"
+#include "cluster/key_watch.h"
 #include "cluster/streams.h"
 #include "common/async.h"
 #include "common/status.h"
 #include "coordinator/group.h"
+#include "coordinator/group_configs.h"
 #include "coordinator/types.h"
 #include "metastore/metadata_store.h"
 
@@ -122,6 +124,17 @@ class GroupCoordinator {
   std::shared_ptr<DeleteGroupsWait> delete_groups(const std::vector<std::string>& group_ids);
   std::shared_ptr<OffsetDeleteWait> delete_offsets(const std::string& group_id,
                                                    const TopicPartitions& topics);
+
+  // GROUP config resources (group_configs.h; config_mirror.cc): the explicit
+  // configs of any group, mirrored from the metadata store on every broker.
+  // nullptr when the group has none; valid until the next co_await.
+  const GroupConfigMap* group_configs(const std::string& group_id) const;
+  // The session timeout and heartbeat interval in force for a group.
+  EffectiveGroupConfig group_config(const std::string& group_id) const;
+  // Validates (INVALID_CONFIG with Kafka's message) and stores a group's whole
+  // explicit config set (empty: removes it); answers once this broker's mirror
+  // shows it (bounded), so a DescribeConfigs that follows reads it.
+  awaitable<Status> set_group_configs(const std::string& group_id, const GroupConfigMap& configs);
 
   // One retention pass / lag refresh now (they also run periodically).
   void expire_offsets();
@@ -268,6 +281,13 @@ class GroupCoordinator {
   // Exported lag series (group, topic) -> value read by /metrics.
   std::map<std::pair<std::string, std::string>, std::shared_ptr<std::atomic<double>>> lag_series_;
   bool suspended_ = false;
+
+  // GROUP config resources (config_mirror.cc).
+  awaitable<Status> start_config_mirror();
+  awaitable<void> stop_config_mirror();
+  void group_configs_changed();
+  std::unique_ptr<cluster::KeyWatch> config_watch_;
+  std::map<std::string, GroupConfigMap> group_configs_;
 };
 
 }  // namespace ks::coordinator

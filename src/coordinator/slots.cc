@@ -275,6 +275,7 @@ awaitable<void> GroupCoordinator::release_slots(std::vector<std::int32_t> slots)
 
 awaitable<Status> GroupCoordinator::start() {
   KS_ASSERT(!started_, "group coordinator started twice");
+  if (Status s = co_await start_config_mirror(); !s.ok()) co_return s;
   started_ = true;
   spawn_critical(io_, "group-offset writer", [this] { return writer(); });
   spawn_critical(io_, "offsets retention", [this] { return retention_loop(); });
@@ -294,6 +295,7 @@ awaitable<void> GroupCoordinator::stop() {
   co_await writer_done_.wait();
   co_await retention_done_.wait();
   co_await lag_done_.wait();
+  co_await stop_config_mirror();
 }
 
 }  // namespace ks::coordinator

@@ -32,7 +32,16 @@ struct Options {
   // KIP-848 consumer groups (consumer_group.h).
   std::chrono::milliseconds consumer_session_timeout{45000};    // group.consumer.session.timeout.ms
   std::chrono::milliseconds consumer_heartbeat_interval{5000};  // group.consumer.heartbeat.interval.ms
-  std::size_t consumer_max_size = 10000;                        // group.consumer.max.size
+  // Bounds of the per-group overrides (group_configs.h) and of the two above.
+  std::chrono::milliseconds consumer_min_session_timeout{45000};  // group.consumer.min.session.timeout.ms
+  std::chrono::milliseconds consumer_max_session_timeout{60000};  // group.consumer.max.session.timeout.ms
+  std::chrono::milliseconds consumer_min_heartbeat_interval{
+      5000};  // group.consumer.min.heartbeat.interval.ms
+  std::chrono::milliseconds consumer_max_heartbeat_interval{
+      15000};  // group.consumer.max.heartbeat.interval.ms
+  // Groups with explicit configs (group_configs.h), cluster-wide.
+  std::size_t max_group_configs = 10000;
+  std::size_t consumer_max_size = 10000;                                     // group.consumer.max.size
   std::chrono::milliseconds offsets_retention{std::chrono::minutes(10080)};  // offsets.retention.minutes
   std::chrono::milliseconds retention_check_interval{600000};  // offsets.retention.check.interval.ms
   std::size_t max_metadata_bytes = 4096;                       // offset.metadata.max.bytes

@@ -16,8 +16,11 @@ ConfigMap wanted_configs(const AlterConfigsRequest::AlterConfigsResource& r, Con
     }
     std::optional<std::string> error;
     ErrorCode error_code = ErrorCode::kInvalidConfig;
-    if (change.topic) {
+    if (change.kind == ConfigChange::Kind::kTopic) {
       error = cluster::validate_topic_config(c.name, *c.value);
+    } else if (change.kind == ConfigChange::Kind::kGroup) {
+      // Names here; the values as a whole in check_group_configs.
+      if (coordinator::find_group_config(c.name) == nullptr) error = "Unknown group config name: " + c.name;
     } else {
       error = configs::validate_broker_config(c.name, *c.value);
       if (error && !configs::is_dynamic_broker_config(c.name)) error_code = ErrorCode::kInvalidRequest;

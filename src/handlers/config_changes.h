@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "coordinator/group_configs.h"
 #include "handlers/context.h"
 
 namespace ks::handlers {
@@ -17,7 +18,8 @@ using ConfigMap = std::map<std::string, std::string>;
 
 // One resource of an alter request, resolved before anything changes.
 struct ConfigChange {
-  bool topic = false;                  // else this broker's dynamic configs
+  enum class Kind { kTopic, kBroker, kGroup };
+  Kind kind = Kind::kBroker;           // kBroker: this broker's dynamic configs
   const ConfigMap* current = nullptr;  // explicit configs now; null when `error` is set
   protocol::ErrorCode error = protocol::ErrorCode::kNone;
   std::string message;
@@ -30,14 +32,19 @@ struct ConfigChange {
   bool ok() const { return error == protocol::ErrorCode::kNone; }
 };
 
-// Looks the resource up: an existing topic or this broker. Anything else comes
-// back with the error Kafka answers (UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST).
+// Looks the resource up: an existing topic, this broker or a group (existing or
+// not, as Kafka). Anything else comes back with the error Kafka answers
+// (UNKNOWN_TOPIC_OR_PARTITION, INVALID_REQUEST, COORDINATOR_NOT_AVAILABLE).
 ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std::string& name);
 
 // Stores `next` as the resource's whole explicit config set unless `validate_only`
 // or `change` already failed; a storage failure is recorded in `change`.
 awaitable<void> store_config_change(BrokerContext& b, const std::string& name, const ConfigMap& next,
                                     bool validate_only, ConfigChange& change);
+
+// A group's new explicit set as a whole (bounds, heartbeat below the session
+// timeout): INVALID_CONFIG with Kafka's message otherwise.
+void check_group_configs(BrokerContext& b, const ConfigMap& next, ConfigChange& change);
 
 // The response fields every alter API has.
 template <class Out>
@@ -61,6 +68,7 @@ awaitable<Response> alter_config_resources(BrokerContext& b, const Request& req,
     ConfigChange change = find_config_resource(b, r.resource_type, r.resource_name);
     ConfigMap configs;
     if (change.ok()) configs = next(r, change);
+    if (change.ok() && change.kind == ConfigChange::Kind::kGroup) check_group_configs(b, configs, change);
     change.current = nullptr;  // points into loop state: not valid after the co_await below
     co_await store_config_change(b, r.resource_name, configs, req.validate_only, change);
     report_config_change(change, out);

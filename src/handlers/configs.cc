@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "cluster/topic_config.h"
+#include "coordinator/coordinator.h"
 
 namespace ks::handlers::configs {
 namespace {
@@ -121,6 +122,33 @@ std::vector<Entry> describe_broker(const BrokerContext& b) {
   }
   pe.synonyms.push_back(Synonym{pe.name, std::string(kDefaultProducerExpirationMs), kSourceDefault});
   out.push_back(std::move(pe));
+  return out;
+}
+
+std::vector<Entry> describe_group(const coordinator::GroupCoordinator& groups, const std::string& group) {
+  std::vector<Entry> out;
+  const coordinator::GroupConfigMap* explicit_configs = groups.group_configs(group);
+  // Kafka's defaults of the broker-wide synonyms.
+  const coordinator::Options kafka_defaults;
+  for (const auto& spec : coordinator::group_config_specs()) {
+    Entry e;
+    e.name = std::string(spec.name);
+    e.type = kTypeInt;
+    e.doc = std::string(spec.doc);
+    if (explicit_configs != nullptr) {
+      auto it = explicit_configs->find(e.name);
+      if (it != explicit_configs->end()) e.synonyms.push_back(Synonym{e.name, it->second, kSourceGroup});
+    }
+    const std::string broker_value = coordinator::group_config_default(spec, groups.options());
+    const std::string kafka_default = coordinator::group_config_default(spec, kafka_defaults);
+    if (broker_value != kafka_default) {
+      e.synonyms.push_back(Synonym{std::string(spec.broker_name), broker_value, kSourceStaticBroker});
+    }
+    e.synonyms.push_back(Synonym{std::string(spec.broker_name), kafka_default, kSourceDefault});
+    e.value = e.synonyms.front().value;
+    e.source = e.synonyms.front().source;
+    out.push_back(std::move(e));
+  }
   return out;
 }
 

@@ -17,12 +17,14 @@ namespace ks::handlers::configs {
 inline constexpr std::int8_t kResourceTopic = 2;
 inline constexpr std::int8_t kResourceBroker = 4;
 inline constexpr std::int8_t kResourceBrokerLogger = 8;
+inline constexpr std::int8_t kResourceGroup = 32;
 
 // DescribeConfigs ConfigSource
 inline constexpr std::int8_t kSourceTopic = 1;
 inline constexpr std::int8_t kSourceDynamicBroker = 2;
 inline constexpr std::int8_t kSourceStaticBroker = 4;
 inline constexpr std::int8_t kSourceDefault = 5;
+inline constexpr std::int8_t kSourceGroup = 8;
 
 // DescribeConfigs ConfigType
 inline constexpr std::int8_t kTypeBoolean = 1;
@@ -56,6 +58,8 @@ struct Entry {
 
 std::vector<Entry> describe_topic(const cluster::TopicInfo& t);
 std::vector<Entry> describe_broker(const BrokerContext& b);
+// A group's configs (GROUP resource): its explicit values over the broker's.
+std::vector<Entry> describe_group(const coordinator::GroupCoordinator& groups, const std::string& group);
 
 // A broker resource names this broker ("" = the cluster-wide default).
 bool is_this_broker(const BrokerContext& b, const std::string& name);

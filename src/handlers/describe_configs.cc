@@ -66,6 +66,17 @@ awaitable<DescribeConfigsResponse> handle(RequestContext& ctx, DescribeConfigsRe
       } else {
         fill(ctx, req, configs::describe_broker(b), keys, out);
       }
+    } else if (r.resource_type == configs::kResourceGroup) {
+      // Kafka: any group, existing or not, has configs (its own or the broker's).
+      if (r.resource_name.empty()) {
+        out.error_code = code(ErrorCode::kInvalidRequest);
+        out.error_message = "Group name must not be empty";
+      } else if (b.groups == nullptr) {
+        out.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+        out.error_message = "The group coordinator is not available.";
+      } else {
+        fill(ctx, req, configs::describe_group(*b.groups, r.resource_name), keys, out);
+      }
     } else if (r.resource_type == configs::kResourceBrokerLogger) {
       // No per-logger levels to describe.
     } else {

@@ -105,9 +105,35 @@ ConfigMap next_broker_configs(const Resource& r, ConfigMap next, ConfigChange& c
   return next;
 }
 
+// A group's explicit configs after the operations (SET and DELETE: none is a list).
+ConfigMap next_group_configs(const Resource& r, ConfigMap next, ConfigChange& change) {
+  for (const auto& c : r.configs) {
+    std::optional<std::string> error;
+    if (coordinator::find_group_config(c.name) == nullptr) {
+      error = "Unknown group config name: " + c.name;
+    } else if (c.config_operation == configs::kOpSet || c.config_operation == configs::kOpDelete) {
+      error = apply(next, c.name, c.config_operation, c.value, "");
+    } else {
+      error = "Config value append is not allowed for config key: " + c.name;
+    }
+    if (error) {
+      change.fail(ErrorCode::kInvalidConfig, *error);
+      break;
+    }
+  }
+  return next;
+}
+
 ConfigMap next_configs(const Resource& r, ConfigChange& change) {
-  return change.topic ? next_topic_configs(r, *change.current, change)
-                      : next_broker_configs(r, *change.current, change);
+  switch (change.kind) {
+    case ConfigChange::Kind::kTopic:
+      return next_topic_configs(r, *change.current, change);
+    case ConfigChange::Kind::kGroup:
+      return next_group_configs(r, *change.current, change);
+    case ConfigChange::Kind::kBroker:
+      break;
+  }
+  return next_broker_configs(r, *change.current, change);
 }
 
 }  // namespace

@@ -20,7 +20,11 @@ from kafka_helpers import create_topic, produce_ok, wait_for
 pytestmark = pytest.mark.librdkafka_2_15
 
 SESSION_MS = 3000
-BROKER_ARGS = [f'--group-consumer-session-timeout-ms={SESSION_MS}', '--group-consumer-heartbeat-interval-ms=250']
+# Below Kafka's bounds (45 s / 5 s minimums), so the bounds are lowered too.
+BROKER_ARGS = [
+    f'--group-consumer-session-timeout-ms={SESSION_MS}', '--group-consumer-min-session-timeout-ms=1000',
+    '--group-consumer-heartbeat-interval-ms=250', '--group-consumer-min-heartbeat-interval-ms=100'
+]
 WAIT_S = 45  # upper bound for any condition a test waits for
 
 WORKER = r'''
