@@ -233,7 +233,7 @@ def check_config(objects, tmp_path, extra_args=()):
     # The rack file the init container writes, at a local path.
     rack = tmp_path / 'rack.yaml'
     rack.write_text('rack: "eu-west-1a"\n')
-    args = [str(rack) if a == '/var/run/kafscale/rack.yaml' else a for a in c['args']]
+    args = [str(rack) if a == '/run/kafscale/rack.yaml' else a for a in c['args']]
     assert args[0] == 'broker'
     env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin'), 'HOME': str(tmp_path), **pod_env(objects)}
     return run([BROKER_BIN, 'broker', '--check-config', *args[1:], *extra_args], env=env)

@@ -76,7 +76,7 @@ class Pod:
         })
         rack = workdir / 'rack.yaml'
         rack.write_text(f'rack: "{zone}"\n')
-        self.args = [str(rack) if a == '/var/run/kafscale/rack.yaml' else a for a in c['args']]
+        self.args = [str(rack) if a == '/run/kafscale/rack.yaml' else a for a in c['args']]
         self.env = env
         self.probes = {k: Probe(c[k]) for k in ('startupProbe', 'livenessProbe', 'readinessProbe')}
         self.pre_stop_s = int(c['lifecycle']['preStop']['exec']['command'][1])
@@ -349,7 +349,8 @@ def test_rolling_update_and_scaling_of_simulated_pods(services, tmp_path, topic)
           f'{min_ready_s}); fewest available pods {min_available[0]}; drains (SIGTERM to exit) '
           f'{", ".join(f"{d:.2f}" for d in drains)} s; gone from Metadata '
           f'{max((p.metadata_gone_after or -1) for p, _ in departed):.2f} s after exit at most; '
-          f'{acked} acknowledged ({acked_after_roll} by the end of the update), lost {len(lost)}, duplicates {dups}')
+          f'{acked} acknowledged ({acked_after_roll} by the end of the update), lost {len(lost)}, '
+          f'duplicates {dups}')
     assert not lost and not out_of_order and dups == 0
     assert prod.fatal is None and not prod.failed and prod.unflushed == 0, (prod.fatal, prod.failed[:3])
     assert min_available[0] >= replicas - unavailable
