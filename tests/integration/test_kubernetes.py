@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -433,6 +434,29 @@ def test_memory_limit_covers_cache_buffers_and_headroom(overlay):
     need_bytes = parse_size(s['KAFSCALE_CACHE_BYTES']) + parse_size(s['KAFSCALE_MAX_BUFFERED_BYTES'])
     assert limit >= need_bytes + MEMORY_HEADROOM, (limit, need_bytes)
     assert 'cpu' not in res['limits']  # no CPU throttling; the HPA scales on the request
+
+
+@pytest.mark.parametrize('overlay', OVERLAYS)
+def test_network_policy_lets_the_broker_reach_its_stores(overlay):
+    objects = render(overlay)
+    policy = one(objects, 'NetworkPolicy', 'kafscale')
+    egress = {(p['port'], p.get('protocol', 'TCP')) for rule in policy['spec']['egress']
+              for p in rule['ports'] if not rule.get('to')}
+    s = broker_settings(objects)
+    hosts = re.split(r'[/?]', s['KAFSCALE_METADATA'].split('://', 1)[1])[0].split(',')
+    etcd_ports = {int(h.rsplit(':', 1)[1]) if ':' in h else 2379 for h in hosts}
+    assert etcd_ports
+    endpoint = re.search(r'[?&]endpoint=([^&]+)', s['KAFSCALE_OBJECT_STORE'])
+    if endpoint:
+        url = urllib.parse.urlparse(urllib.parse.unquote(endpoint.group(1)))
+        s3_port = url.port or (443 if url.scheme == 'https' else 80)
+    else:
+        s3_port = 443  # AWS S3 and STS
+    for port in etcd_ports | {s3_port, 443}:
+        assert (port, 'TCP') in egress, f'egress to {port} not allowed: {sorted(egress)}'
+    assert (53, 'UDP') in egress and (53, 'TCP') in egress
+    ingress = {p['port'] for rule in policy['spec']['ingress'] for p in rule['ports']}
+    assert ingress == {'kafka', 'http'}
 
 
 @pytest.mark.parametrize('overlay', OVERLAYS)
