@@ -270,8 +270,8 @@ def test_base_renders_and_component_adds_the_bytes_in_metric(tmp_path):
 
 def test_object_kinds_per_overlay():
     kinds = {o: sorted(f"{x['kind']}/{x['metadata']['name']}" for x in render(o)) for o in OVERLAYS}
-    shared = ['ClusterRole/kafscale-node-reader', 'ConfigMap/kafscale-grafana-dashboard', 'Deployment/kafscale',
-              'NetworkPolicy/kafscale',
+    shared = ['ClusterRole/kafscale-node-reader', 'ConfigMap/kafscale-grafana-dashboard',
+              'Deployment/kafscale', 'NetworkPolicy/kafscale',
               'PodDisruptionBudget/kafscale', 'Service/kafscale', 'Service/kafscale-headless',
               'ServiceAccount/kafscale']
     cm = [k for k in kinds['dev'] if k.startswith('ConfigMap/kafscale-broker-')]
