@@ -11,7 +11,8 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
   nodejs npm etcd-server etcd-client curl swift-proxy swift-account swift-container swift-object memcached
-  libsasl2-dev)  # with the codec libraries above: what librdkafka 2.15 is built against
+  libsasl2-dev  # with the codec libraries above: what librdkafka 2.15 is built against
+  prometheus python3-yaml debootstrap)  # tests of deploy/: test_kubernetes*.py, test_image_rootfs.py
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
@@ -35,6 +36,14 @@ node_dir=tests/integration/node
 if [[ "${1:-}" == "--test" ]] && { [[ ! -d $node_dir/node_modules/kafkajs ]] ||
   [[ ! -d $node_dir/node_modules/@platformatic/kafka ]]; }; then
   (cd "$node_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The Kubernetes and prometheus-operator JSON schemas for the offline manifest checks, as pinned.
+k8s_dir=tests/integration/kubernetes
+if [[ "${1:-}" == "--test" ]] && { [[ ! -d $k8s_dir/node_modules/kubernetes-models ]] ||
+  [[ ! -d $k8s_dir/node_modules/kubernetes-models-1.27 ]] ||
+  [[ ! -d $k8s_dir/node_modules/@kubernetes-models/prometheus-operator ]]; }; then
+  (cd "$k8s_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # librdkafka 2.15, from the source @confluentinc/kafka-javascript bundles, built against Debian's

@@ -1,6 +1,7 @@
 #include "broker/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 
 namespace ks::broker {
 namespace {
@@ -14,6 +15,7 @@ constexpr const char* kUsage =
     "\n"
     "Commands:\n"
     "  broker [--SETTING VALUE]...                 Run a broker ('kafscale broker --help' lists settings).\n"
+    "  broker --check-config [--SETTING VALUE]...  Validate the settings offline and exit (0: valid).\n"
     "  inspect PATH_OR_KEY [--object-store URL]    Print an object's or checkpoint's contents.\n"
     "  inspect placement [--metadata URL]          Print brokers, controller and where each stream is "
     "served.\n"
@@ -76,6 +78,10 @@ int run_cli(const std::vector<std::string>& args, const CliActions& actions, con
     return 0;
   }
   if (cmd == "broker") {
+    // --check-config is not a setting: it turns the command into a check of the others.
+    const auto check = std::find(rest.begin(), rest.end(), kCheckConfigFlag);
+    const bool check_only = check != rest.end();
+    if (check_only) rest.erase(check);
     ParseOutcome p = parse_broker_config(rest, env);
     if (!p.config) {
       if (p.exit_code == 0) {
@@ -84,6 +90,13 @@ int run_cli(const std::vector<std::string>& args, const CliActions& actions, con
         err << "kafscale broker: " << p.message << "\n";
       }
       return p.exit_code;
+    }
+    if (check_only) {
+      if (!actions.check_config) {
+        out << "configuration OK\n";
+        return 0;
+      }
+      return actions.check_config(*p.config, env, out, err);
     }
     return actions.broker(*p.config, env);
   }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "broker/broker.h"
+#include "broker/check_config.h"
 #include "broker/config.h"
 #include "broker/env.h"
 #include "broker/inspect.h"
@@ -20,6 +21,8 @@ namespace ks::broker {
 struct CliActions {
   std::function<int(const Config&, const EnvLookup&)> broker;
   std::function<int(const InspectOptions&, const EnvLookup&)> inspect;
+  // `kafscale broker --check-config`, given the parsed settings; unset: only the parse is checked.
+  std::function<int(const Config&, const EnvLookup&, std::ostream& out, std::ostream& err)> check_config;
 };
 
 // args excludes the program name. Help goes to out, errors to err. Returns the process exit code.
@@ -31,7 +34,8 @@ int run_cli(const std::vector<std::string>& args, const CliActions& actions, con
 // at link time; only main.cc instantiates this.
 inline int cli_main(int argc, char** argv) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
-  return run_cli(args, CliActions{run_broker, run_inspect}, process_env(), std::cout, std::cerr);
+  return run_cli(args, CliActions{run_broker, run_inspect, check_config}, process_env(), std::cout,
+                 std::cerr);
 }
 
 }  // namespace ks::broker

@@ -731,6 +731,10 @@ std::string broker_help() {
                        s.default_text, env_name(s.name));
   }
   out += "  --config FILE\n      YAML file with settings.\n      env: KAFSCALE_CONFIG\n";
+  out +=
+      "  --check-config\n      Validate the settings and the store URLs offline (no connection), print them "
+      "and\n"
+      "      exit 0; or print the error and exit 2.\n";
   out += "  -h, --help\n      Show this help.\n";
   return out;
 }

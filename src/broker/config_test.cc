@@ -412,7 +412,8 @@ CliRun run(std::vector<std::string> args, std::map<std::string, std::string> env
                        r.inspect_opts = o;
                        r.action_env = e("AWS_PROFILE");
                        return 5;
-                     }};
+                     },
+                     nullptr};  // --check-config: the parse alone (check_config_test.cc checks the rest)
   r.code = run_cli(args, actions, fake_env(std::move(env)), out, err);
   r.out = out.str();
   r.err = err.str();
