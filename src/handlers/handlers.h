@@ -41,5 +41,8 @@ awaitable<DescribeGroupsResponse> handle(RequestContext& ctx, DescribeGroupsRequ
 awaitable<ListGroupsResponse> handle(RequestContext& ctx, ListGroupsRequest& req);
 awaitable<DeleteGroupsResponse> handle(RequestContext& ctx, DeleteGroupsRequest& req);
 awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest& req);
+// Authentication on SASL listeners (sasl.cc; the mechanisms in security/sasl.h).
+awaitable<SaslHandshakeResponse> handle(RequestContext& ctx, SaslHandshakeRequest& req);
+awaitable<SaslAuthenticateResponse> handle(RequestContext& ctx, SaslAuthenticateRequest& req);
 
 }  // namespace ks::handlers
