@@ -11,7 +11,7 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
   nodejs npm etcd-server etcd-client curl swift-proxy swift-account swift-container swift-object memcached
-  libsasl2-dev)  # with the codec libraries above: what librdkafka 2.15 is built against
+  libsasl2-dev openssl)  # openssl: test_security.py makes its certificates; with the codec libraries above: what librdkafka 2.15 is built against
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${test_pkgs[@]}"); fi
