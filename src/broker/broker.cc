@@ -127,9 +127,31 @@ bool write_ready_file(const std::string& path, const std::string& kafka, const s
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Size and modification time of the TLS files: a change means they were rewritten (cert-manager).
+std::string tls_files_stamp(const security::TlsSettings& t) {
+  std::string out;
+  for (const std::string& path : {t.keystore_location, t.truststore_location}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    auto mtime = std::filesystem::last_write_time(path, ec);
+    out += fmt::format("{}:{}:{};", path, ec ? 0 : size, ec ? 0 : mtime.time_since_epoch().count());
+  }
+  return out;
+}
+
+// For offload() (plain functions: no lambda inside a co_await).
+std::function<std::string()> tls_stamp_fn(security::TlsSettings t) {
+  return [t = std::move(t)] { return tls_files_stamp(t); };
+}
+std::function<Result<std::shared_ptr<asio::ssl::context>>()> tls_context_fn(security::TlsSettings t) {
+  return [t = std::move(t)] { return security::make_server_context(t); };
+}
+
 // What the listeners need beyond the settings, loaded before the broker starts.
 struct SecurityState {
-  std::shared_ptr<asio::ssl::context> tls;  // set when a listener uses TLS
+  std::shared_ptr<asio::ssl::context> tls;  // set when a listener uses TLS; replaced by a reload
+  std::string tls_stamp;                    // tls_files_stamp() of the files `tls` was built from
   std::map<std::string, std::string> plain_users;
 };
 
@@ -159,6 +181,29 @@ struct Runtime {
   int exit_code = 0;
 
   explicit Runtime(const Config& c) : cfg(c) {}
+
+  // Rebuilds the TLS context when the keystore or truststore changes; new connections get the new
+  // one, open connections keep theirs. A context that cannot be built keeps the previous one.
+  awaitable<void> tls_reloader() {
+    while (!stopping) {
+      asio::steady_timer t(io, cfg.ssl_reload_interval);
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping) break;
+      std::string stamp = co_await offload(pool, tls_stamp_fn(tls_settings(cfg)));
+      if (stamp == security.tls_stamp) continue;
+      security.tls_stamp = stamp;
+      Result<std::shared_ptr<asio::ssl::context>> ctx =
+          co_await offload(pool, tls_context_fn(tls_settings(cfg)));
+      if (!ctx.ok()) {
+        spdlog::error("TLS files changed but cannot be loaded; keeping the previous certificate: {}",
+                      ctx.status().message());
+        continue;
+      }
+      security.tls = std::move(*ctx);
+      spdlog::info("TLS files changed: new connections use the reloaded certificate");
+    }
+  }
 
   awaitable<void> compactor() {
     while (!stopping) {
@@ -206,8 +251,7 @@ struct Runtime {
       lo.name = l.name;
       lo.protocol = l.protocol;
       if (security::uses_tls(l.protocol)) {
-        std::shared_ptr<asio::ssl::context> tls = security.tls;
-        lo.tls = [tls] { return tls; };
+        lo.tls = [this] { return security.tls; };  // the current one (tls_reloader)
       }
       lo.max_unauthenticated_request_bytes = cfg.sasl_server_max_receive_size;
       lo.authentication_timeout = cfg.authentication_timeout;
@@ -380,6 +424,8 @@ struct Runtime {
     spdlog::info("serving Kafka on {} (advertised {}), http {}", kafka_addr, adv.to_string(),
                  http_addr.empty() ? "off" : http_addr);
     asio::co_spawn(io, compactor(), asio::detached);
+    if (security.tls && cfg.ssl_reload_interval.count() > 0)
+      asio::co_spawn(io, tls_reloader(), asio::detached);
     monitor->start();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -429,6 +475,7 @@ int run_broker(const Config& cfg, const EnvLookup& env) {
       return 2;
     }
     sec.tls = std::move(*ctx);
+    sec.tls_stamp = tls_files_stamp(tls_settings(cfg));
   }
   if (sasl_needed && plain_enabled) {
     auto users = load_plain_users(cfg.sasl_plain_users_file);

@@ -133,6 +133,9 @@ struct Config {
   security::ClientAuth ssl_client_auth = security::ClientAuth::kNone;        // ssl.client.auth
   std::vector<std::string> ssl_enabled_protocols = default_ssl_protocols();  // ssl.enabled.protocols
   std::vector<std::string> ssl_cipher_suites;                                // ssl.cipher.suites
+  // How often the keystore and truststore files are checked for changes (a changed file gives new
+  // connections a new TLS context; open connections keep theirs). 0: never.
+  std::chrono::milliseconds ssl_reload_interval{30000};
   std::vector<std::string> sasl_enabled_mechanisms = default_sasl_mechanisms();
   std::string sasl_plain_users_file;                   // PLAIN users, "name:password" lines
   uint64_t sasl_server_max_receive_size = 512 * kKiB;  // sasl.server.max.receive.size

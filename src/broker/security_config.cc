@@ -280,6 +280,19 @@ void add_security_settings(std::vector<Setting>& s) {
                                   },
                                   [](const Config& c) { return join(c.ssl_cipher_suites); }, nullptr},
                           "ssl.cipher.suites"));
+  s.push_back(Setting{"ssl-reload-interval-ms", "MS",
+                      "How often the keystore and truststore files are checked; a change applies to new "
+                      "connections. 0: never.",
+                      "30000",
+                      [](Config& c, std::string_view raw) -> Status {
+                        auto v = parse_duration_ms(raw);
+                        if (!v.ok() || v->count() > 86400000)
+                          return invalid("expected milliseconds in 0..86400000");
+                        c.ssl_reload_interval = *v;
+                        return {};
+                      },
+                      [](const Config& c) { return std::to_string(c.ssl_reload_interval.count()); },
+                      nullptr});
   s.push_back(
       kafka_named(Setting{"sasl-enabled-mechanisms", "LIST",
                           "SASL mechanisms of SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512.",

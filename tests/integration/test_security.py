@@ -422,3 +422,51 @@ def test_user_command(broker_factory, tmp_path):
     assert run([BROKER_BIN, 'user', 'delete', 'carol', '--metadata', meta]).returncode == 0
     assert run([BROKER_BIN, 'user', 'list', '--metadata', meta]).stdout.decode().strip() == ''
     assert run([BROKER_BIN, 'user', 'delete', 'carol', '--metadata', meta], check=False).returncode == 3
+
+
+# ---- certificate reload
+
+
+def server_subject(addr, ca):
+    import ssl
+    host, port = addr.rsplit(':', 1)
+    ctx = ssl.create_default_context(cafile=str(ca))
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname='127.0.0.1') as s:
+            return dict(x[0] for x in s.getpeercert()['subject'])['commonName']
+
+
+def test_certificate_reload_keeps_connections(broker_factory, pki):
+    keystore = pki / 'reload-keystore.pem'
+    keystore.write_text((pki / 'server-keystore.pem').read_text())
+    b = broker_factory(['--listeners', 'SSL://127.0.0.1:0', '--ssl.keystore.location', str(keystore),
+                        '--ssl-reload-interval-ms', '200'], name='reload')
+    b.start()
+    addr = b.listeners['SSL']
+    assert server_subject(addr, pki / 'ca.pem') == 'localhost'
+    conf = {'bootstrap.servers': addr, 'security.protocol': 'SSL', 'ssl.ca.location': str(pki / 'ca.pem'),
+            'log_level': 3, 'acks': 'all', 'message.timeout.ms': TIMEOUT_S * 1000}
+    p = confluent_kafka.Producer(conf)
+    topic = f'reload-{uuid.uuid4().hex[:8]}'
+    errors = []
+    p.produce(topic, value=b'before', on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(TIMEOUT_S) == 0 and errors == [None]
+    # A rotated certificate (same CA and names, another subject), written as cert-manager would.
+    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=rotated', '-keyout', 'rotated.key', '-out',
+            'rotated.csr', cwd=pki)
+    (pki / 'rotated.ext').write_text('subjectAltName=IP:127.0.0.1,DNS:localhost\n')
+    openssl('x509', '-req', '-in', 'rotated.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days',
+            '2', '-extfile', 'rotated.ext', '-out', 'rotated.pem', cwd=pki)
+    tmp = pki / 'reload-keystore.tmp'
+    tmp.write_text((pki / 'rotated.pem').read_text() + (pki / 'rotated.key').read_text())
+    tmp.rename(keystore)
+    kafka_helpers.wait_for(lambda: server_subject(addr, pki / 'ca.pem') == 'rotated', 10,
+                           'new connections to get the rotated certificate')
+    # The producer's connection, made before the rotation, still works.
+    p.produce(topic, value=b'after', on_delivery=lambda err, msg: errors.append(err))
+    assert p.flush(TIMEOUT_S) == 0 and errors == [None, None]
+    assert 'reloaded certificate' in b.log_tail()
+    # A broken file keeps the previous certificate.
+    keystore.write_text('not a certificate\n')
+    kafka_helpers.wait_for(lambda: 'keeping the previous certificate' in b.log_tail(), 10, 'the reload error')
+    assert server_subject(addr, pki / 'ca.pem') == 'rotated'
