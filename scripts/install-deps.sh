@@ -12,6 +12,7 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
   nodejs npm etcd-server etcd-client curl swift-proxy swift-account swift-container swift-object memcached
   libsasl2-dev  # with the codec libraries above: what librdkafka 2.15 is built against
+  openssl  # test_security.py makes its certificates
   prometheus python3-yaml debootstrap)  # tests of deploy/: test_kubernetes*.py, test_image_rootfs.py
 
 want=("${build_pkgs[@]}")

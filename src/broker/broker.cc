@@ -13,8 +13,10 @@
 #include "broker/backend_monitor.h"
 #include "broker/cluster_node.h"
 #include "broker/http.h"
+#include "broker/security_config.h"
 #include "broker/startup.h"
 #include "broker/stores.h"
+#include "broker/users.h"
 #include "cluster/cluster_state.h"
 #include "cluster/keys.h"
 #include "common/metrics.h"
@@ -25,6 +27,7 @@
 #include "log/records.h"
 #include "log/upgrade.h"
 #include "net/server.h"
+#include "security/sasl.h"
 
 namespace ks::broker {
 namespace {
@@ -109,8 +112,18 @@ std::function<Result<log::UpgradeReport>()> upgrade_fn(std::shared_ptr<metastore
   return [m = std::move(m), streams] { return log::upgrade_single_node_layout(*m, streams); };
 }
 
-bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http) {
+// A SCRAM credential read on the worker pool (a plain function: no lambda inside a co_await).
+security::Authenticator::CredentialLookup scram_lookup(asio::thread_pool& pool,
+                                                       std::shared_ptr<metastore::MetadataStore> meta) {
+  return [&pool, meta](security::ScramHash hash, const std::string& user) {
+    return offload(pool, [meta, hash, user] { return read_scram_credential(*meta, hash, user); });
+  };
+}
+
+bool write_ready_file(const std::string& path, const std::string& kafka, const std::string& http,
+                      const std::map<std::string, std::string>& listeners) {
   nlohmann::json j = {{"kafka", kafka}};
+  j["listeners"] = listeners;
   if (!http.empty()) j["http"] = http;
   std::string tmp = path + ".tmp";
   {
@@ -122,8 +135,38 @@ bool write_ready_file(const std::string& path, const std::string& kafka, const s
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Size and modification time of the TLS files: a change means they were rewritten (cert-manager).
+std::string tls_files_stamp(const security::TlsSettings& t) {
+  std::string out;
+  for (const std::string& path : {t.keystore_location, t.truststore_location}) {
+    if (path.empty()) continue;
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    auto mtime = std::filesystem::last_write_time(path, ec);
+    out += fmt::format("{}:{}:{};", path, ec ? 0 : size, ec ? 0 : mtime.time_since_epoch().count());
+  }
+  return out;
+}
+
+// For offload() (plain functions: no lambda inside a co_await).
+std::function<std::string()> tls_stamp_fn(security::TlsSettings t) {
+  return [t = std::move(t)] { return tls_files_stamp(t); };
+}
+std::function<Result<std::shared_ptr<asio::ssl::context>>()> tls_context_fn(security::TlsSettings t) {
+  return [t = std::move(t)] { return security::make_server_context(t); };
+}
+
+// What the listeners need beyond the settings, loaded before the broker starts.
+struct SecurityState {
+  std::shared_ptr<asio::ssl::context> tls;  // set when a listener uses TLS; replaced by a reload
+  std::string tls_stamp;                    // tls_files_stamp() of the files `tls` was built from
+  std::map<std::string, std::string> plain_users;
+};
+
 struct Runtime {
   const Config& cfg;
+  SecurityState security;
+  std::unique_ptr<security::Authenticator> authenticator;
   asio::io_context io{1};
   asio::thread_pool pool{kWorkerThreads};
   // Object-store health and etcd status; wraps the stores below.
@@ -138,7 +181,7 @@ struct Runtime {
   std::unique_ptr<ClusterNode> node;
   std::unique_ptr<handlers::BrokerContext> ctx;
   std::unique_ptr<dispatch::Dispatcher> dispatcher;
-  std::unique_ptr<net::Server> server;
+  std::vector<std::unique_ptr<net::Server>> servers;  // one per listener, in effective_listeners order
   std::unique_ptr<HttpServer> http;
   bool node_started = false;  // node->stop() also stops the membership
   bool ready = false;
@@ -146,6 +189,29 @@ struct Runtime {
   int exit_code = 0;
 
   explicit Runtime(const Config& c) : cfg(c) {}
+
+  // Rebuilds the TLS context when the keystore or truststore changes; new connections get the new
+  // one, open connections keep theirs. A context that cannot be built keeps the previous one.
+  awaitable<void> tls_reloader() {
+    while (!stopping) {
+      asio::steady_timer t(io, cfg.ssl_reload_interval);
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (stopping) break;
+      std::string stamp = co_await offload(pool, tls_stamp_fn(tls_settings(cfg)));
+      if (stamp == security.tls_stamp) continue;
+      security.tls_stamp = stamp;
+      Result<std::shared_ptr<asio::ssl::context>> ctx =
+          co_await offload(pool, tls_context_fn(tls_settings(cfg)));
+      if (!ctx.ok()) {
+        spdlog::error("TLS files changed but cannot be loaded; keeping the previous certificate: {}",
+                      ctx.status().message());
+        continue;
+      }
+      security.tls = std::move(*ctx);
+      spdlog::info("TLS files changed: new connections use the reloaded certificate");
+    }
+  }
 
   awaitable<void> compactor() {
     while (!stopping) {
@@ -165,7 +231,7 @@ struct Runtime {
   awaitable<void> give_up(const std::string& why) {
     spdlog::critical("{}", why);
     exit_code = 1;
-    if (server) server->stop();
+    for (auto& sv : servers) sv->stop();
     if (groups) co_await groups->stop();
     if (log) co_await log->stop();
     if (node_started) {
@@ -183,17 +249,44 @@ struct Runtime {
     limits.max_connections = cfg.max_connections;
     limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
     // Bound first (connections wait in the backlog until we serve): the
-    // member record carries the advertised port, and the node id it gets is
+    // member record carries the advertised ports, and the node id it gets is
     // needed by everything below.
-    server = std::make_unique<net::Server>(
-        io, limits, [this](std::shared_ptr<const std::string> p, const net::ConnectionInfo& c) {
-          return dispatcher->handle(std::move(p), c);
-        });
-    if (auto s = server->bind(cfg.listen.host, cfg.listen.port); !s.ok()) {
-      co_await give_up(s.message());
-      co_return;
+    const std::vector<ResolvedListener> listeners = effective_listeners(cfg);
+    std::vector<handlers::ListenerAddress> advertised;
+    std::vector<cluster::MemberListener> member_listeners;
+    for (const auto& l : listeners) {
+      net::ListenerOptions lo;
+      lo.name = l.name;
+      lo.protocol = l.protocol;
+      if (security::uses_tls(l.protocol)) {
+        lo.tls = [this] { return security.tls; };  // the current one (tls_reloader)
+      }
+      lo.max_unauthenticated_request_bytes = cfg.sasl_server_max_receive_size;
+      lo.authentication_timeout = cfg.authentication_timeout;
+      auto sv = std::make_unique<net::Server>(
+          io, limits,
+          [this](std::shared_ptr<const std::string> p, const net::ConnectionInfo& c) {
+            return dispatcher->handle(std::move(p), c);
+          },
+          lo);
+      if (auto s = sv->bind(l.bind.host, l.bind.port); !s.ok()) {
+        co_await give_up("listener " + l.name + ": " + s.message());
+        co_return;
+      }
+      HostPort a = advertised_address(l, sv->port());
+      handlers::ListenerAddress la;
+      la.name = l.name;
+      la.host = a.host;
+      la.port = a.port;
+      advertised.push_back(la);
+      cluster::MemberListener ml;
+      ml.name = l.name;
+      ml.host = a.host;
+      ml.port = a.port;
+      member_listeners.push_back(std::move(ml));
+      servers.push_back(std::move(sv));
     }
-    HostPort adv = advertised_address(cfg, server->port());
+    HostPort adv{advertised.front().host, static_cast<uint16_t>(advertised.front().port)};
     // A prefix written by the single-node layout becomes the stream layout
     // first (idempotent; a no-op on a new or already upgraded cluster).
     if (auto up = co_await offload(pool, upgrade_fn(meta, cfg.streams)); !up.ok()) {
@@ -206,6 +299,7 @@ struct Runtime {
     mo.host = adv.host;
     mo.port = adv.port;
     mo.rack = cfg.rack;
+    mo.listeners = member_listeners;
     mo.holds_state = stream_held_by;
     membership = std::make_unique<cluster::Membership>(io, pool, meta, mo);
     if (auto s = co_await membership->start(); !s.ok()) {
@@ -259,6 +353,10 @@ struct Runtime {
     ctx->writes_unavailable = [this] { return monitor->writes_unavailable(); };
     ctx->advertised_host = adv.host;
     ctx->advertised_port = adv.port;
+    ctx->listeners = advertised;
+    authenticator = std::make_unique<security::Authenticator>(cfg.sasl_enabled_mechanisms,
+                                                              security.plain_users, scram_lookup(pool, meta));
+    ctx->authenticator = authenticator.get();
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
     // Serving what the placement gives us.
     log::ClusterSweepOptions so;
@@ -284,7 +382,7 @@ struct Runtime {
       if (l.node < 0) return std::nullopt;
       return node->endpoint(l.node);
     };
-    server->start();
+    for (auto& sv : servers) sv->start();
     // Ready once the streams placed here are served (bounded: a cluster whose
     // controller is slow still lets us answer, with retriable errors meanwhile).
     {
@@ -318,14 +416,24 @@ struct Runtime {
       http = std::move(h).value();
       http_addr = HostPort{cfg.http_listen->host, http->port()}.to_string();
     }
-    std::string kafka_addr = HostPort{cfg.listen.host, server->port()}.to_string();
+    std::map<std::string, std::string> bound;
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+      std::string addr = HostPort{listeners[i].bind.host, servers[i]->port()}.to_string();
+      spdlog::info("serving Kafka listener {} ({}) on {} (advertised {}:{})", listeners[i].name,
+                   security::protocol_name(listeners[i].protocol), addr, advertised[i].host,
+                   advertised[i].port);
+      bound[listeners[i].name] = std::move(addr);
+    }
+    std::string kafka_addr = bound[listeners.front().name];
     ready = true;
-    if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, kafka_addr, http_addr)) {
+    if (!cfg.ready_file.empty() && !write_ready_file(cfg.ready_file, kafka_addr, http_addr, bound)) {
       spdlog::error("cannot write ready-file {}", cfg.ready_file);
     }
     spdlog::info("serving Kafka on {} (advertised {}), http {}", kafka_addr, adv.to_string(),
                  http_addr.empty() ? "off" : http_addr);
     asio::co_spawn(io, compactor(), asio::detached);
+    if (security.tls && cfg.ssl_reload_interval.count() > 0)
+      asio::co_spawn(io, tls_reloader(), asio::detached);
     monitor->start();
 
     asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -337,12 +445,12 @@ struct Runtime {
     co_await node->drain(Clock::now() + kStreamDrainTimeout);
     monitor->stop();
     // Stop taking requests, commit what was accepted, answer, then exit.
-    server->stop();
+    for (auto& sv : servers) sv->stop();
     co_await groups->stop();
     co_await log->stop();
     co_await node->stop();
     cluster->stop_watch();
-    co_await server->shutdown(Clock::now() + kDrainTimeout);
+    for (auto& sv : servers) co_await sv->shutdown(Clock::now() + kDrainTimeout);
     if (http) http->stop();
     io.stop();
   }
@@ -357,6 +465,39 @@ int run_broker(const Config& cfg, const EnvLookup& env) {
     std::error_code ec;
     std::filesystem::create_directories(cfg.data_dir, ec);
   }
+  // TLS material and PLAIN users are read before anything starts: a bad file exits 2.
+  SecurityState sec;
+  bool tls_needed = false, sasl_needed = false, plain_without_tls = false;
+  const bool plain_enabled = std::count(cfg.sasl_enabled_mechanisms.begin(),
+                                        cfg.sasl_enabled_mechanisms.end(), std::string(security::kPlain)) > 0;
+  for (const auto& l : effective_listeners(cfg)) {
+    tls_needed = tls_needed || security::uses_tls(l.protocol);
+    sasl_needed = sasl_needed || security::uses_sasl(l.protocol);
+    plain_without_tls =
+        plain_without_tls || (l.protocol == security::SecurityProtocol::kSaslPlaintext && plain_enabled);
+  }
+  if (tls_needed) {
+    auto ctx = security::make_server_context(tls_settings(cfg));
+    if (!ctx.ok()) {
+      spdlog::critical("{}", ctx.status().message());
+      return 2;
+    }
+    sec.tls = std::move(*ctx);
+    sec.tls_stamp = tls_files_stamp(tls_settings(cfg));
+  }
+  if (sasl_needed && plain_enabled) {
+    auto users = load_plain_users(cfg.sasl_plain_users_file);
+    if (!users.ok()) {
+      spdlog::critical("{}", users.status().message());
+      return 2;
+    }
+    sec.plain_users = std::move(*users);
+    if (plain_without_tls) {
+      spdlog::warn(
+          "SASL PLAIN is enabled on a SASL_PLAINTEXT listener: passwords cross the network unencrypted; "
+          "use SASL_SSL");
+    }
+  }
   // Both stores answer (the bucket is writable), or exit: 2 bad setting, 1 unreachable.
   StartupOptions startup;
   startup.timeout = cfg.startup_timeout;
@@ -366,6 +507,7 @@ int run_broker(const Config& cfg, const EnvLookup& env) {
     return opened.exit_code;
   }
   Runtime rt(cfg);
+  rt.security = std::move(sec);
   rt.monitor =
       std::make_unique<BackendMonitor>(rt.io, rt.pool, opened.stores->objects, opened.stores->metadata);
   rt.objects = counting(rt.monitor->objects());

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 
+#include "broker/users.h"
+
 namespace ks::broker {
 namespace {
 
@@ -19,6 +21,7 @@ constexpr const char* kUsage =
     "  inspect PATH_OR_KEY [--object-store URL]    Print an object's or checkpoint's contents.\n"
     "  inspect placement [--metadata URL]          Print brokers, controller and where each stream is "
     "served.\n"
+    "  user add|delete|list [--metadata URL] ...   Manage SCRAM users ('kafscale user --help').\n"
     "  version                                     Print the version.\n";
 
 int usage_error(std::ostream& err, const std::string& msg) {
@@ -101,6 +104,7 @@ int run_cli(const std::vector<std::string>& args, const CliActions& actions, con
     return actions.broker(*p.config, env);
   }
   if (cmd == "inspect") return inspect_command(rest, actions, env, out, err);
+  if (cmd == "user") return user_command(rest, env, std::cin, out, err);
   return usage_error(err, "unknown command '" + cmd + "'");
 }
 

@@ -321,14 +321,29 @@ std::int32_t ClusterNode::controller() const {
   return membership_.node_id();
 }
 
+namespace {
+
+handlers::NodeEndpoint to_endpoint(std::int32_t node, const cluster::MemberInfo& m) {
+  handlers::NodeEndpoint e;
+  e.node = node;
+  e.host = m.host;
+  e.port = m.port;
+  for (const auto& l : m.listeners) {
+    handlers::ListenerAddress a;
+    a.name = l.name;
+    a.host = l.host;
+    a.port = l.port;
+    e.listeners.push_back(std::move(a));
+  }
+  return e;
+}
+
+}  // namespace
+
 std::vector<handlers::NodeEndpoint> ClusterNode::brokers() const {
   std::vector<handlers::NodeEndpoint> out;
   for (const auto& [node, m] : membership_.members()) {
-    handlers::NodeEndpoint e;
-    e.node = node;
-    e.host = m.host;
-    e.port = m.port;
-    out.push_back(std::move(e));
+    out.push_back(to_endpoint(node, m));
   }
   return out;
 }
@@ -347,11 +362,7 @@ handlers::PartitionLeader ClusterNode::leader(std::int32_t stream) const {
 std::optional<handlers::NodeEndpoint> ClusterNode::endpoint(std::int32_t node) const {
   auto it = membership_.members().find(node);
   if (it == membership_.members().end()) return std::nullopt;
-  handlers::NodeEndpoint e;
-  e.node = node;
-  e.host = it->second.host;
-  e.port = it->second.port;
-  return e;
+  return to_endpoint(node, it->second);
 }
 
 }  // namespace ks::broker

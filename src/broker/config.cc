@@ -15,6 +15,9 @@
 #include <map>
 #include <sstream>
 
+#include "broker/security_config.h"
+#include "broker/setting.h"
+
 namespace ks::broker {
 namespace {
 
@@ -166,27 +169,6 @@ std::string_view log_level_name(LogLevel l) {
 
 namespace {
 
-// One configurable setting. apply() parses a raw value into the config; its error message says what
-// the allowed form is. show() prints the current value in a form apply() accepts.
-struct Setting {
-  std::string name;
-  std::string form;          // e.g. "SIZE"
-  std::string help;          // one line
-  std::string default_text;  // for --help
-  std::function<Status(Config&, std::string_view)> apply;
-  std::function<std::string(const Config&)> show;
-  // Computes a default that depends on settings resolved earlier; nullptr keeps Config{}'s value.
-  std::function<void(Config&)> set_default;
-  // Another accepted flag/YAML name ("" = none); the environment variable always uses `name`.
-  std::string alias = "";
-};
-
-std::string env_name(std::string_view name) {
-  std::string out = "KAFSCALE_";
-  for (char c : name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 template <class T>
 Setting int_setting(std::string name, std::string help, T Config::*field, T min, T max) {
   std::string def = std::to_string(Config{}.*field);
@@ -298,12 +280,6 @@ Setting optional_address_setting(std::string name, std::string help, std::option
       },
       [=](const Config& c) { return c.*field ? (c.*field)->to_string() : std::string(); },
       nullptr};
-}
-
-// Kafka's dotted name as the alias, so a Kafka user's spelling works as flag and YAML key.
-Setting kafka_named(Setting s, std::string kafka_name) {
-  s.alias = std::move(kafka_name);
-  return s;
 }
 
 constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
@@ -545,6 +521,7 @@ const std::vector<Setting>& settings() {
     s.push_back(startup);
     add_group_settings(s);
     add_producer_settings(s);
+    add_security_settings(s);
     return s;
   }();
   return kSettings;
@@ -626,6 +603,7 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
     return invalid(fmt::format("orphan-grace-ms{} ({}) must be 0 (ten checkpoint intervals) or at least 1000",
                                from("orphan-grace-ms"), cfg.orphan_grace.count()));
   }
+  if (Status st = validate_security(cfg, source_of); !st.ok()) return st;
   if (cfg.http_listen && cfg.http_listen->port != 0 && *cfg.http_listen == cfg.listen) {
     return invalid(
         fmt::format("http-listen{} must differ from listen{}", from("http-listen"), from("listen")));

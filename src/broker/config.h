@@ -15,6 +15,8 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "security/session.h"
+#include "security/tls.h"
 
 namespace ks::broker {
 
@@ -39,12 +41,23 @@ Result<bool> parse_bool(std::string_view s);
 // Milliseconds: a plain integer, or an integer with suffix ms, s, m or h ("1500", "90s", "2m").
 Result<std::chrono::milliseconds> parse_duration_ms(std::string_view s);
 
+// One entry of Kafka's listeners / advertised.listeners: NAME://HOST:PORT.
+struct ListenerAddress {
+  std::string name;  // upper case, [A-Z0-9_]
+  HostPort address;
+  bool operator==(const ListenerAddress&) const = default;
+};
+
 enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 std::string_view log_level_name(LogLevel l);  // "trace", "debug", ...
 
 inline constexpr uint64_t kKiB = 1024;
 inline constexpr uint64_t kMiB = 1024 * kKiB;
 inline constexpr uint64_t kGiB = 1024 * kMiB;
+
+// Defaults of list settings (functions: g++ 12 crashes on braced lists in these initializers).
+std::vector<std::string> default_ssl_protocols();    // TLSv1.2, TLSv1.3
+std::vector<std::string> default_sasl_mechanisms();  // SCRAM-SHA-256, SCRAM-SHA-512
 
 struct Config {
   HostPort listen{"127.0.0.1", 9092};  // port 0: pick a free port
@@ -119,6 +132,25 @@ struct Config {
   uint32_t max_producers_per_partition = 1000;
   // Unreferenced objects are deleted once seen so for this long; 0: ten checkpoint intervals.
   std::chrono::milliseconds orphan_grace{0};
+
+  // Listeners and security (Kafka's names; security_config.h, docs/SECURITY.md). No listeners: one
+  // PLAINTEXT listener on `listen` advertised as `advertise`.
+  std::vector<ListenerAddress> listeners;             // listeners
+  std::vector<ListenerAddress> advertised_listeners;  // advertised.listeners
+  // listener.security.protocol.map; a listener named like a protocol needs no entry.
+  std::vector<std::pair<std::string, security::SecurityProtocol>> listener_protocols;
+  std::string ssl_keystore_location;    // ssl.keystore.location (PEM: certificate chain + key)
+  std::string ssl_truststore_location;  // ssl.truststore.location (PEM CA certificates)
+  security::ClientAuth ssl_client_auth = security::ClientAuth::kNone;        // ssl.client.auth
+  std::vector<std::string> ssl_enabled_protocols = default_ssl_protocols();  // ssl.enabled.protocols
+  std::vector<std::string> ssl_cipher_suites;                                // ssl.cipher.suites
+  // How often the keystore and truststore files are checked for changes (a changed file gives new
+  // connections a new TLS context; open connections keep theirs). 0: never.
+  std::chrono::milliseconds ssl_reload_interval{30000};
+  std::vector<std::string> sasl_enabled_mechanisms = default_sasl_mechanisms();
+  std::string sasl_plain_users_file;                   // PLAIN users, "name:password" lines
+  uint64_t sasl_server_max_receive_size = 512 * kKiB;  // sasl.server.max.receive.size
+  std::chrono::milliseconds authentication_timeout{10000};
 };
 
 // The offsets retention the coordinator uses: offsets_retention_ms when set, else the minutes.

@@ -37,6 +37,20 @@ std::string member(std::int32_t node) { return fmt::format("{}{}", members_prefi
 std::string controller() { return kRoot + "controller"; }
 std::string placement() { return kRoot + "placement"; }
 
+std::string scram_prefix() { return kRoot + "scram/"; }
+std::string scram_credential(std::string_view mechanism, std::string_view user) {
+  return scram_prefix() + std::string(mechanism) + "/" + encode_group_id(user);
+}
+std::optional<ScramKey> parse_scram_key(std::string_view key) {
+  if (!key.starts_with(scram_prefix())) return std::nullopt;
+  key.remove_prefix(scram_prefix().size());
+  std::size_t slash = key.find('/');
+  if (slash == std::string_view::npos || slash == 0) return std::nullopt;
+  auto user = decode_group_id(key.substr(slash + 1));
+  if (!user || user->empty()) return std::nullopt;
+  return ScramKey{std::string(key.substr(0, slash)), std::move(*user)};
+}
+
 std::optional<std::int32_t> parse_stream_checkpoint_key(std::string_view key) {
   const std::string prefix = streams_prefix();
   constexpr std::string_view kSuffix = "/checkpoint";

@@ -16,6 +16,9 @@
 //   /ks/streams/<s:04>/checkpoint                 pointer to stream s's latest checkpoint object
 //   /ks/members/<node>                            live broker (under its lease)
 //   /ks/controller                                elected controller (under its lease)
+//   /ks/scram/<mechanism>/<user>                  SCRAM credential (security/scram.h: salt, iterations,
+//                                                 StoredKey, ServerKey; never the password), <user>
+//                                                 percent-encoded like a group id
 //   /ks/placement                                 stream -> node, with placement epochs (controller only)
 //   /ks/groups/<slot:04>/<group>/meta             group record (coordinator/store_format.h)
 //   /ks/groups/<slot:04>/<group>/offsets/<topic>/<chunk:06>
@@ -73,6 +76,16 @@ std::optional<std::int32_t> parse_node_checkpoint_key(std::string_view key);
 std::optional<std::int32_t> parse_commit_node(std::string_view key);
 // nullopt unless key is members_prefix() + a node id.
 std::optional<std::int32_t> parse_member_key(std::string_view key);
+
+// SCRAM credentials (security/scram.h), per mechanism ("SCRAM-SHA-256") and user.
+std::string scram_prefix();  // "/ks/scram/"
+std::string scram_credential(std::string_view mechanism, std::string_view user);
+struct ScramKey {
+  std::string mechanism;
+  std::string user;
+};
+// nullopt for keys outside that layout.
+std::optional<ScramKey> parse_scram_key(std::string_view key);
 
 // Consumer groups, under their slot (cluster::group_slot). One offsets key
 // holds up to kPartitionsPerKey partitions.

@@ -8,6 +8,18 @@
 namespace ks::cluster::keys {
 namespace {
 
+TEST(KeysTest, ScramKeysRoundTrip) {
+  EXPECT_EQ(scram_credential("SCRAM-SHA-256", "alice"), "/ks/scram/SCRAM-SHA-256/alice");
+  auto k = parse_scram_key(scram_credential("SCRAM-SHA-512", "a/b c"));
+  ASSERT_TRUE(k.has_value());
+  EXPECT_EQ(k->mechanism, "SCRAM-SHA-512");
+  EXPECT_EQ(k->user, "a/b c");
+  EXPECT_EQ(scram_credential("SCRAM-SHA-256", "a/b").find("a/b"),
+            std::string::npos);  // no reach into other keys
+  EXPECT_FALSE(parse_scram_key("/ks/scram/SCRAM-SHA-256").has_value());
+  EXPECT_FALSE(parse_scram_key(member(1)).has_value());
+}
+
 TEST(KeysTest, CommitKeysNameTheirNode) {
   EXPECT_EQ(parse_commit_node(commit(7, 42)), 7);
   EXPECT_EQ(parse_commit_node(commit(0, 1)), 0);

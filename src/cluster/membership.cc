@@ -88,6 +88,12 @@ std::string encode_member(const MemberInfo& m) {
   j["port"] = m.port;
   j["rack"] = m.rack;
   j["draining"] = m.draining;
+  if (!m.listeners.empty()) {
+    json ls = json::array();
+    for (const auto& l : m.listeners)
+      ls.push_back(json{{"name", l.name}, {"host", l.host}, {"port", l.port}});
+    j["listeners"] = std::move(ls);
+  }
   return j.dump();
 }
 
@@ -102,6 +108,18 @@ Result<MemberInfo> decode_member(const std::string& text) {
     m.host = j.at("host").get<std::string>();
     m.rack = j.at("rack").get<std::string>();
     m.draining = j.at("draining").get<bool>();
+    if (auto it = j.find("listeners"); it != j.end()) {
+      if (!it->is_array()) return Status(Errc::corrupt, "member record: listeners is not a list");
+      for (const auto& l : *it) {
+        auto lport = record_json::int_field(l, "port", 0, 65535);
+        if (!lport) return Status(Errc::corrupt, "member record: bad listener port");
+        MemberListener ml;
+        ml.name = l.at("name").get<std::string>();
+        ml.host = l.at("host").get<std::string>();
+        ml.port = static_cast<std::int32_t>(*lport);
+        m.listeners.push_back(std::move(ml));
+      }
+    }
     return m;
   });
 }
@@ -189,6 +207,7 @@ awaitable<Status> Membership::start() {
   self_.host = opt_.host;
   self_.port = opt_.port;
   self_.rack = opt_.rack;
+  self_.listeners = opt_.listeners;
   Status st = co_await grant();
   if (!st.ok()) co_return st;
   if (opt_.node_id) {

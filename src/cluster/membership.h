@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cluster/key_watch.h"
 #include "common/async.h"
@@ -37,17 +38,31 @@
 
 namespace ks::cluster {
 
+// One advertised listener of a member (Kafka's advertised.listeners entry).
+struct MemberListener {
+  std::string name;
+  std::string host;
+  std::int32_t port = 0;
+
+  bool operator==(const MemberListener&) const = default;
+};
+
 struct MemberInfo {
   std::int32_t node = -1;
+  // The first listener's address (what brokers before listeners read).
   std::string host;
   std::int32_t port = 0;
   std::string rack;
   bool draining = false;
+  // Every advertised listener; empty in records written before listeners existed.
+  std::vector<MemberListener> listeners;
 
   bool operator==(const MemberInfo&) const = default;
 };
 
-// {"v":1,"node":..,"host":..,"port":..,"rack":..,"draining":..}
+// {"v":1,"node":..,"host":..,"port":..,"rack":..,"draining":..,
+//  "listeners":[{"name":..,"host":..,"port":..},...]}; "listeners" is optional
+// (absent in older records; older brokers ignore it).
 std::string encode_member(const MemberInfo& m);
 // corrupt for anything else (bad JSON, another version, missing or mistyped fields, node < 0).
 Result<MemberInfo> decode_member(const std::string& text);
@@ -58,6 +73,7 @@ struct MembershipOptions {
   std::string host;
   std::int32_t port = 0;
   std::string rack;
+  std::vector<MemberListener> listeners;
   // Automatic ids are taken in [0, max_node_id].
   std::int32_t max_node_id = 1'000'000;
   // Automatic ids: the node a key under /ks/streams/ names as still holding

@@ -82,6 +82,35 @@ TEST(MemberRecord, RoundTripsAndRejectsBadJson) {
   }
 }
 
+TEST(MemberRecord, ListenersRoundTripAndOldRecordsStillRead) {
+  MemberInfo m;
+  m.node = 3;
+  m.host = "10.0.0.3";
+  m.port = 9092;
+  m.listeners.push_back(MemberListener{"PLAINTEXT", "10.0.0.3", 9092});
+  m.listeners.push_back(MemberListener{"SASL_SSL", "kafka.example.com", 9094});
+  auto d = decode_member(encode_member(m));
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(*d, m);
+  // A record written before listeners existed.
+  auto old = decode_member(R"({"v":1,"node":1,"host":"h","port":1,"rack":"","draining":false})");
+  ASSERT_TRUE(old.ok());
+  EXPECT_TRUE(old->listeners.empty());
+  // Without listeners the record is exactly what older brokers wrote.
+  MemberInfo plain;
+  plain.node = 1;
+  plain.host = "h";
+  plain.port = 1;
+  EXPECT_EQ(encode_member(plain).find("listeners"), std::string::npos);
+  for (const char* bad : {R"({"v":1,"node":1,"host":"h","port":1,"rack":"","draining":false,"listeners":{}})",
+                          R"({"v":1,"node":1,"host":"h","port":1,"rack":"","draining":false,)"
+                          R"("listeners":[{"name":"A","host":"h","port":-1}]})",
+                          R"({"v":1,"node":1,"host":"h","port":1,"rack":"","draining":false,)"
+                          R"("listeners":[{"name":"A","port":1}]})"}) {
+    EXPECT_EQ(decode_member(bad).code(), Errc::corrupt) << bad;
+  }
+}
+
 TEST(MembershipTest, AutomaticIdsTakeTheLowestFreeId) {
   testing::StoreEnv env;
   run_loop([&](asio::io_context& io, asio::thread_pool& pool) -> awaitable<void> {

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "handlers/handlers.h"
+#include "security/sasl.h"
 
 namespace ks::dispatch {
 
@@ -36,15 +37,53 @@ metrics::Counter& closed_counter(const char* reason) {
       "Requests that closed their connection (malformed, unknown or unsupported)", {{"reason", reason}});
 }
 
+// A raw SASL token frame ([int32 size][token], no Kafka header): the answers
+// of the exchange after SaslHandshake v0.
+net::Response raw_frame(const std::string& token) {
+  std::size_t at = 0;
+  auto w = start_frame(at);
+  w->write_raw(token);
+  return finish_frame(std::move(w), at);
+}
+
+bool allowed_before_authentication(std::int16_t api_key) {
+  return api_key == ApiVersionsRequest::kApiKey || api_key == SaslHandshakeRequest::kApiKey ||
+         api_key == SaslAuthenticateRequest::kApiKey;
+}
+
 }  // namespace
+
+awaitable<net::Response> Dispatcher::raw_token(const std::string& token, const net::ConnectionInfo& conn) {
+  std::shared_ptr<security::Session> session = conn.session;
+  if (broker_.authenticator == nullptr) co_return net::Response::close();
+  security::SaslStep step = co_await broker_.authenticator->step(session, token);
+  if (step.outcome == security::SaslStep::Outcome::kContinue ||
+      step.outcome == security::SaslStep::Outcome::kDone) {
+    co_return raw_frame(step.token);
+  }
+  // A raw exchange has no way to carry an error: Kafka closes the connection.
+  closed_counter("authentication").inc();
+  co_return net::Response::close();
+}
 
 awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> payload,
                                             const net::ConnectionInfo& conn) {
+  const bool authenticated = !conn.session || conn.session->authenticated;
+  if (!authenticated && conn.session->raw_tokens) {
+    net::Response raw = co_await raw_token(*payload, conn);
+    co_return raw;
+  }
   Reader r(*payload);
   RequestHeader header;
   if (!decode_request_header(r, header)) {
     spdlog::warn("connection {} ({}): malformed request header: {}; closing", conn.id, conn.peer, r.error());
     closed_counter("malformed").inc();
+    co_return net::Response::close();
+  }
+  if (!authenticated && !allowed_before_authentication(header.api_key)) {
+    spdlog::warn("connection {} ({}) on listener {}: API key {} before authentication; closing", conn.id,
+                 conn.peer, conn.session->listener, header.api_key);
+    closed_counter("unauthenticated").inc();
     co_return net::Response::close();
   }
   const ApiSpec* spec = find_api(header.api_key);
@@ -84,6 +123,11 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
     } else {
       Resp resp = co_await handlers::handle(ctx, req);
       out = encode(resp, header.correlation_id, header.api_version);
+      if constexpr (std::is_same_v<Req, SaslAuthenticateRequest> ||
+                    std::is_same_v<Req, SaslHandshakeRequest>) {
+        // A failed authentication step is answered, then the connection closes (as Kafka does).
+        if (resp.error_code != 0 && conn.session && !conn.session->authenticated) out->close_after = true;
+      }
     }
   };
   awaitable<void> task;

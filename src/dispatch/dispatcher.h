@@ -24,6 +24,9 @@ class Dispatcher {
                                   const net::ConnectionInfo& conn);
 
  private:
+  // One raw SASL token (after SaslHandshake v0) on a connection not yet authenticated.
+  awaitable<net::Response> raw_token(const std::string& token, const net::ConnectionInfo& conn);
+
   handlers::BrokerContext& broker_;
 };
 

@@ -73,9 +73,17 @@ std::vector<Entry> describe_broker(const BrokerContext& b) {
   const std::string id = std::to_string(b.node_id);
   out.push_back(fixed("broker.id", id, kTypeInt, "Id of this broker (--node-id)."));
   out.push_back(fixed("node.id", id, kTypeInt, "Id of this broker (--node-id), as broker.id."));
-  out.push_back(fixed("advertised.listeners",
-                      "PLAINTEXT://" + b.advertised_host + ":" + std::to_string(b.advertised_port),
-                      kTypeString, "The address clients are told to connect to."));
+  std::string advertised;
+  for (const auto& l : b.listeners) {
+    if (!advertised.empty()) advertised += ",";
+    advertised += l.name + "://" + (l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host) +
+                  ":" + std::to_string(l.port);
+  }
+  if (advertised.empty()) {
+    advertised = "PLAINTEXT://" + b.advertised_host + ":" + std::to_string(b.advertised_port);
+  }
+  out.push_back(fixed("advertised.listeners", advertised, kTypeString,
+                      "The addresses clients are told to connect to, per listener."));
   out.push_back(fixed("auto.create.topics.enable", b.auto_create_topics ? "true" : "false", kTypeBoolean,
                       "Whether a Metadata or Produce request for an unknown topic creates it."));
   out.push_back(fixed("num.partitions", std::to_string(b.default_partitions), kTypeInt,

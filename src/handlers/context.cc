@@ -76,8 +76,28 @@ protocol::ErrorCode not_served(const cluster::TopicInfo* t, std::int32_t partiti
   return ErrorCode::kUnknownTopicOrPartition;
 }
 
+NodeEndpoint on_listener(NodeEndpoint e, const std::string& listener) {
+  for (const auto& l : e.listeners) {
+    if (l.name == listener) {
+      e.host = l.host;
+      e.port = l.port;
+      break;
+    }
+  }
+  return e;
+}
+
+NodeEndpoint self_endpoint(const RequestContext& ctx) {
+  NodeEndpoint e;
+  e.node = ctx.broker.node_id;
+  e.host = ctx.broker.advertised_host;
+  e.port = ctx.broker.advertised_port;
+  e.listeners = ctx.broker.listeners;
+  return on_listener(std::move(e), ctx.connection.listener());
+}
+
 std::optional<LeaderHint> leader_hint(const BrokerContext& b, const cluster::TopicInfo* t,
-                                      std::int32_t partition) {
+                                      std::int32_t partition, const std::string& listener) {
   if (b.cluster == nullptr || t == nullptr || partition < 0 || partition >= t->record.partitions) {
     return std::nullopt;
   }
@@ -85,7 +105,7 @@ std::optional<LeaderHint> leader_hint(const BrokerContext& b, const cluster::Top
   if (l.node < 0) return std::nullopt;
   std::optional<NodeEndpoint> e = b.cluster->endpoint(l.node);
   if (!e) return std::nullopt;
-  return LeaderHint{l, std::move(*e)};
+  return LeaderHint{l, on_listener(std::move(*e), listener)};
 }
 
 bool valid_topic_name(const std::string& name) {

@@ -17,14 +17,34 @@ namespace ks::coordinator {
 class GroupCoordinator;
 }  // namespace ks::coordinator
 
+namespace ks::security {
+class Authenticator;
+}  // namespace ks::security
+
 namespace ks::handlers {
 
-// A broker's address as FindCoordinator and Metadata answer it.
+// One advertised listener of a broker: its name and the address clients use.
+struct ListenerAddress {
+  std::string name;
+  std::string host;
+  std::int32_t port = 0;
+
+  bool operator==(const ListenerAddress&) const = default;
+};
+
+// A broker's address as FindCoordinator and Metadata answer it. host/port are
+// its first listener's; `listeners` has one entry per listener (empty for a
+// broker that registered before listeners existed).
 struct NodeEndpoint {
   std::int32_t node = -1;
   std::string host;
   std::int32_t port = 0;
+  std::vector<ListenerAddress> listeners = {};
 };
+
+// The endpoint as seen from `listener`: that listener's address when the
+// broker has it, else its first listener's.
+NodeEndpoint on_listener(NodeEndpoint e, const std::string& listener);
 
 // Partition leadership as the cluster sees it (the owner of the partition's
 // stream and the stream's term).
@@ -48,8 +68,12 @@ class ClusterView {
 struct BrokerContext {
   log::LogManager& log;
   std::int32_t node_id = 0;
+  // The first listener's advertised address, and every listener's.
   std::string advertised_host;
   std::int32_t advertised_port = 0;
+  std::vector<ListenerAddress> listeners = {};
+  // SASL on SASL_PLAINTEXT / SASL_SSL listeners (null: no SASL listener).
+  security::Authenticator* authenticator = nullptr;
   bool auto_create_topics = true;
   std::int32_t default_partitions = 1;
   // Partitions one topic may have (bounds the state a single request can create).
@@ -76,6 +100,9 @@ struct RequestContext {
   const net::ConnectionInfo& connection;
   std::int16_t version = 0;
 };
+
+// This broker's endpoint on the listener the request came in on.
+NodeEndpoint self_endpoint(const RequestContext& ctx);
 
 // Request counters shared by the handlers (registered at start-up so that
 // /metrics lists them from the first scrape).
@@ -108,7 +135,7 @@ struct LeaderHint {
   NodeEndpoint endpoint;
 };
 std::optional<LeaderHint> leader_hint(const BrokerContext& b, const cluster::TopicInfo* t,
-                                      std::int32_t partition);
+                                      std::int32_t partition, const std::string& listener = "PLAINTEXT");
 
 // Appends `e` to a response's node_endpoints (Produce and Fetch each have
 // their own type) unless that node is listed already.

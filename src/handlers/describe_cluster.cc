@@ -21,7 +21,8 @@ awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRe
   // include_fenced_brokers adds nobody and is_fenced stays false.
   if (b.cluster != nullptr) {
     resp.controller_id = b.cluster->controller();
-    for (const auto& e : b.cluster->brokers()) {
+    for (const auto& all : b.cluster->brokers()) {
+      const NodeEndpoint e = on_listener(all, ctx.connection.listener());
       DescribeClusterResponse::DescribeClusterBroker m;
       m.broker_id = e.node;
       m.host = e.host;
@@ -33,8 +34,9 @@ awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRe
   resp.controller_id = b.node_id;
   DescribeClusterResponse::DescribeClusterBroker me;
   me.broker_id = b.node_id;
-  me.host = b.advertised_host;
-  me.port = b.advertised_port;
+  const NodeEndpoint self = self_endpoint(ctx);
+  me.host = self.host;
+  me.port = self.port;
   resp.brokers.push_back(std::move(me));
   co_return resp;
 }

@@ -38,7 +38,7 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
         pd.error_code = code(!id && by_id ? ErrorCode::kUnknownTopicId : not_served(t, fp.partition));
         if (pd.error_code == code(ErrorCode::kNotLeaderOrFollower)) {
           // KIP-951: the new leader (v12+) and its address (v16+).
-          if (auto h = leader_hint(ctx.broker, t, fp.partition)) {
+          if (auto h = leader_hint(ctx.broker, t, fp.partition, ctx.connection.listener())) {
             pd.current_leader.leader_id = h->leader.node;
             pd.current_leader.leader_epoch = h->leader.epoch;
             add_endpoint(resp.node_endpoints, h->endpoint);

@@ -29,16 +29,18 @@ Answer answer(const RequestContext& ctx, std::int8_t key_type, const std::string
     if (!owner) {
       a.error = ErrorCode::kCoordinatorNotAvailable;
     } else {
-      a.node_id = owner->node;
-      a.host = std::move(owner->host);
-      a.port = owner->port;
+      NodeEndpoint e = on_listener(std::move(*owner), ctx.connection.listener());
+      a.node_id = e.node;
+      a.host = std::move(e.host);
+      a.port = e.port;
     }
   } else if (!ctx.broker.groups->owns_group(key)) {
     a.error = ErrorCode::kCoordinatorNotAvailable;
   } else {
     a.node_id = ctx.broker.node_id;
-    a.host = ctx.broker.advertised_host;
-    a.port = ctx.broker.advertised_port;
+    NodeEndpoint self = self_endpoint(ctx);
+    a.host = std::move(self.host);
+    a.port = self.port;
   }
   return a;
 }

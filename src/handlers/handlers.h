@@ -44,5 +44,8 @@ awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest&
 // KIP-848 consumer groups.
 awaitable<ConsumerGroupHeartbeatResponse> handle(RequestContext& ctx, ConsumerGroupHeartbeatRequest& req);
 awaitable<ConsumerGroupDescribeResponse> handle(RequestContext& ctx, ConsumerGroupDescribeRequest& req);
+// Authentication on SASL listeners (sasl.cc; the mechanisms in security/sasl.h).
+awaitable<SaslHandshakeResponse> handle(RequestContext& ctx, SaslHandshakeRequest& req);
+awaitable<SaslAuthenticateResponse> handle(RequestContext& ctx, SaslAuthenticateRequest& req);
 
 }  // namespace ks::handlers

@@ -41,7 +41,8 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
   MetadataResponse resp;
   auto& b = ctx.broker;
   if (b.cluster != nullptr) {
-    for (const auto& e : b.cluster->brokers()) {
+    for (const auto& all : b.cluster->brokers()) {
+      const NodeEndpoint e = on_listener(all, ctx.connection.listener());
       MetadataResponse::MetadataResponseBroker m;
       m.node_id = e.node;
       m.host = e.host;
@@ -52,8 +53,9 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
   } else {
     MetadataResponse::MetadataResponseBroker me;
     me.node_id = b.node_id;
-    me.host = b.advertised_host;
-    me.port = b.advertised_port;
+    const NodeEndpoint self = self_endpoint(ctx);
+    me.host = self.host;
+    me.port = self.port;
     resp.brokers.push_back(me);
     resp.controller_id = b.node_id;
   }

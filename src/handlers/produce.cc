@@ -220,7 +220,7 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
       if (st != nullptr) pr.log_start_offset = st->log_start;
       if (pr.error_code == code(ErrorCode::kNotLeaderOrFollower)) {
         // KIP-951: the new leader, so the client retries there without a Metadata round.
-        if (auto h = leader_hint(ctx.broker, topic, pr.index)) {
+        if (auto h = leader_hint(ctx.broker, topic, pr.index, ctx.connection.listener())) {
           pr.current_leader.leader_id = h->leader.node;
           pr.current_leader.leader_epoch = h->leader.epoch;
           add_endpoint(resp.node_endpoints, h->endpoint);

@@ -2,13 +2,20 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/ssl.hpp>
 #include <deque>
 
 #include "common/assert.h"
+#include "security/tls.h"
 
 namespace ks::net {
 
 using asio::ip::tcp;
+
+const std::string& ConnectionInfo::listener() const {
+  static const std::string kPlaintext = "PLAINTEXT";
+  return session ? session->listener : kPlaintext;
+}
 
 // One client connection. Lives until both its reader and writer are done.
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -18,10 +25,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void start() {
     auto self = shared_from_this();
-    asio::co_spawn(socket_.get_executor(), reader(),
-                   [self](std::exception_ptr e) { self->finish(e, "reader"); });
-    asio::co_spawn(socket_.get_executor(), writer(),
-                   [self](std::exception_ptr e) { self->finish(e, "writer"); });
+    const auto& l = server_.listener_;
+    tls_listener_ = security::uses_tls(l.protocol);
+    if (tls_listener_ || !info_.session->authenticated) {
+      deadline_ = Clock::now() + l.authentication_timeout;
+      asio::co_spawn(socket_.get_executor(), watchdog(), [self](std::exception_ptr) {});
+    }
+    if (!security::uses_tls(l.protocol)) {
+      start_serving();
+      return;
+    }
+    std::shared_ptr<asio::ssl::context> ctx = l.tls ? l.tls() : nullptr;
+    if (!ctx) {
+      spdlog::error("connection {} ({}): listener {} has no TLS context; closing", info_.id, info_.peer,
+                    l.name);
+      close();
+      server_.remove(this);
+      return;
+    }
+    tls_ctx_ = std::move(ctx);
+    tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, *tls_ctx_);
+    asio::co_spawn(socket_.get_executor(), handshake(), [self](std::exception_ptr e) {
+      if (e) self->finish_handshake(false);
+    });
   }
 
   // Stop reading; the writer closes the socket after the queued responses.
@@ -40,10 +66,82 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Response response;
   };
 
+  void start_serving() {
+    auto self = shared_from_this();
+    asio::co_spawn(socket_.get_executor(), reader(),
+                   [self](std::exception_ptr e) { self->finish(e, "reader"); });
+    asio::co_spawn(socket_.get_executor(), writer(),
+                   [self](std::exception_ptr e) { self->finish(e, "writer"); });
+  }
+
+  awaitable<void> handshake() {
+    boost::system::error_code ec;
+    co_await tls_->async_handshake(asio::ssl::stream_base::server,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      // Untrusted or missing client certificates end here; the client sees the TLS alert.
+      spdlog::info("connection {} ({}) on listener {}: TLS handshake failed: {}", info_.id, info_.peer,
+                   info_.session->listener, ec.message());
+      finish_handshake(false);
+      co_return;
+    }
+    if (auto dn = security::peer_subject(tls_->native_handle())) {
+      info_.session->principal = security::principal_from_dn(*dn);
+    }
+    finish_handshake(true);
+  }
+
+  void finish_handshake(bool ok) {
+    if (handshake_done_) return;
+    handshake_done_ = true;
+    wake_.notify_all();
+    if (ok && !closed_ && !stop_) {
+      start_serving();
+      return;
+    }
+    close();
+    server_.remove(this);
+  }
+
+  // Closes a connection that has not finished its TLS handshake or SASL
+  // authentication by the deadline.
+  awaitable<void> watchdog() {
+    auto pending = [this] {
+      return !closed_ && ((tls_listener_ && !handshake_done_) || !info_.session->authenticated);
+    };
+    while (pending() && Clock::now() < deadline_) co_await wake_.wait_until(deadline_);
+    if (!pending()) co_return;
+    spdlog::info("connection {} ({}) on listener {}: not authenticated within {} ms; closing", info_.id,
+                 info_.peer, info_.session->listener, server_.listener_.authentication_timeout.count());
+    close();
+  }
+
+  awaitable<void> read_exact(char* data, std::size_t n, boost::system::error_code& ec) {
+    if (tls_) {
+      co_await asio::async_read(*tls_, asio::buffer(data, n), asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_read(socket_, asio::buffer(data, n),
+                                asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
+  awaitable<void> write_all(const std::vector<asio::const_buffer>& bufs, boost::system::error_code& ec) {
+    if (tls_) {
+      co_await asio::async_write(*tls_, bufs, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      co_await asio::async_write(socket_, bufs, asio::redirect_error(asio::use_awaitable, ec));
+    }
+  }
+
   awaitable<void> reader() {
     const auto& limits = server_.limits_;
     while (!stop_ && !closed_) {
       while (slots_.size() >= limits.max_inflight_per_connection && !closed_ && !stop_) {
+        co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
+      }
+      // Before authentication one request at a time: the answer to one
+      // (SaslHandshake v0) decides how the next frame is read.
+      while (!info_.session->authenticated && !slots_.empty() && !closed_ && !stop_) {
         co_await wake_.wait_until(Clock::now() + std::chrono::seconds(1));
       }
       // stop_reading() may have come while waiting for a slot; requests
@@ -51,23 +149,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (closed_ || stop_) break;
       char size_buf[4];
       boost::system::error_code ec;
-      co_await asio::async_read(socket_, asio::buffer(size_buf),
-                                asio::redirect_error(asio::use_awaitable, ec));
+      co_await read_exact(size_buf, sizeof size_buf, ec);
       if (ec) break;
       std::uint32_t raw = (std::uint32_t(std::uint8_t(size_buf[0])) << 24) |
                           (std::uint32_t(std::uint8_t(size_buf[1])) << 16) |
                           (std::uint32_t(std::uint8_t(size_buf[2])) << 8) |
                           std::uint32_t(std::uint8_t(size_buf[3]));
       auto size = static_cast<std::int32_t>(raw);
-      if (size < 0 || static_cast<std::size_t>(size) > limits.max_request_bytes) {
-        spdlog::warn(
-            "connection {} ({}): request of {} bytes exceeds the limit of {} (max-request-bytes); closing",
-            info_.id, info_.peer, size, limits.max_request_bytes);
+      const bool authenticated = info_.session->authenticated;
+      const std::size_t limit = authenticated ? limits.max_request_bytes
+                                              : std::min(limits.max_request_bytes,
+                                                         server_.listener_.max_unauthenticated_request_bytes);
+      if (size < 0 || static_cast<std::size_t>(size) > limit) {
+        spdlog::warn("connection {} ({}): request of {} bytes exceeds the limit of {} ({}); closing",
+                     info_.id, info_.peer, size, limit,
+                     authenticated ? "max-request-bytes" : "sasl-server-max-receive-size, not authenticated");
         break;
       }
       std::shared_ptr<std::string> payload = server_.take_buffer(static_cast<std::size_t>(size));
-      co_await asio::async_read(socket_, asio::buffer(*payload),
-                                asio::redirect_error(asio::use_awaitable, ec));
+      co_await read_exact(payload->data(), payload->size(), ec);
       if (ec) break;
       slots_.push_back(std::make_shared<Slot>());
       auto slot = slots_.back();
@@ -118,8 +218,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::vector<asio::const_buffer> bufs;
       for (auto s : r.frame->segments()) bufs.emplace_back(s.data(), s.size());
       boost::system::error_code ec;
-      co_await asio::async_write(socket_, bufs, asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
+      co_await write_all(bufs, ec);
+      if (ec || r.close_after) break;
     }
     close();
   }
@@ -150,6 +250,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Server& server_;
   tcp::socket socket_;
+  std::shared_ptr<asio::ssl::context> tls_ctx_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  bool tls_listener_ = false;
+  bool handshake_done_ = false;
+  Clock::time_point deadline_{};
   ConnectionInfo info_;
   std::deque<std::shared_ptr<Slot>> slots_;
   Notifier wake_;
@@ -159,8 +264,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   int finished_ = 0;
 };
 
-Server::Server(asio::io_context& io, ServerLimits limits, Handler handler)
-    : io_(io), limits_(limits), handler_(std::move(handler)), acceptor_(io) {}
+Server::Server(asio::io_context& io, ServerLimits limits, Handler handler, ListenerOptions listener)
+    : io_(io), limits_(limits), listener_(std::move(listener)), handler_(std::move(handler)), acceptor_(io) {}
 
 Server::~Server() = default;
 
@@ -251,6 +356,7 @@ awaitable<void> Server::accept_loop() {
     info.id = next_id_++;
     auto rep = s.remote_endpoint(ec);
     if (!ec) info.peer = rep.address().to_string() + ":" + std::to_string(rep.port());
+    info.session = security::Session::make(listener_.name, listener_.protocol);
     auto c = std::make_shared<Connection>(*this, std::move(s), std::move(info));
     connections_.push_back(c);
     c->start();

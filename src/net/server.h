@@ -4,6 +4,11 @@
 // allow and hands each one to the handler in its own coroutine, so a request
 // waiting for durability does not stop the next one from being read. A writer
 // coroutine sends responses strictly in request order.
+//
+// A server serves one listener (Kafka's listeners): its name and security
+// protocol. On SSL and SASL_SSL listeners the TLS handshake comes first; on
+// SASL listeners a connection that has not authenticated yet is read one
+// request at a time, with a smaller size limit and an authentication deadline.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +21,11 @@
 #include "common/async.h"
 #include "common/status.h"
 #include "protocol/wire.h"
+#include "security/session.h"
+
+namespace boost::asio::ssl {
+class context;
+}  // namespace boost::asio::ssl
 
 namespace ks::net {
 
@@ -29,9 +39,27 @@ struct ServerLimits {
   std::size_t max_inflight_per_connection = 100;
 };
 
+struct ListenerOptions {
+  std::string name = "PLAINTEXT";
+  security::SecurityProtocol protocol = security::SecurityProtocol::kPlaintext;
+  // SSL and SASL_SSL: the context for each new connection (called once per
+  // connection, so a reloaded certificate applies to new connections only).
+  std::function<std::shared_ptr<asio::ssl::context>()> tls;
+  // Before authentication (SASL listeners): the largest request accepted
+  // (Kafka's sasl.server.max.receive.size) and how long a connection may take
+  // to authenticate, TLS handshake included, before it is closed.
+  std::size_t max_unauthenticated_request_bytes = 512 * 1024;
+  std::chrono::milliseconds authentication_timeout{10000};
+};
+
 struct ConnectionInfo {
   std::uint64_t id = 0;
   std::string peer;  // "ip:port"
+  // The listener and authentication state (never null for connections of a
+  // Server; handler tests may leave it null: a PLAINTEXT connection).
+  std::shared_ptr<security::Session> session;
+
+  const std::string& listener() const;
 };
 
 struct Response {
@@ -39,6 +67,8 @@ struct Response {
   Kind kind = Kind::send;
   // The whole frame, size prefix included (see protocol::Writer).
   std::unique_ptr<protocol::Writer> frame;
+  // send: close the connection once this frame is written (a failed authentication).
+  bool close_after = false;
 
   static Response none() { return Response{Kind::none, nullptr}; }
   static Response close() { return Response{Kind::close, nullptr}; }
@@ -52,7 +82,7 @@ class Connection;
 
 class Server {
  public:
-  Server(asio::io_context& io, ServerLimits limits, Handler handler);
+  Server(asio::io_context& io, ServerLimits limits, Handler handler, ListenerOptions listener = {});
   ~Server();
 
   // Binds and starts accepting. host:port, port 0 picks a free port.
@@ -70,6 +100,7 @@ class Server {
   awaitable<void> shutdown(Clock::time_point deadline);
 
   std::size_t connections() const { return connections_.size(); }
+  const ListenerOptions& listener() const { return listener_; }
 
  private:
   friend class Connection;
@@ -88,6 +119,7 @@ class Server {
 
   asio::io_context& io_;
   ServerLimits limits_;
+  ListenerOptions listener_;
   Handler handler_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;

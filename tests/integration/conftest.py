@@ -223,6 +223,7 @@ class Broker:
         self.proc = None
         self.kafka = None  # "127.0.0.1:PORT", kept across restarts
         self.http = None
+        self.listeners = {}
         self.running = False  # whether the test expects the process to be up
         self.starts = 0
         self.log_path = None
@@ -273,8 +274,10 @@ class Broker:
     def _spawn_and_wait_once(self, listen, deadline):
         if self.ready_file.exists():
             self.ready_file.unlink()
-        cmd = [
-            BROKER_BIN, 'broker', '--listen', listen, '--data-dir',
+        # A broker configured with Kafka's `listeners` gets no --listen (the two exclude each other).
+        listen_args = [] if '--listeners' in self.args else ['--listen', listen]
+        cmd = [BROKER_BIN, 'broker'] + listen_args + [
+            '--data-dir',
             str(self.data_dir), '--http-listen', '127.0.0.1:0', '--ready-file',
             str(self.ready_file)
         ] + self.args
@@ -306,6 +309,7 @@ class Broker:
         if self.kafka and info['kafka'] != self.kafka:
             raise BrokerError(f'restarted broker listens on {info["kafka"]}, not {self.kafka}')
         self.kafka, self.http = info['kafka'], info['http']
+        self.listeners = info.get('listeners', {})  # listener name -> bound address
         self.running = True
 
     def _read_ready_file(self):
