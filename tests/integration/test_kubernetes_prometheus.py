@@ -64,8 +64,13 @@ def test_dashboard_queries_and_rules_return_series(services, tmp_path, topic):  
             for i in range(2)]
     prom_proc = None
     try:
+        # One after the other: two brokers started in the same instant can hit a handover race found here
+        # (a broker takes a stream whose owner key its mirror has not seen yet, so the first owner is fenced
+        # and exits; see docs/KUBERNETES.md, known problems). Kubernetes would restart that pod; this test
+        # checks dashboards and rules, not that race.
         for p in pods:
             p.start()
+            wait_for(lambda: p.ready or p.proc.poll() is not None, 90, f'{p.name} ready')
         wait_for(lambda: all(p.ready for p in pods) or any(p.proc.poll() is not None for p in pods), 90,
                  'two ready pods')
         assert all(p.ready for p in pods), '\n'.join(p.log_tail() for p in pods)
