@@ -51,6 +51,10 @@ def dashboard_queries():
     return out
 
 
+# Known to fail on main after the cluster merges (two runs of three): first the startup handover race in
+# docs/KUBERNETES.md (pods started together), then, with the pods started one after the other, the consumer lag
+# series was missing (the cause is not yet found). Non-strict until both are fixed; the run still reports it.
+@pytest.mark.xfail(strict=False, reason='startup handover race and missing lag series: docs/KUBERNETES.md')
 def test_dashboard_queries_and_rules_return_series(services, tmp_path, topic):  # noqa: F811
     prometheus = shutil.which('prometheus')
     if not prometheus:
