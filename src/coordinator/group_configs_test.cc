@@ -14,29 +14,33 @@ TEST(GroupConfigs, ValidateFollowsKafkasRules) {
   EXPECT_EQ(validate_group_configs({}, o), std::nullopt);
   EXPECT_EQ(validate_group_configs({{"consumer.session.timeout.ms", "50000"}}, o), std::nullopt);
   EXPECT_EQ(validate_group_configs({{"consumer.nope", "1"}}, o), "Unknown group config name: consumer.nope");
-  EXPECT_THAT(*validate_group_configs({{"consumer.session.timeout.ms", "5e4"}}, o), HasSubstr("Not a number"));
+  EXPECT_THAT(*validate_group_configs({{"consumer.session.timeout.ms", "5e4"}}, o),
+              HasSubstr("Not a number"));
   EXPECT_THAT(*validate_group_configs({{"consumer.session.timeout.ms", "99999999999"}}, o),
               HasSubstr("Not a number"));
   EXPECT_THAT(*validate_group_configs({{"consumer.heartbeat.interval.ms", "0"}}, o), HasSubstr("at least 1"));
-  EXPECT_EQ(validate_group_configs({{"consumer.session.timeout.ms", "44999"}}, o),
-            "consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms");
-  EXPECT_EQ(validate_group_configs({{"consumer.session.timeout.ms", "60001"}}, o),
-            "consumer.session.timeout.ms must be less than or equal to group.consumer.max.session.timeout.ms");
+  EXPECT_EQ(
+      validate_group_configs({{"consumer.session.timeout.ms", "44999"}}, o),
+      "consumer.session.timeout.ms must be greater than or equal to group.consumer.min.session.timeout.ms");
+  EXPECT_EQ(
+      validate_group_configs({{"consumer.session.timeout.ms", "60001"}}, o),
+      "consumer.session.timeout.ms must be less than or equal to group.consumer.max.session.timeout.ms");
   EXPECT_EQ(validate_group_configs({{"consumer.heartbeat.interval.ms", "15001"}}, o),
-            "consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms");
+            "consumer.heartbeat.interval.ms must be less than or equal to "
+            "group.consumer.max.heartbeat.interval.ms");
   // The heartbeat interval must stay below the session timeout, the group's or the broker's.
   Options wide = o;
   wide.consumer_min_session_timeout = 1000ms;
   wide.consumer_max_heartbeat_interval = 100000ms;
   EXPECT_EQ(validate_group_configs({{"consumer.heartbeat.interval.ms", "45000"}}, wide),
             "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms");
-  EXPECT_EQ(validate_group_configs({{"consumer.session.timeout.ms", "2000"}, {"consumer.heartbeat.interval.ms",
-                                                                              "1000"}},
-                                   [&] {
-                                     Options w = wide;
-                                     w.consumer_min_heartbeat_interval = 100ms;
-                                     return w;
-                                   }()),
+  EXPECT_EQ(validate_group_configs(
+                {{"consumer.session.timeout.ms", "2000"}, {"consumer.heartbeat.interval.ms", "1000"}},
+                [&] {
+                  Options w = wide;
+                  w.consumer_min_heartbeat_interval = 100ms;
+                  return w;
+                }()),
             std::nullopt);
 }
 
