@@ -256,13 +256,18 @@ awaitable<void> ClusterNode::reconcile() {
     log::LogManager::Grant g;
     g.stream = s;
     g.leader_epoch = placement.streams[static_cast<std::size_t>(s)].epoch;
+    // Decided on what the mirror showed: an owner written since (a broker
+    // that took the stream a moment ago) makes the take fail, not fence it.
+    const metastore::KeyValue* kv = owners_.find(keys::stream_owner(s));
+    g.expect_owner_revision = kv == nullptr ? 0 : kv->mod_revision;
     grants.push_back(g);
   }
   if (!grants.empty()) {
     const auto t0 = Clock::now();
     Status st = co_await log_.acquire_streams(grants);
     if (!st.ok()) {
-      spdlog::warn("taking {} streams failed (retried): {}", grants.size(), st.to_string());
+      if (st.code() != Errc::already_exists)
+        spdlog::warn("taking {} streams failed (retried): {}", grants.size(), st.to_string());
       co_return;
     }
     streams_acquired().add(grants.size());

@@ -42,6 +42,10 @@ class LogLifecycle {
   struct Grant {
     std::int32_t stream = 0;
     std::int32_t leader_epoch = 0;  // the placement epoch (0: one more than before)
+    // The owner key's mod revision the caller decided on (0: absent). The
+    // key is taken only if it is still that, so an owner the caller had not
+    // seen yet is never fenced. -1: taken whatever it is (a single broker).
+    std::int64_t expect_owner_revision = -1;
   };
   // Takes the streams over (writing their owner keys fences every earlier
   // owner), rebuilds their partitions (the caller added them to the table),

@@ -82,7 +82,13 @@ awaitable<Status> LogManager::acquire_streams(const std::vector<Grant>& grants) 
       s_.table.remove_stream(g.stream);
       s_.streams.erase(g.stream);
     }
-    spdlog::error("taking {} streams failed: {}", grants.size(), st.to_string());
+    // already_exists: another broker wrote an owner key the caller had not
+    // seen (a race the caller resolves on its next round), not a failure.
+    if (st.code() == Errc::already_exists) {
+      spdlog::info("taking {} streams: {}", grants.size(), st.to_string());
+    } else {
+      spdlog::error("taking {} streams failed: {}", grants.size(), st.to_string());
+    }
   }
   co_return st;
 }

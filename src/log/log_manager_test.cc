@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "cluster/keys.h"
 #include "metastore/embedded_store.h"
 #include "objstore/local_store.h"
 
@@ -177,6 +178,51 @@ TEST_F(LogManagerTest, AReleasedStreamIsTakenOverWithItsData) {
         EXPECT_EQ(base, hwm);
       },
       second);
+}
+
+// A stream is taken only if its owner key is still what the caller decided
+// on: a broker that took it meanwhile (not yet seen by the caller) is not
+// fenced; the caller fails and decides again.
+TEST_F(LogManagerTest, TakingAStreamFailsWhenItsOwnerKeyChangedSinceSeen) {
+  run([&](LogManager& log) -> awaitable<void> {
+    auto t = co_await log.create_topic("contested", 1, {});
+    EXPECT_TRUE(t.ok());
+    if (!t.ok()) co_return;
+    const std::int32_t stream = log.cluster().stream_of(**t, 0);
+    Status released;
+    co_await release_into(log, stream, released);
+    EXPECT_TRUE(released.ok()) << released.to_string();
+    metastore::RangeRequest get_owner;
+    get_owner.key = cluster::keys::stream_owner(stream);
+    const std::string key = get_owner.key;
+    auto seen = meta_->range(get_owner);
+    EXPECT_TRUE(seen.ok() && seen->kvs.size() == 1u);
+    if (!seen.ok() || seen->kvs.size() != 1u) co_return;
+    const std::int64_t seen_revision = seen->kvs[0].mod_revision;
+    // Another broker takes it: this one has not seen that yet.
+    StreamOwnerRecord other;
+    other.node = 7;
+    other.leader_epoch = 5;
+    auto written = meta_->put(key, encode_stream_owner(other));
+    EXPECT_TRUE(written.ok());
+    std::vector<LogManager::Grant> grants(1);
+    grants[0].stream = stream;
+    grants[0].leader_epoch = 5;
+    grants[0].expect_owner_revision = seen_revision;
+    Status st = co_await log.acquire_streams(grants);
+    EXPECT_EQ(st.code(), Errc::already_exists) << st.to_string();
+    EXPECT_FALSE(log.owns_stream(stream));
+    auto after = meta_->range(get_owner);
+    EXPECT_TRUE(after.ok() && after->kvs.size() == 1u);
+    if (!after.ok() || after->kvs.size() != 1u) co_return;
+    auto owner = decode_stream_owner(after->kvs[0].value);
+    EXPECT_TRUE(owner.ok() && owner->node == 7);  // untouched
+    // Decided again on what the key says now: taken.
+    grants[0].expect_owner_revision = after->kvs[0].mod_revision;
+    st = co_await log.acquire_streams(grants);
+    EXPECT_TRUE(st.ok()) << st.to_string();
+    EXPECT_TRUE(log.owns_stream(stream));
+  });
 }
 
 }  // namespace

@@ -125,14 +125,31 @@ awaitable<Status> LogLifecycle::take_owner_key(const Grant& g) {
   StreamOwnerRecord o;
   o.node = s_.node();
   o.leader_epoch = g.leader_epoch;
-  auto r = co_await s_.meta.put(keys::stream_owner(g.stream), encode_stream_owner(o));
+  const std::string key = keys::stream_owner(g.stream);
+  TxnRequest t;
+  if (g.expect_owner_revision >= 0) {
+    metastore::Compare same;
+    same.key = key;
+    same.target = metastore::Compare::Target::mod_revision;
+    same.number = g.expect_owner_revision;
+    t.compare.push_back(same);
+  }
+  t.success.push_back(Op::put(key, encode_stream_owner(o)));
+  auto r = co_await s_.meta.txn(std::move(t));
   if (!r.ok())
     co_return Status(r.code(), fmt::format("taking stream {}: {}", g.stream, r.status().message()));
-  if (*r <= 0) co_return Status(Errc::corrupt, fmt::format("taking stream {}: revision {}", g.stream, *r));
+  if (!r->succeeded) {
+    co_return Status(Errc::already_exists,
+                     fmt::format("taking stream {}: its owner key changed after revision {} (another "
+                                 "broker wrote it; decided again with what it says)",
+                                 g.stream, g.expect_owner_revision));
+  }
+  if (r->revision <= 0)
+    co_return Status(Errc::corrupt, fmt::format("taking stream {}: revision {}", g.stream, r->revision));
   OwnedStream& st = s_.streams[g.stream];
   st.id = g.stream;
   st.fence.key = keys::stream_owner(g.stream);
-  st.fence.revision = *r;
+  st.fence.revision = r->revision;
   st.leader_epoch = g.leader_epoch;
   st.loaded = false;
   st.closed = true;

@@ -92,10 +92,12 @@ TEST(Scram, ClientFinalChecksNonceAndBinding) {
 }
 
 TEST(Scram, CredentialEncodingRoundTripAndBounds) {
-  auto cred = new_scram_credential(ScramHash::kSha256, "pw", 4096);
+  // Spaces: base64 salts and keys can never contain it ("pw" turned up in random salts now and then).
+  const std::string password = "not in base64";
+  auto cred = new_scram_credential(ScramHash::kSha256, password, 4096);
   ASSERT_TRUE(cred.ok());
   std::string text = encode_scram_credential(*cred);
-  EXPECT_EQ(text.find("pw"), std::string::npos);
+  EXPECT_EQ(text.find(password), std::string::npos);
   auto back = decode_scram_credential(text);
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(back->salt, cred->salt);
