@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
+#include "common/assert.h"
 #include "handlers/handlers.h"
 #include "security/sasl.h"
 
@@ -52,6 +55,22 @@ bool allowed_before_authentication(std::int16_t api_key) {
 }
 
 }  // namespace
+
+metrics::Histogram& Dispatcher::latency(std::int16_t api_key, std::string_view api_name) {
+  KS_ASSERT(api_key >= 0, "API key {} of a looked-up API", api_key);
+  const auto slot = static_cast<std::size_t>(api_key);
+  if (slot >= kLatencySlots) {
+    return metrics::registry().histogram("kafscale_request_seconds",
+                                         "Time from a request's header to its encoded response, per API",
+                                         {{"api", std::string(api_name)}});
+  }
+  if (latency_[slot] == nullptr) {
+    latency_[slot] = &metrics::registry().histogram(
+        "kafscale_request_seconds", "Time from a request's header to its encoded response, per API",
+        {{"api", std::string(api_name)}});
+  }
+  return *latency_[slot];
+}
 
 awaitable<net::Response> Dispatcher::raw_token(const std::string& token, const net::ConnectionInfo& conn) {
   std::shared_ptr<security::Session> session = conn.session;
@@ -105,6 +124,7 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
     closed_counter("unsupported_version").inc();
     co_return net::Response::close();
   }
+  const auto started = std::chrono::steady_clock::now();
   handlers::RequestContext ctx{broker_, header, conn, header.api_version};
   std::optional<net::Response> out;
   bool decoded = true;
@@ -141,6 +161,7 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
     closed_counter("malformed").inc();
     co_return net::Response::close();
   }
+  latency(spec->key, spec->name).observe(std::chrono::steady_clock::now() - started);
   co_return std::move(*out);
 }
 

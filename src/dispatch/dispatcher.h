@@ -5,12 +5,15 @@
 // table names, calls the matching handler and encodes the response with the
 // right header version. Malformed input and unknown APIs close the connection
 // (as Kafka does); ApiVersions at an unsupported version is answered with
-// UNSUPPORTED_VERSION in a v0 body.
+// UNSUPPORTED_VERSION in a v0 body. Each request's handling time is observed
+// per API (kafscale_request_seconds{api}).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 
+#include "common/metrics.h"
 #include "handlers/context.h"
 #include "net/server.h"
 
@@ -27,7 +30,14 @@ class Dispatcher {
   // One raw SASL token (after SaslHandshake v0) on a connection not yet authenticated.
   awaitable<net::Response> raw_token(const std::string& token, const net::ConnectionInfo& conn);
 
+  // kafscale_request_seconds{api}: from the decoded header to the encoded
+  // response (Fetch includes its wait for data, as Kafka's request time does).
+  metrics::Histogram& latency(std::int16_t api_key, std::string_view api_name);
+
   handlers::BrokerContext& broker_;
+  // One histogram per API key, looked up once (the registry takes a lock).
+  static constexpr std::size_t kLatencySlots = 128;
+  std::array<metrics::Histogram*, kLatencySlots> latency_{};
 };
 
 }  // namespace ks::dispatch
