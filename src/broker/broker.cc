@@ -18,6 +18,7 @@
 #include "broker/stores.h"
 #include "broker/users.h"
 #include "cluster/cluster_state.h"
+#include "cluster/key_watch.h"
 #include "cluster/keys.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
@@ -27,6 +28,7 @@
 #include "log/records.h"
 #include "log/upgrade.h"
 #include "net/server.h"
+#include "security/acl_store.h"
 #include "security/sasl.h"
 
 namespace ks::broker {
@@ -175,8 +177,11 @@ struct Runtime {
   std::shared_ptr<metastore::MetadataStore> meta;
   std::unique_ptr<cluster::Membership> membership;
   std::unique_ptr<cluster::ClusterState> cluster;
+  // The cluster-wide dynamic broker configs, as changed through any broker.
+  std::unique_ptr<cluster::KeyWatch> defaults_watch;
   std::unique_ptr<log::LogManager> log;
   std::unique_ptr<coordinator::GroupCoordinator> groups;
+  std::unique_ptr<security::AclStore> acls;  // with the authorizer on
   std::unique_ptr<log::ClusterSweep> sweep;
   std::unique_ptr<ClusterNode> node;
   std::unique_ptr<handlers::BrokerContext> ctx;
@@ -226,12 +231,28 @@ struct Runtime {
     }
   }
 
+  void broker_defaults_changed() {
+    const std::string key = cluster::keys::broker_defaults();
+    const metastore::KeyValue* kv = defaults_watch->find(key);
+    if (kv == nullptr) {
+      cluster->default_configs_changed({}, defaults_watch->revision());
+      return;
+    }
+    std::optional<cluster::BrokerConfigMap> configs = cluster::decode_broker_configs(kv->value);
+    if (!configs) {
+      spdlog::warn("{}: unreadable; the cluster-wide broker configs stay as they were", key);
+      return;
+    }
+    cluster->default_configs_changed(*configs, kv->mod_revision);
+  }
+
   // A start that cannot go on: stops what was started (the lease is revoked,
   // so our member key goes at once) and exits 1.
   awaitable<void> give_up(const std::string& why) {
     spdlog::critical("{}", why);
     exit_code = 1;
     for (auto& sv : servers) sv->stop();
+    if (acls) co_await acls->stop();
     if (groups) co_await groups->stop();
     if (log) co_await log->stop();
     if (node_started) {
@@ -239,6 +260,7 @@ struct Runtime {
     } else if (membership) {
       co_await membership->stop();
     }
+    if (defaults_watch) co_await defaults_watch->stop();
     if (cluster) cluster->stop_watch();
     io.stop();
   }
@@ -330,6 +352,15 @@ struct Runtime {
     }
     // Topics created, grown, reconfigured or deleted through other brokers reach us.
     cluster->watch_topics(io);
+    defaults_watch = std::make_unique<cluster::KeyWatch>(io, metastore::AsyncMetadataStore(pool, meta),
+                                                         cluster::keys::broker_defaults(), "",
+                                                         "cluster-wide broker configs");
+    defaults_watch->on_change([this] { broker_defaults_changed(); });
+    if (auto s = co_await defaults_watch->load(); !s.ok()) {
+      co_await give_up("cannot start: " + s.to_string());
+      co_return;
+    }
+    defaults_watch->start();
     log = std::make_unique<log::LogManager>(io, pool, objects, meta, *cluster, lo);
     // Streams come from the placement (ClusterNode), not all at once.
     if (auto s = co_await log->start(false); !s.ok()) {
@@ -344,6 +375,18 @@ struct Runtime {
       co_await give_up("cannot start the group coordinator: " + s.to_string());
       co_return;
     }
+    if (cfg.authorizer) {
+      security::AuthorizerOptions ao;
+      ao.super_users = cfg.super_users;
+      ao.allow_if_no_acl = cfg.allow_everyone_if_no_acl_found;
+      acls = std::make_unique<security::AclStore>(io, metastore::AsyncMetadataStore(pool, meta), ao,
+                                                  cfg.max_acls);
+      if (auto s = co_await acls->start(); !s.ok()) {
+        acls.reset();
+        co_await give_up("cannot start the authorizer: " + s.to_string());
+        co_return;
+      }
+    }
     handlers::register_metrics();
     ctx = std::make_unique<handlers::BrokerContext>(handlers::BrokerContext{*log, node_id, {}, 0});
     ctx->auto_create_topics = cfg.auto_create_topics;
@@ -357,6 +400,7 @@ struct Runtime {
     authenticator = std::make_unique<security::Authenticator>(cfg.sasl_enabled_mechanisms,
                                                               security.plain_users, scram_lookup(pool, meta));
     ctx->authenticator = authenticator.get();
+    ctx->acls = acls.get();
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
     // Serving what the placement gives us.
     log::ClusterSweepOptions so;
@@ -404,6 +448,8 @@ struct Runtime {
       routes["/readyz"] = [this] {
         bool ok = ready && !stopping && !log->fenced() && node->settled() && node->membership().alive();
         std::string backend = monitor->not_ready_reason();
+        // The authorizer keeps deciding with the ACLs it last saw (its watch resumes when the store is back).
+        if (acls && !monitor->metadata_reachable()) backend += "; ACLs: the last mirrored ACLs stay in force";
         if (ok && backend.empty()) return HttpResponse{200, "text/plain; charset=utf-8", "ready\n"};
         std::string body = "not ready" + (backend.empty() ? "" : ": " + backend) + "\n";
         return HttpResponse{503, "text/plain; charset=utf-8", std::move(body)};
@@ -446,9 +492,11 @@ struct Runtime {
     monitor->stop();
     // Stop taking requests, commit what was accepted, answer, then exit.
     for (auto& sv : servers) sv->stop();
+    if (acls) co_await acls->stop();
     co_await groups->stop();
     co_await log->stop();
     co_await node->stop();
+    co_await defaults_watch->stop();
     cluster->stop_watch();
     for (auto& sv : servers) co_await sv->shutdown(Clock::now() + kDrainTimeout);
     if (http) http->stop();
@@ -497,6 +545,12 @@ int run_broker(const Config& cfg, const EnvLookup& env) {
           "SASL PLAIN is enabled on a SASL_PLAINTEXT listener: passwords cross the network unencrypted; "
           "use SASL_SSL");
     }
+  }
+  if (cfg.authorizer && cfg.super_users.empty()) {
+    spdlog::warn(
+        "**** authorizer is on and super.users is empty: nobody can create the first ACL (CreateAcls needs "
+        "ALTER on the cluster){}; set super.users ****",
+        cfg.allow_everyone_if_no_acl_found ? " except through allow.everyone.if.no.acl.found" : "");
   }
   // Both stores answer (the bucket is writable), or exit: 2 bad setting, 1 unreachable.
   StartupOptions startup;

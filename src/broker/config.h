@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -151,6 +152,11 @@ struct Config {
   std::string sasl_plain_users_file;                   // PLAIN users, "name:password" lines
   uint64_t sasl_server_max_receive_size = 512 * kKiB;  // sasl.server.max.receive.size
   std::chrono::milliseconds authentication_timeout{10000};
+  // ACLs (security/acl.h): checked only with the authorizer on.
+  bool authorizer = false;
+  std::set<std::string> super_users;            // super.users, "User:a;User:b"
+  bool allow_everyone_if_no_acl_found = false;  // allow.everyone.if.no.acl.found
+  uint32_t max_acls = 10000;                    // ACLs the cluster may hold
 };
 
 // The offsets retention the coordinator uses: offsets_retention_ms when set, else the minutes.

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <set>
 
 #include "broker/setting.h"
+#include "security/acl.h"
 #include "security/sasl.h"
 
 namespace ks::broker {
@@ -66,6 +68,21 @@ Setting string_setting(std::string name, std::string form, std::string help, std
                    return {};
                  },
                  [=](const Config& c) { return c.*field; },
+                 nullptr};
+}
+
+Setting bool_setting(std::string name, std::string help, std::string def, bool Config::*field) {
+  return Setting{name,
+                 "BOOL",
+                 help,
+                 def,
+                 [=](Config& c, std::string_view raw) -> Status {
+                   auto b = parse_bool(raw);
+                   if (!b.ok()) return b.status();
+                   c.*field = *b;
+                   return {};
+                 },
+                 [=](const Config& c) { return std::string(c.*field ? "true" : "false"); },
                  nullptr};
 }
 
@@ -337,6 +354,46 @@ void add_security_settings(std::vector<Setting>& s) {
         return {};
       },
       [](const Config& c) { return std::to_string(c.authentication_timeout.count()); }, nullptr});
+  s.push_back(
+      bool_setting("authorizer",
+                   "Check every request against the ACLs (CreateAcls / DescribeAcls / DeleteAcls); off: "
+                   "every client may do everything.",
+                   "false", &Config::authorizer));
+  s.push_back(kafka_named(
+      Setting{"super-users", "PRINCIPALS",
+              "Principals allowed everything when the authorizer is on, ';'-separated (User:admin;User:ops).",
+              "(empty)",
+              [](Config& c, std::string_view raw) -> Status {
+                auto v = security::parse_super_users(raw);
+                if (!v)
+                  return invalid("expected Type:name principals separated by ';' (User:admin;User:ops)");
+                c.super_users = std::move(*v);
+                return {};
+              },
+              [](const Config& c) {
+                std::string out;
+                for (const auto& p : c.super_users) out += (out.empty() ? "" : ";") + p;
+                return out;
+              },
+              nullptr},
+      "super.users"));
+  s.push_back(
+      kafka_named(bool_setting("allow-everyone-if-no-acl-found",
+                               "With the authorizer on: a resource no ACL matches is open to everyone "
+                               "(false: only super users).",
+                               "false", &Config::allow_everyone_if_no_acl_found),
+                  "allow.everyone.if.no.acl.found"));
+  s.push_back(Setting{"max-acls", "N", "ACLs the cluster may hold; CreateAcls beyond it is refused.", "10000",
+                      [](Config& c, std::string_view raw) -> Status {
+                        std::uint32_t v = 0;
+                        auto [p, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+                        if (ec != std::errc{} || p != raw.data() + raw.size() || v < 1 || v > 1000000) {
+                          return invalid("expected an integer in 1..1000000");
+                        }
+                        c.max_acls = v;
+                        return {};
+                      },
+                      [](const Config& c) { return std::to_string(c.max_acls); }, nullptr});
 }
 
 Status validate_security(const Config& cfg, const std::function<std::string(std::string_view)>& source_of) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "broker/config.h"
 
@@ -120,6 +121,28 @@ TEST(Listeners, DescribeRoundTrips) {
   EXPECT_THAT(d, HasSubstr("listeners = PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9093"));
   EXPECT_THAT(d, HasSubstr("ssl-cipher-suites = TLS_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256"));
   EXPECT_TRUE(validate(*p.config).ok());
+}
+
+TEST(Authorizer, SettingsFromFlagsAndEnvironment) {
+  ParseOutcome off = parse({});
+  ASSERT_TRUE(off.config) << off.message;
+  EXPECT_FALSE(off.config->authorizer);
+  EXPECT_TRUE(off.config->super_users.empty());
+  EXPECT_FALSE(off.config->allow_everyone_if_no_acl_found);
+  EXPECT_EQ(off.config->max_acls, 10000u);
+  ParseOutcome p =
+      parse({"--authorizer", "true", "--super.users", "User:admin; User:ops", "--max-acls", "50"},
+            {{"KAFSCALE_ALLOW_EVERYONE_IF_NO_ACL_FOUND", "true"}});
+  ASSERT_TRUE(p.config) << p.message;
+  EXPECT_TRUE(p.config->authorizer);
+  EXPECT_EQ(p.config->super_users, (std::set<std::string>{"User:admin", "User:ops"}));
+  EXPECT_TRUE(p.config->allow_everyone_if_no_acl_found);
+  EXPECT_EQ(p.config->max_acls, 50u);
+  std::string d = describe(*p.config);
+  EXPECT_THAT(d, HasSubstr("super-users = User:admin;User:ops"));
+  EXPECT_THAT(error_of({"--super.users", "admin"}), HasSubstr("Type:name"));
+  EXPECT_THAT(error_of({"--max-acls", "0"}), HasSubstr("1..1000000"));
+  EXPECT_THAT(error_of({"--authorizer", "maybe"}), HasSubstr("authorizer"));
 }
 
 }  // namespace

@@ -109,13 +109,6 @@ TopicRecord new_topic(const std::string& name, std::int32_t partitions,
   return rec;
 }
 
-std::string encode_dynamic_configs(const std::map<std::string, std::string>& configs) {
-  nlohmann::json j;
-  j["v"] = 1;
-  j["configs"] = configs;
-  return j.dump();
-}
-
 }  // namespace
 
 ClusterState::ClusterState(asio::thread_pool& pool, std::shared_ptr<metastore::MetadataStore> meta,
@@ -192,25 +185,37 @@ Status ClusterState::fenced_status(std::int64_t new_revision) const {
 
 void ClusterState::apply_dynamic_configs() {
   producer_expiration_ = opt_.producer_expiration;
-  auto it = dynamic_configs_.find("producer.id.expiration.ms");
-  if (it != dynamic_configs_.end()) {
-    std::int64_t v = 0;
-    auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
-    if (ec == std::errc() && v >= 0) producer_expiration_ = std::chrono::milliseconds(v);
+  if (auto v = dynamic_value(dynamic_configs_, default_configs_, kProducerIdExpiration)) {
+    std::int64_t ms = 0;
+    auto [p, ec] = std::from_chars(v->value.data(), v->value.data() + v->value.size(), ms);
+    if (ec == std::errc() && ms >= 0) producer_expiration_ = std::chrono::milliseconds(ms);
   }
+  BrokerConfigMap defaults = cluster::topic_defaults(default_configs_);
+  if (defaults == topic_defaults_) return;
+  topic_defaults_ = std::move(defaults);
+  for (auto& [name, t] : topics_) t.settings = settings_of(t.record.configs);
+}
+
+TopicSettings ClusterState::settings_of(const std::map<std::string, std::string>& configs) const {
+  if (topic_defaults_.empty()) return effective_settings(configs);
+  std::map<std::string, std::string> merged = topic_defaults_;
+  for (const auto& [k, v] : configs) merged[k] = v;
+  return effective_settings(merged);
 }
 
 awaitable<Status> ClusterState::load_dynamic_configs() {
-  const std::string key = keys::broker_config(opt_.node_id);
-  auto r = co_await meta_.get(key);
-  if (!r.ok()) co_return Status(r.code(), "loading broker configs: " + r.status().message());
-  if (!r->kvs.empty()) {
-    auto j = nlohmann::json::parse(r->kvs[0].value, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("configs") || !j["configs"].is_object()) {
-      co_return Status(Errc::corrupt, key + ": unreadable");
-    }
-    for (const auto& [k, v] : j["configs"].items()) {
-      if (v.is_string()) dynamic_configs_[k] = v.get<std::string>();
+  for (const bool per_broker : {true, false}) {
+    const std::string key = per_broker ? keys::broker_config(opt_.node_id) : keys::broker_defaults();
+    auto r = co_await meta_.get(key);
+    if (!r.ok()) co_return Status(r.code(), "loading broker configs: " + r.status().message());
+    if (r->kvs.empty()) continue;
+    std::optional<BrokerConfigMap> configs = decode_broker_configs(r->kvs[0].value);
+    if (!configs) co_return Status(Errc::corrupt, key + ": unreadable");
+    if (per_broker) {
+      dynamic_configs_ = std::move(*configs);
+    } else {
+      default_configs_ = std::move(*configs);
+      default_configs_revision_ = r->kvs[0].mod_revision;
     }
   }
   apply_dynamic_configs();
@@ -219,11 +224,26 @@ awaitable<Status> ClusterState::load_dynamic_configs() {
 
 awaitable<Status> ClusterState::set_dynamic_broker_configs(
     const std::map<std::string, std::string>& configs) {
-  auto r = co_await meta_.put(keys::broker_config(opt_.node_id), encode_dynamic_configs(configs));
+  auto r = co_await meta_.put(keys::broker_config(opt_.node_id), encode_broker_configs(configs));
   if (!r.ok()) co_return r.status();
   dynamic_configs_ = configs;
   apply_dynamic_configs();
   co_return Status{};
+}
+
+awaitable<Status> ClusterState::set_default_broker_configs(const BrokerConfigMap& configs) {
+  auto r = co_await meta_.put(keys::broker_defaults(), encode_broker_configs(configs));
+  if (!r.ok()) co_return r.status();
+  default_configs_changed(configs, *r);
+  co_return Status{};
+}
+
+void ClusterState::default_configs_changed(const BrokerConfigMap& configs, std::int64_t revision) {
+  // A watch event older than a local write already applied changes nothing.
+  if (revision <= default_configs_revision_) return;
+  default_configs_revision_ = revision;
+  default_configs_ = configs;
+  apply_dynamic_configs();
 }
 
 // ---------------------------------------------------------------- topics
@@ -238,7 +258,7 @@ awaitable<Status> ClusterState::load_topics() {
     auto t = decode_topic(kv.value);
     if (!t.ok()) co_return Status(Errc::corrupt, kv.key + ": " + t.status().message());
     topic_revs_[t->name] = kv.mod_revision;
-    topics_[t->name] = TopicInfo{*t, effective_settings(t->configs)};
+    topics_[t->name] = TopicInfo{*t, settings_of(t->configs)};
   }
   // The watch (watch_topics) goes on from here.
   topics_revision_ = r->revision;

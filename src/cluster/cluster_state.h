@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cluster/broker_config.h"
 #include "cluster/producer_ids.h"
 #include "cluster/topic.h"
 #include "common/async.h"
@@ -121,11 +122,19 @@ class ClusterState {
   // How many times the registry was reloaded after the watch lost history.
   std::uint64_t topic_reloads() const { return topic_reloads_; }
 
-  // ---- dynamic broker configs ----
-  // Kafka names (e.g. producer.id.expiration.ms) set through AlterConfigs:
-  // replaced as a whole, persisted, applied at once (and at start-up).
+  // ---- dynamic broker configs (cluster/broker_config.h) ----
+  // This broker's (resource name = its id) and the cluster-wide defaults
+  // (resource name ""): replaced as a whole, persisted, applied at once (and
+  // at start-up). The defaults reach the other brokers through
+  // default_configs_changed() (a watch the broker runs on keys::broker_defaults()).
   const std::map<std::string, std::string>& dynamic_broker_configs() const { return dynamic_configs_; }
   awaitable<Status> set_dynamic_broker_configs(const std::map<std::string, std::string>& configs);
+  const BrokerConfigMap& default_broker_configs() const { return default_configs_; }
+  awaitable<Status> set_default_broker_configs(const BrokerConfigMap& configs);
+  // The stored defaults as of `revision` (ignored when not newer than what is applied).
+  void default_configs_changed(const BrokerConfigMap& configs, std::int64_t revision);
+  // Topic-config defaults the cluster-wide configs set (retention.ms from log.retention.ms...).
+  const BrokerConfigMap& topic_defaults() const { return topic_defaults_; }
   // The effective producer.id.expiration.ms.
   std::chrono::milliseconds producer_expiration() const { return producer_expiration_; }
 
@@ -186,7 +195,13 @@ class ClusterState {
   std::uint64_t topic_reloads_ = 0;
   std::shared_ptr<TopicWatch> watch_;
   std::vector<TopicListener*> listeners_;
+  // A topic's effective settings: its configs over topic_defaults_.
+  TopicSettings settings_of(const std::map<std::string, std::string>& configs) const;
+
   std::map<std::string, std::string> dynamic_configs_;
+  BrokerConfigMap default_configs_;
+  std::int64_t default_configs_revision_ = 0;
+  BrokerConfigMap topic_defaults_;
   std::chrono::milliseconds producer_expiration_;
   ProducerIdAllocator producer_ids_;
 };

@@ -17,6 +17,7 @@ std::string brokers_prefix() { return kRoot + "brokers/"; }
 std::string broker_prefix(std::int32_t node) { return fmt::format("{}{}/", brokers_prefix(), node); }
 std::string owner(std::int32_t node) { return broker_prefix(node) + "owner"; }
 std::string broker_config(std::int32_t node) { return broker_prefix(node) + "config"; }
+std::string broker_defaults() { return kRoot + "broker-defaults"; }
 std::string commits_prefix(std::int32_t node) { return broker_prefix(node) + "commits/"; }
 std::string commit(std::int32_t node, std::uint64_t seq) {
   return fmt::format("{}{:020}", commits_prefix(node), seq);
@@ -126,6 +127,13 @@ std::string group_offsets(std::int32_t slot, std::string_view group, std::string
 }
 
 std::string group_configs_prefix() { return kRoot + "group-configs/"; }
+
+std::string acls_prefix() { return kRoot + "acls/"; }
+std::string acl(int resource_type, int pattern_type, int operation, int permission, std::string_view name,
+                std::string_view principal, std::string_view host) {
+  return fmt::format("{}{}/{}/{}/{}/{}/{}/{}", acls_prefix(), resource_type, pattern_type, operation,
+                     permission, encode_group_id(name), encode_group_id(principal), encode_group_id(host));
+}
 std::string group_config(std::string_view group) { return group_configs_prefix() + encode_group_id(group); }
 std::optional<std::string> parse_group_config_key(std::string_view key) {
   const std::string prefix = group_configs_prefix();

@@ -26,6 +26,9 @@
 //                                                 [chunk*128, chunk*128+128) of one topic
 //   /ks/group-configs/<group>                     explicit configs of a group (GROUP config resource,
 //                                                 coordinator/group_configs.h)
+//   /ks/acls/<rt>/<pt>/<op>/<perm>/<name>/<principal>/<host>
+//                                                 one ACL (security/acl_store.h); the codes are Kafka's,
+//                                                 the strings percent-encoded like a group id
 //
 // <slot> is the group's slot, cluster::group_slot(group, streams): the stream
 // whose owner coordinates the group, so one range read loads a slot's groups.
@@ -56,6 +59,8 @@ std::string brokers_prefix();  // "/ks/brokers/"
 std::string broker_prefix(std::int32_t node);
 std::string owner(std::int32_t node);
 std::string broker_config(std::int32_t node);
+// The cluster-wide dynamic broker configs (BROKER resource ""): cluster/broker_config.h.
+std::string broker_defaults();
 std::string commits_prefix(std::int32_t node);
 std::string commit(std::int32_t node, std::uint64_t seq);
 std::string checkpoint(std::int32_t node);
@@ -104,6 +109,11 @@ std::string group_config(std::string_view group);
 // The group of group_config(group); nullopt for any other key.
 std::optional<std::string> parse_group_config_key(std::string_view key);
 std::string encode_group_id(std::string_view group);
+
+// ACLs (security/acl_store.h): one key per binding, so creating one twice writes the same key.
+std::string acls_prefix();  // "/ks/acls/"
+std::string acl(int resource_type, int pattern_type, int operation, int permission, std::string_view name,
+                std::string_view principal, std::string_view host);
 std::optional<std::string> decode_group_id(std::string_view enc);
 
 struct GroupKey {

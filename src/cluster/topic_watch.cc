@@ -273,7 +273,7 @@ bool ClusterState::apply_topic(TopicRecord rec, std::int64_t revision) {
   TopicInfo& t = it->second;
   if (same_record(t.record, rec)) return false;
   const std::int32_t old = t.record.partitions;
-  if (t.record.configs != rec.configs) t.settings = effective_settings(rec.configs);
+  if (t.record.configs != rec.configs) t.settings = settings_of(rec.configs);
   t.record = std::move(rec);
   if (t.record.partitions > old) {
     for (auto* l : listeners_) l->partitions_added(t, old, t.record.partitions);
@@ -294,7 +294,7 @@ bool ClusterState::apply_topic_removal(const std::string& name, std::int64_t rev
 void ClusterState::install_topic(TopicRecord rec) {
   const std::string name = rec.name;
   TopicInfo& info = topics_[name];
-  info.settings = effective_settings(rec.configs);
+  info.settings = settings_of(rec.configs);
   info.record = std::move(rec);
   for (auto* l : listeners_) l->partitions_added(info, 0, info.record.partitions);
 }

@@ -21,15 +21,17 @@ ConfigMap wanted_configs(const AlterConfigsRequest::AlterConfigsResource& r, Con
     } else if (change.kind == ConfigChange::Kind::kGroup) {
       // Names here; the values as a whole in check_group_configs.
       if (coordinator::find_group_config(c.name) == nullptr) error = "Unknown group config name: " + c.name;
-    } else {
-      error = configs::validate_broker_config(c.name, *c.value);
-      if (error && !configs::is_dynamic_broker_config(c.name)) error_code = ErrorCode::kInvalidRequest;
-    }
+    }  // broker levels: the whole set below
     if (error) {
       change.fail(error_code, *error);
       break;
     }
     wanted[c.name] = *c.value;
+  }
+  if (change.ok() && change.kind != ConfigChange::Kind::kTopic && change.kind != ConfigChange::Kind::kGroup) {
+    std::vector<std::string> names;
+    for (const auto& [name, value] : wanted) names.push_back(name);
+    check_broker_configs(wanted, names, change);
   }
   return wanted;
 }
@@ -37,7 +39,7 @@ ConfigMap wanted_configs(const AlterConfigsRequest::AlterConfigsResource& r, Con
 }  // namespace
 
 awaitable<AlterConfigsResponse> handle(RequestContext& ctx, AlterConfigsRequest& req) {
-  return alter_config_resources<AlterConfigsResponse>(ctx.broker, req, wanted_configs);
+  return alter_config_resources<AlterConfigsResponse>(ctx, req, wanted_configs);
 }
 
 }  // namespace ks::handlers

@@ -3,37 +3,30 @@
 // of the operations the client may perform on the resource, returned only
 // when the request asks for it; otherwise Kafka's "not requested" value.
 //
-// There is no authorizer yet, so a client may perform every operation Kafka
-// defines for the resource type (AclEntry.supportedOperations, as Kafka's
-// AuthHelper answers without an authorizer). The ACL work replaces these
-// constants by the set its checks allow.
+// With the authorizer off a client may perform every operation Kafka defines
+// for the resource type (AclEntry.supportedOperations, as Kafka's AuthHelper
+// answers without an authorizer); with it on, the operations the ACLs allow
+// the caller.
+//
+// The checks every handler makes (authorized(), ...) are here too: true when
+// the authorizer is off or allows the connection's principal from its host.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <string>
+
+#include "security/acl.h"
+
+namespace ks::handlers {
+struct RequestContext;
+}
 
 namespace ks::handlers::authz {
 
-// Kafka's AclOperation codes.
-enum class AclOperation : std::int8_t {
-  kUnknown = 0,
-  kAny = 1,
-  kAll = 2,
-  kRead = 3,
-  kWrite = 4,
-  kCreate = 5,
-  kDelete = 6,
-  kAlter = 7,
-  kDescribe = 8,
-  kClusterAction = 9,
-  kDescribeConfigs = 10,
-  kAlterConfigs = 11,
-  kIdempotentWrite = 12,
-  kCreateTokens = 13,
-  kDescribeTokens = 14,
-  kTwoPhaseCommit = 15,
-};
+using AclOperation = security::AclOperation;
+using ResourceType = security::ResourceType;
 
 // The value of an authorized-operations field the request did not ask for.
 inline constexpr std::int32_t kNotRequested = std::numeric_limits<std::int32_t>::min();
@@ -64,5 +57,30 @@ constexpr std::int32_t group_operations(bool requested) {
 constexpr std::int32_t cluster_operations(bool requested) {
   return requested ? kClusterOperations : kNotRequested;
 }
+
+// The authorizer is on (BrokerContext::acls).
+bool on(const RequestContext& ctx);
+// May the caller perform `op` on the resource? Always with the authorizer off. A denial is
+// counted (kafscale_authorizer_denials_total) and logged, rate-limited, unless `audit` is false:
+// checks that only filter a listing (Metadata of all topics, ListGroups) or fall back to another
+// check are not denials of the request.
+bool authorized(const RequestContext& ctx, AclOperation op, ResourceType type, const std::string& name,
+                bool audit = true);
+inline bool topic(const RequestContext& ctx, AclOperation op, const std::string& name, bool audit = true) {
+  return authorized(ctx, op, ResourceType::kTopic, name, audit);
+}
+inline bool group(const RequestContext& ctx, AclOperation op, const std::string& name, bool audit = true) {
+  return authorized(ctx, op, ResourceType::kGroup, name, audit);
+}
+bool cluster(const RequestContext& ctx, AclOperation op, bool audit = true);
+// On some resource of the type (Kafka's authorizeByResourceType).
+bool any(const RequestContext& ctx, AclOperation op, ResourceType type);
+
+// The authorized-operations field for the caller: kNotRequested unless
+// requested; the type's operations with the authorizer off; else those allowed
+// (for the cluster: 0 unless DESCRIBE on it is allowed, as Kafka answers).
+std::int32_t topic_operations(const RequestContext& ctx, bool requested, const std::string& name);
+std::int32_t group_operations(const RequestContext& ctx, bool requested, const std::string& name);
+std::int32_t cluster_operations(const RequestContext& ctx, bool requested);
 
 }  // namespace ks::handlers::authz

@@ -7,6 +7,18 @@ namespace ks::handlers {
 
 using protocol::ErrorCode;
 
+std::optional<protocol::ErrorCode> config_denied(const RequestContext& ctx, std::int8_t type,
+                                                 const std::string& name, security::AclOperation op) {
+  if (type == configs::kResourceTopic) {
+    if (!authz::topic(ctx, op, name)) return ErrorCode::kTopicAuthorizationFailed;
+  } else if (type == configs::kResourceBroker || type == configs::kResourceBrokerLogger) {
+    if (!authz::cluster(ctx, op)) return ErrorCode::kClusterAuthorizationFailed;
+  } else if (type == configs::kResourceGroup) {
+    if (!authz::group(ctx, op, name)) return ErrorCode::kGroupAuthorizationFailed;
+  }
+  return std::nullopt;
+}
+
 ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std::string& name) {
   ConfigChange c;
   if (type == configs::kResourceTopic) {
@@ -18,8 +30,11 @@ ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std:
       c.current = &t->record.configs;
     }
   } else if (type == configs::kResourceBroker) {
-    if (!configs::is_this_broker(b, name)) {
-      c.fail(ErrorCode::kInvalidRequest, "Unexpected broker id " + name);
+    if (auto error = configs::broker_resource_error(b, name)) {
+      c.fail(ErrorCode::kInvalidRequest, *error);
+    } else if (name.empty()) {
+      c.kind = ConfigChange::Kind::kBrokerDefault;
+      c.current = &b.log.cluster().default_broker_configs();
     } else {
       c.current = &b.log.dynamic_broker_configs();
     }
@@ -40,6 +55,13 @@ ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std:
   return c;
 }
 
+void check_broker_configs(const ConfigMap& next, const std::vector<std::string>& set, ConfigChange& change) {
+  const bool per_broker = change.kind == ConfigChange::Kind::kBroker;
+  if (auto error = cluster::validate_dynamic_broker_configs(next, set, per_broker)) {
+    change.fail(ErrorCode::kInvalidRequest, *error);
+  }
+}
+
 void check_group_configs(BrokerContext& b, const ConfigMap& next, ConfigChange& change) {
   if (auto error = coordinator::validate_group_configs(next, b.groups->options())) {
     change.fail(ErrorCode::kInvalidConfig, *error);
@@ -54,6 +76,8 @@ awaitable<void> store_config_change(BrokerContext& b, const std::string& name, c
     s = co_await b.log.set_topic_configs(name, next);
   } else if (change.kind == ConfigChange::Kind::kGroup) {
     s = co_await b.groups->set_group_configs(name, next);
+  } else if (change.kind == ConfigChange::Kind::kBrokerDefault) {
+    s = co_await b.log.cluster().set_default_broker_configs(next);
   } else {
     s = co_await b.log.set_dynamic_broker_configs(next);
   }

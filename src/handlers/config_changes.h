@@ -8,8 +8,10 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "coordinator/group_configs.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/context.h"
 
 namespace ks::handlers {
@@ -18,8 +20,9 @@ using ConfigMap = std::map<std::string, std::string>;
 
 // One resource of an alter request, resolved before anything changes.
 struct ConfigChange {
-  enum class Kind { kTopic, kBroker, kGroup };
-  Kind kind = Kind::kBroker;           // kBroker: this broker's dynamic configs
+  enum class Kind { kTopic, kBroker, kBrokerDefault, kGroup };
+  // kBroker: this broker's dynamic configs; kBrokerDefault: the cluster-wide ones.
+  Kind kind = Kind::kBroker;
   const ConfigMap* current = nullptr;  // explicit configs now; null when `error` is set
   protocol::ErrorCode error = protocol::ErrorCode::kNone;
   std::string message;
@@ -42,9 +45,19 @@ ConfigChange find_config_resource(BrokerContext& b, std::int8_t type, const std:
 awaitable<void> store_config_change(BrokerContext& b, const std::string& name, const ConfigMap& next,
                                     bool validate_only, ConfigChange& change);
 
+// A broker level's new dynamic set: the names `set` SET (or AlterConfigs lists)
+// allowed at that level, their values valid (INVALID_REQUEST otherwise, as Kafka).
+void check_broker_configs(const ConfigMap& next, const std::vector<std::string>& set, ConfigChange& change);
+
 // A group's new explicit set as a whole (bounds, heartbeat below the session
 // timeout): INVALID_CONFIG with Kafka's message otherwise.
 void check_group_configs(BrokerContext& b, const ConfigMap& next, ConfigChange& change);
+
+// Kafka's check of a config resource: `op` (DESCRIBE_CONFIGS, ALTER_CONFIGS) on the topic, the
+// cluster (broker resources) or the group; the *_AUTHORIZATION_FAILED error when refused, made
+// before the resource is looked up.
+std::optional<protocol::ErrorCode> config_denied(const RequestContext& ctx, std::int8_t type,
+                                                 const std::string& name, security::AclOperation op);
 
 // The response fields every alter API has.
 template <class Out>
@@ -59,12 +72,19 @@ void report_config_change(const ConfigChange& change, Out& out) {
 // then stored unless validate_only, and the outcome reported. A coroutine template,
 // so each API instantiates it in its own translation unit.
 template <class Response, class Request, class Next>
-awaitable<Response> alter_config_resources(BrokerContext& b, const Request& req, Next next) {
+awaitable<Response> alter_config_resources(RequestContext& ctx, const Request& req, Next next) {
   Response resp;
+  BrokerContext& b = ctx.broker;
   for (const auto& r : req.resources) {
     auto& out = resp.responses.emplace_back();
     out.resource_type = r.resource_type;
     out.resource_name = r.resource_name;
+    if (auto denied =
+            config_denied(ctx, r.resource_type, r.resource_name, security::AclOperation::kAlterConfigs)) {
+      out.error_code = code(*denied);
+      out.error_message = std::string(protocol::error_name(*denied));
+      continue;
+    }
     ConfigChange change = find_config_resource(b, r.resource_type, r.resource_name);
     ConfigMap configs;
     if (change.ok()) configs = next(r, change);

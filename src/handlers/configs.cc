@@ -27,6 +27,27 @@ std::int8_t type_of(cluster::TopicConfigSpec::Type t) {
   return 0;
 }
 
+// A broker config that can be set at run time: the per-broker value, then
+// the cluster-wide one, then `value` (what the broker started with, or
+// Kafka's default when it equals `kafka_default`).
+Entry dynamic(std::string name, std::string value, const char* kafka_default, std::int8_t type,
+              std::string doc, const cluster::BrokerConfigMap& per_broker,
+              const cluster::BrokerConfigMap& cluster_default) {
+  Entry e;
+  e.doc = std::move(doc);
+  e.name = std::move(name);
+  e.type = type;
+  if (auto it = per_broker.find(e.name); it != per_broker.end())
+    e.synonyms.push_back(Synonym{e.name, it->second, kSourceDynamicBroker});
+  if (auto it = cluster_default.find(e.name); it != cluster_default.end())
+    e.synonyms.push_back(Synonym{e.name, it->second, kSourceDynamicDefaultBroker});
+  if (value != kafka_default) e.synonyms.push_back(Synonym{e.name, value, kSourceStaticBroker});
+  e.synonyms.push_back(Synonym{e.name, std::string(kafka_default), kSourceDefault});
+  e.value = e.synonyms.front().value;
+  e.source = e.synonyms.front().source;
+  return e;
+}
+
 Entry fixed(std::string name, std::string value, std::int8_t type, std::string doc,
             std::int8_t source = kSourceStaticBroker) {
   Entry e;
@@ -45,23 +66,31 @@ constexpr const char* kDefaultProducerExpirationMs = "86400000";
 
 }  // namespace
 
-std::vector<Entry> describe_topic(const cluster::TopicInfo& t) {
+std::vector<Entry> describe_topic(const cluster::TopicInfo& t,
+                                  const cluster::BrokerConfigMap& cluster_default) {
   std::vector<Entry> out;
+  const cluster::BrokerConfigMap defaults = cluster::topic_defaults(cluster_default);
   for (const auto& spec : cluster::topic_config_specs()) {
     Entry e;
     e.name = spec.name;
     e.type = type_of(spec.type);
     e.doc = spec.doc;
     auto it = t.record.configs.find(spec.name);
-    if (it != t.record.configs.end()) {
-      e.value = it->second;
-      e.source = kSourceTopic;
-      e.synonyms.push_back(Synonym{spec.name, it->second, kSourceTopic});
-    } else {
-      e.value = spec.default_value;
-      e.source = kSourceDefault;
+    if (it != t.record.configs.end()) e.synonyms.push_back(Synonym{spec.name, it->second, kSourceTopic});
+    // The cluster-wide config that sets the default, under its own name and value.
+    if (const cluster::LogConfigSynonym* syn = cluster::topic_default_source(cluster_default, spec.name)) {
+      e.synonyms.push_back(
+          Synonym{syn->broker_name, cluster_default.at(syn->broker_name), kSourceDynamicDefaultBroker});
     }
     e.synonyms.push_back(Synonym{spec.name, std::string(spec.default_value), kSourceDefault});
+    e.source = e.synonyms.front().source;
+    if (it != t.record.configs.end()) {
+      e.value = it->second;
+    } else if (auto d = defaults.find(spec.name); d != defaults.end()) {
+      e.value = d->second;
+    } else {
+      e.value = spec.default_value;
+    }
     out.push_back(std::move(e));
   }
   return out;
@@ -91,45 +120,38 @@ std::vector<Entry> describe_broker(const BrokerContext& b) {
   out.push_back(fixed("default.replication.factor", "1", kTypeInt,
                       "Replication factor of new topics: one replica, stored in the object store.",
                       kSourceDefault));
-  out.push_back(fixed("min.insync.replicas", "1", kTypeInt,
-                      "Replicas that must acknowledge an acks=all write.", kSourceDefault));
-  out.push_back(fixed("message.max.bytes", "1048588", kTypeInt,
-                      "Largest record batch a topic accepts unless its max.message.bytes says otherwise.",
-                      kSourceDefault));
-  out.push_back(fixed("log.cleanup.policy", "delete", kTypeList,
-                      "Retention policy of topics; only delete is supported.", kSourceDefault));
-  out.push_back(
-      fixed("compression.type", "producer", kTypeString,
-            "Default of topics' compression.type: batches are stored as the producer compressed them.",
-            kSourceDefault));
-  out.push_back(fixed("log.retention.ms", "604800000", kTypeLong,
-                      "How long records are kept unless a topic's retention.ms says otherwise.",
-                      kSourceDefault));
-  out.push_back(fixed("log.retention.hours", "168", kTypeInt, "log.retention.ms in hours.", kSourceDefault));
-  out.push_back(
-      fixed("log.retention.bytes", "-1", kTypeLong,
-            "Largest partition size unless a topic's retention.bytes says otherwise; -1 for no limit.",
-            kSourceDefault));
+  // Defaults of topic configs: cluster-wide dynamic configs (cluster/broker_config.h).
+  const cluster::BrokerConfigMap& per_broker = b.log.dynamic_broker_configs();
+  const cluster::BrokerConfigMap& cluster_default = b.log.cluster().default_broker_configs();
+  auto log_default = [&](const char* name, const char* kafka_default, std::int8_t type, const char* doc) {
+    out.push_back(dynamic(name, kafka_default, kafka_default, type, doc, per_broker, cluster_default));
+  };
+  log_default("min.insync.replicas", "1", kTypeInt, "Replicas that must acknowledge an acks=all write.");
+  log_default("message.max.bytes", "1048588", kTypeInt,
+              "Largest record batch a topic accepts unless its max.message.bytes says otherwise.");
+  log_default("log.cleanup.policy", "delete", kTypeList,
+              "Retention policy of topics; only delete is supported.");
+  log_default(
+      "compression.type", "producer", kTypeString,
+      "Default of topics' compression.type: producer stores batches as the producer compressed them.");
+  log_default("log.message.timestamp.type", "CreateTime", kTypeString,
+              "Default of topics' message.timestamp.type.");
+  log_default("log.retention.ms", "604800000", kTypeLong,
+              "How long records are kept unless a topic's retention.ms says otherwise.");
+  log_default("log.retention.minutes", "10080", kTypeInt,
+              "log.retention.ms in minutes (when it is not set).");
+  log_default("log.retention.hours", "168", kTypeInt,
+              "log.retention.ms in hours (when neither ms nor minutes is set).");
+  log_default("log.retention.bytes", "-1", kTypeLong,
+              "Largest partition size unless a topic's retention.bytes says otherwise; -1 for no limit.");
   // Retention is applied on every checkpoint interval.
   out.push_back(
       fixed("log.retention.check.interval.ms", std::to_string(opt.checkpoint_interval.count()), kTypeLong,
             "How often retention is applied: every checkpoint interval (--checkpoint-interval-ms)."));
-  Entry pe;
-  pe.name = "producer.id.expiration.ms";
-  pe.type = kTypeInt;
-  pe.doc = "How long the state of an idle idempotent producer is kept (dynamic: AlterConfigs).";
-  const auto& dyn = b.log.dynamic_broker_configs();
-  auto it = dyn.find(pe.name);
-  if (it != dyn.end()) {
-    pe.value = it->second;
-    pe.source = kSourceDynamicBroker;
-    pe.synonyms.push_back(Synonym{pe.name, it->second, kSourceDynamicBroker});
-  } else {
-    pe.value = std::to_string(opt.producer_expiration.count());
-    pe.source = pe.value == kDefaultProducerExpirationMs ? kSourceDefault : kSourceStaticBroker;
-  }
-  pe.synonyms.push_back(Synonym{pe.name, std::string(kDefaultProducerExpirationMs), kSourceDefault});
-  out.push_back(std::move(pe));
+  out.push_back(dynamic("producer.id.expiration.ms", std::to_string(opt.producer_expiration.count()),
+                        kDefaultProducerExpirationMs, kTypeInt,
+                        "How long the state of an idle idempotent producer is kept (dynamic: AlterConfigs).",
+                        per_broker, cluster_default));
   return out;
 }
 
@@ -160,18 +182,33 @@ std::vector<Entry> describe_group(const coordinator::GroupCoordinator& groups, c
   return out;
 }
 
-bool is_this_broker(const BrokerContext& b, const std::string& name) {
-  return name.empty() || name == std::to_string(b.node_id);
+std::vector<Entry> describe_broker_defaults(const BrokerContext& b) {
+  std::vector<Entry> out;
+  for (const auto& [name, value] : b.log.cluster().default_broker_configs()) {
+    Entry e;
+    e.name = name;
+    e.value = value;
+    e.source = kSourceDynamicDefaultBroker;
+    e.type = kTypeInt;  // producer.id.expiration.ms, log.retention.hours...
+    const cluster::LogConfigSynonym* syn = cluster::find_log_config_synonym(name);
+    const cluster::TopicConfigSpec* spec =
+        syn != nullptr ? cluster::find_topic_config(syn->topic_name) : nullptr;
+    if (spec != nullptr && syn->scale == 1) e.type = type_of(spec->type);
+    e.doc = "Cluster-wide dynamic broker config.";
+    e.synonyms.push_back(Synonym{name, value, kSourceDynamicDefaultBroker});
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
-bool is_dynamic_broker_config(const std::string& name) { return name == "producer.id.expiration.ms"; }
-
-std::optional<std::string> validate_broker_config(const std::string& name, const std::string& value) {
-  if (!is_dynamic_broker_config(name)) return "Cannot update these configs dynamically: " + name;
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
-  if (ec != std::errc() || p != value.data() + value.size() || value.empty() || v < 1 || v > INT32_MAX) {
-    return "Invalid value " + value + " for configuration " + name + ": Value must be at least 1";
+std::optional<std::string> broker_resource_error(const BrokerContext& b, const std::string& name) {
+  if (name.empty()) return std::nullopt;
+  std::int64_t id = 0;
+  auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (ec != std::errc() || p != name.data() + name.size() || id < INT32_MIN || id > INT32_MAX)
+    return "Node id must be an integer, but it is: " + name;
+  if (id != b.node_id) {
+    return "Unexpected broker id, expected " + std::to_string(b.node_id) + ", but received " + name;
   }
   return std::nullopt;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/broker_config.h"
 #include "handlers/context.h"
 
 namespace ks::handlers::configs {
@@ -22,6 +23,7 @@ inline constexpr std::int8_t kResourceGroup = 32;
 // DescribeConfigs ConfigSource
 inline constexpr std::int8_t kSourceTopic = 1;
 inline constexpr std::int8_t kSourceDynamicBroker = 2;
+inline constexpr std::int8_t kSourceDynamicDefaultBroker = 3;
 inline constexpr std::int8_t kSourceStaticBroker = 4;
 inline constexpr std::int8_t kSourceDefault = 5;
 inline constexpr std::int8_t kSourceGroup = 8;
@@ -56,18 +58,20 @@ struct Entry {
   std::string doc;  // DescribeConfigs documentation (include_documentation)
 };
 
-std::vector<Entry> describe_topic(const cluster::TopicInfo& t);
+// A topic's configs: its own values over the cluster-wide dynamic defaults
+// (cluster::ClusterState::default_broker_configs()) over Kafka's defaults.
+std::vector<Entry> describe_topic(const cluster::TopicInfo& t,
+                                  const cluster::BrokerConfigMap& cluster_default);
+// This broker's configs (BROKER resource named by its id).
 std::vector<Entry> describe_broker(const BrokerContext& b);
+// The cluster-wide dynamic configs set (BROKER resource ""), as Kafka lists them.
+std::vector<Entry> describe_broker_defaults(const BrokerContext& b);
 // A group's configs (GROUP resource): its explicit values over the broker's.
 std::vector<Entry> describe_group(const coordinator::GroupCoordinator& groups, const std::string& group);
 
-// A broker resource names this broker ("" = the cluster-wide default).
-bool is_this_broker(const BrokerContext& b, const std::string& name);
-
-// Broker configs that can be changed at run time; nullopt when `value` is
-// valid for `name`, else the error message (INVALID_CONFIG / INVALID_REQUEST).
-std::optional<std::string> validate_broker_config(const std::string& name, const std::string& value);
-bool is_dynamic_broker_config(const std::string& name);
+// A BROKER resource name: "" (the cluster-wide defaults) or this broker's id;
+// Kafka's INVALID_REQUEST message otherwise.
+std::optional<std::string> broker_resource_error(const BrokerContext& b, const std::string& name);
 
 bool is_list_config(const std::string& topic_config_name);
 

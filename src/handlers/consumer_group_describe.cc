@@ -22,6 +22,10 @@ ConsumerGroupDescribeResponse build(RequestContext& ctx, const ConsumerGroupDesc
   for (const auto& id : req.group_ids) {
     auto& out = resp.groups.emplace_back();
     out.group_id = id;
+    if (!authz::group(ctx, authz::kDescribe, id)) {
+      out.error_code = code(ErrorCode::kGroupAuthorizationFailed);
+      continue;
+    }
     if (ctx.broker.groups == nullptr) {
       out.error_code = code(ErrorCode::kCoordinatorNotAvailable);
       continue;
@@ -47,7 +51,7 @@ ConsumerGroupDescribeResponse build(RequestContext& ctx, const ConsumerGroupDesc
       fill_assignment(om.assignment, m.assignment, ctx.broker.log);
       fill_assignment(om.target_assignment, m.target, ctx.broker.log);
     }
-    out.authorized_operations = authz::group_operations(req.include_authorized_operations);
+    out.authorized_operations = authz::group_operations(ctx, req.include_authorized_operations, id);
   }
   return resp;
 }

@@ -2,6 +2,7 @@
 // consumer_heartbeat and back. v1: the client generates its member id and may
 // subscribe by regex.
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -52,6 +53,19 @@ void fill(ConsumerGroupHeartbeatResponse& resp, const coordinator::ConsumerHeart
 
 awaitable<ConsumerGroupHeartbeatResponse> handle(RequestContext& ctx, ConsumerGroupHeartbeatRequest& req) {
   ConsumerGroupHeartbeatResponse resp;
+  if (!authz::group(ctx, authz::kRead, req.group_id)) {
+    resp.error_code = code(ErrorCode::kGroupAuthorizationFailed);
+    co_return resp;
+  }
+  // Subscribed topic names the caller may not describe refuse the whole heartbeat (Kafka's answer).
+  if (req.subscribed_topic_names) {
+    for (const auto& t : *req.subscribed_topic_names) {
+      if (!authz::topic(ctx, authz::kDescribe, t)) {
+        resp.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+        co_return resp;
+      }
+    }
+  }
   if (ctx.broker.groups == nullptr) {
     resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
     co_return resp;

@@ -1,5 +1,7 @@
 #include "handlers/context.h"
 
+#include "handlers/authorized_ops.h"
+
 namespace ks::handlers {
 
 using protocol::ErrorCode;
@@ -128,6 +130,11 @@ awaitable<const cluster::TopicInfo*> find_or_auto_create(RequestContext& ctx, co
   }
   if (!allowed || !ctx.broker.auto_create_topics) {
     error = ErrorCode::kUnknownTopicOrPartition;
+    co_return nullptr;
+  }
+  // Auto-creation needs CREATE on the cluster or on the topic (Kafka's Metadata).
+  if (!authz::cluster(ctx, authz::kCreate, /*audit=*/false) && !authz::topic(ctx, authz::kCreate, name)) {
+    error = ErrorCode::kTopicAuthorizationFailed;
     co_return nullptr;
   }
   auto r = co_await log.create_topic(name, ctx.broker.default_partitions, {});

@@ -19,6 +19,7 @@ class GroupCoordinator;
 
 namespace ks::security {
 class Authenticator;
+class AclStore;
 }  // namespace ks::security
 
 namespace ks::handlers {
@@ -74,6 +75,8 @@ struct BrokerContext {
   std::vector<ListenerAddress> listeners = {};
   // SASL on SASL_PLAINTEXT / SASL_SSL listeners (null: no SASL listener).
   security::Authenticator* authenticator = nullptr;
+  // The ACLs and the authorizer (null: the authorizer is off, every request is allowed).
+  security::AclStore* acls = nullptr;
   bool auto_create_topics = true;
   std::int32_t default_partitions = 1;
   // Partitions one topic may have (bounds the state a single request can create).

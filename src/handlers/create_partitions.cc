@@ -1,5 +1,6 @@
 #include <set>
 
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 #include "handlers/replica_assignment.h"
 
@@ -33,6 +34,8 @@ awaitable<CreatePartitionsResponse> handle(RequestContext& ctx, CreatePartitions
     if (info != nullptr && t.assignments.has_value()) assignment_error = check_assignments(t, current, known);
     if (duplicated.count(t.name)) {
       fail(ErrorCode::kInvalidRequest, "Duplicate topic in the request: " + t.name);
+    } else if (!authz::topic(ctx, authz::kAlter, t.name)) {
+      fail(ErrorCode::kTopicAuthorizationFailed, "Authorization failed.");
     } else if (info == nullptr) {
       fail(ErrorCode::kUnknownTopicOrPartition, "This server does not host this topic.");
     } else if (t.count <= current) {

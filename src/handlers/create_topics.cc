@@ -1,5 +1,6 @@
 #include <set>
 
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 #include "handlers/replica_assignment.h"
 
@@ -44,6 +45,8 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
   auto& b = ctx.broker;
   const std::set<std::string> duplicated = repeated_names(req.topics);
   const std::set<std::int32_t> known = known_brokers(b);
+  // CREATE on the cluster allows every topic; otherwise CREATE on the topic.
+  const bool cluster_create = authz::cluster(ctx, authz::kCreate, /*audit=*/false);
   for (const auto& t : req.topics) {
     Result_ out;
     out.name = t.name;
@@ -68,6 +71,8 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
     if (duplicated.count(t.name)) {
       fail(ErrorCode::kInvalidRequest,
            "Create topics request from client contains multiple entries for topic " + t.name);
+    } else if (!cluster_create && !authz::topic(ctx, authz::kCreate, t.name)) {
+      fail(ErrorCode::kTopicAuthorizationFailed, "Authorization failed.");
     } else if (!valid_topic_name(t.name)) {
       fail(ErrorCode::kInvalidTopicException,
            "Topic name '" + t.name + "' is illegal: use [a-zA-Z0-9._-], at most 249 characters");
@@ -99,6 +104,15 @@ awaitable<CreateTopicsResponse> handle(RequestContext& ctx, CreateTopicsRequest&
       }
     }
     if (out.error_code != 0) out.configs = std::nullopt;
+    // KIP-525: the configs (and sizes) only for a caller that may DESCRIBE_CONFIGS the topic.
+    if (!authz::topic(ctx, authz::kDescribeConfigs, t.name, /*audit=*/false)) {
+      out.topic_config_error_code = code(ErrorCode::kTopicAuthorizationFailed);
+      if (out.error_code == 0) {
+        out.num_partitions = -1;
+        out.replication_factor = -1;
+        out.configs.emplace();
+      }
+    }
     resp.topics.push_back(std::move(out));
   }
   co_return resp;

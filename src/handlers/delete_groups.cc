@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -21,9 +22,26 @@ DeleteGroupsResponse unavailable(const DeleteGroupsRequest& req) { return respon
 
 awaitable<DeleteGroupsResponse> handle(RequestContext& ctx, DeleteGroupsRequest& req) {
   if (ctx.broker.groups == nullptr) co_return unavailable(req);
-  std::shared_ptr<coordinator::DeleteGroupsWait> w = ctx.broker.groups->delete_groups(req.groups_names);
+  // DELETE on each group (decided once, before the wait); only those are deleted.
+  std::vector<bool> may_delete;
+  std::vector<std::string> allowed;
+  for (const auto& g : req.groups_names) {
+    may_delete.push_back(authz::group(ctx, authz::kDelete, g));
+    if (may_delete.back()) allowed.push_back(g);
+  }
+  std::shared_ptr<coordinator::DeleteGroupsWait> w = ctx.broker.groups->delete_groups(allowed);
   co_await w->done.wait();
-  co_return response(req, w->errors);
+  std::vector<ErrorCode> errors;
+  std::size_t i = 0;
+  for (std::size_t k = 0; k < req.groups_names.size(); ++k) {
+    if (!may_delete[k]) {
+      errors.push_back(ErrorCode::kGroupAuthorizationFailed);
+    } else {
+      errors.push_back(i < w->errors.size() ? w->errors[i] : ErrorCode::kCoordinatorNotAvailable);
+      ++i;
+    }
+  }
+  co_return response(req, errors);
 }
 
 }  // namespace ks::handlers

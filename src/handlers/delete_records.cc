@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -16,11 +17,16 @@ awaitable<DeleteRecordsResponse> handle(RequestContext& ctx, DeleteRecordsReques
     tr.name = rt.name;
     tr.partitions.reserve(rt.partitions.size());
     const cluster::TopicInfo* t = log.topic(rt.name);
+    const bool allowed = authz::topic(ctx, authz::kDelete, rt.name);
     for (const auto& rp : rt.partitions) {
       tr.partitions.emplace_back();
       auto& pr = tr.partitions.back();
       pr.partition_index = rp.partition_index;
       pr.low_watermark = -1;
+      if (!allowed) {
+        pr.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+        continue;
+      }
       const log::PartitionKey key{t ? t->record.id : log::TopicId{}, rp.partition_index};
       const log::PartitionState* st = t ? log.partition(key) : nullptr;
       if (st == nullptr) {

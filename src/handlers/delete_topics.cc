@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -24,7 +25,13 @@ awaitable<DeleteTopicsResponse> handle(RequestContext& ctx, DeleteTopicsRequest&
       missing = ErrorCode::kUnknownTopicId;
     }
     out.topic_id = w.topic_id;
-    if (t == nullptr) {
+    // DELETE on the topic (by name even when it is unknown; by id only when known).
+    std::optional<std::string> checked = w.name;
+    if (t != nullptr) checked = t->record.name;
+    if (checked && !authz::topic(ctx, authz::kDelete, *checked)) {
+      out.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+      out.error_message = "Authorization failed.";
+    } else if (t == nullptr) {
       out.error_code = code(missing);
       out.error_message = "This server does not host this topic.";
     } else {

@@ -16,7 +16,8 @@ awaitable<DescribeClusterResponse> handle(RequestContext& ctx, DescribeClusterRe
     co_return resp;
   }
   resp.cluster_id = b.log.cluster_id();
-  resp.cluster_authorized_operations = authz::cluster_operations(req.include_cluster_authorized_operations);
+  resp.cluster_authorized_operations =
+      authz::cluster_operations(ctx, req.include_cluster_authorized_operations);
   // v2 (KIP-1073): only live (registered) brokers are listed, so
   // include_fenced_brokers adds nobody and is_fenced stays false.
   if (b.cluster != nullptr) {

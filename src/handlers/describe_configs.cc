@@ -1,5 +1,6 @@
 #include <set>
 
+#include "handlers/config_changes.h"
 #include "handlers/configs.h"
 #include "handlers/handlers.h"
 
@@ -50,19 +51,24 @@ awaitable<DescribeConfigsResponse> handle(RequestContext& ctx, DescribeConfigsRe
     if (r.configuration_keys.has_value() && !r.configuration_keys->empty()) {
       keys.emplace(r.configuration_keys->begin(), r.configuration_keys->end());
     }
-    if (r.resource_type == configs::kResourceTopic) {
+    if (auto denied =
+            config_denied(ctx, r.resource_type, r.resource_name, security::AclOperation::kDescribeConfigs)) {
+      out.error_code = code(*denied);
+      out.error_message = std::string(protocol::error_name(*denied));
+    } else if (r.resource_type == configs::kResourceTopic) {
       const cluster::TopicInfo* t = b.log.topic(r.resource_name);
       if (t == nullptr) {
         out.error_code = code(ErrorCode::kUnknownTopicOrPartition);
         out.error_message = "Topic " + r.resource_name + " does not exist.";
       } else {
-        fill(ctx, req, configs::describe_topic(*t), keys, out);
+        fill(ctx, req, configs::describe_topic(*t, b.log.cluster().default_broker_configs()), keys, out);
       }
     } else if (r.resource_type == configs::kResourceBroker) {
-      if (!configs::is_this_broker(b, r.resource_name)) {
+      if (auto error = configs::broker_resource_error(b, r.resource_name)) {
         out.error_code = code(ErrorCode::kInvalidRequest);
-        out.error_message = "Unexpected broker id, expected " + std::to_string(b.node_id) + " but received " +
-                            r.resource_name;
+        out.error_message = *error;
+      } else if (r.resource_name.empty()) {
+        fill(ctx, req, configs::describe_broker_defaults(b), keys, out);
       } else {
         fill(ctx, req, configs::describe_broker(b), keys, out);
       }

@@ -12,6 +12,11 @@ Resp build(RequestContext& ctx, const DescribeGroupsRequest& req) {
   for (const auto& id : req.groups) {
     Resp::DescribedGroup out;
     out.group_id = id;
+    if (!authz::group(ctx, authz::kDescribe, id)) {
+      out.error_code = code(ErrorCode::kGroupAuthorizationFailed);
+      resp.groups.push_back(std::move(out));
+      continue;
+    }
     if (ctx.broker.groups == nullptr) {
       out.error_code = code(ErrorCode::kCoordinatorNotAvailable);
       resp.groups.push_back(std::move(out));
@@ -29,7 +34,7 @@ Resp build(RequestContext& ctx, const DescribeGroupsRequest& req) {
     out.error_code = code(d.error);
     // v3+: the group's authorized operations when asked for (Kafka: groups without an error only).
     out.authorized_operations = authz::group_operations(
-        ctx.version >= 3 && req.include_authorized_operations && d.error == ErrorCode::kNone);
+        ctx, ctx.version >= 3 && req.include_authorized_operations && d.error == ErrorCode::kNone, id);
     out.group_state = d.state;
     out.protocol_type = d.protocol_type;
     out.protocol_data = d.protocol;

@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -23,8 +24,12 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
     // store, and a DeleteTopics meanwhile erases the topic (partitions looked
     // up after that are simply unknown).
     std::optional<cluster::TopicId> id;
+    bool allowed = true;  // READ on the topic (an unknown topic id names nothing to check)
     if (const cluster::TopicInfo* t = by_id ? log.topic_by_id(ft.topic_id.bytes) : log.topic(ft.topic)) {
       id = t->record.id;
+      allowed = authz::topic(ctx, authz::kRead, t->record.name);
+    } else if (!by_id) {
+      allowed = authz::topic(ctx, authz::kRead, ft.topic);
     }
     tr.topic = ft.topic;
     tr.topic_id = ft.topic_id;
@@ -32,6 +37,12 @@ awaitable<std::size_t> fill(RequestContext& ctx, const FetchRequest& req, FetchR
       PartitionData pd;
       pd.partition_index = fp.partition;
       pd.records.is_null = false;
+      if (!allowed) {
+        pd.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+        pd.high_watermark = pd.last_stable_offset = pd.log_start_offset = -1;
+        tr.partitions.push_back(std::move(pd));
+        continue;
+      }
       const log::PartitionState* st = id ? log.partition(log::PartitionKey{*id, fp.partition}) : nullptr;
       if (st == nullptr) {
         const cluster::TopicInfo* t = id ? log.topic_by_id(*id) : nullptr;

@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -16,7 +17,9 @@ struct Answer {
 
 Answer answer(const RequestContext& ctx, std::int8_t key_type, const std::string& key) {
   Answer a;
-  if (key_type == kTransactionKey) {
+  if (key_type == kGroupKey && !authz::group(ctx, authz::kDescribe, key)) {
+    a.error = ErrorCode::kGroupAuthorizationFailed;
+  } else if (key_type == kTransactionKey) {
     // No transactions here: clients must not start one.
     a.error = ErrorCode::kTransactionalIdAuthorizationFailed;
   } else if (key_type != kGroupKey) {

@@ -44,6 +44,10 @@ awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest&
 // KIP-848 consumer groups.
 awaitable<ConsumerGroupHeartbeatResponse> handle(RequestContext& ctx, ConsumerGroupHeartbeatRequest& req);
 awaitable<ConsumerGroupDescribeResponse> handle(RequestContext& ctx, ConsumerGroupDescribeRequest& req);
+// ACLs (security/acl_store.h; BrokerContext::acls).
+awaitable<DescribeAclsResponse> handle(RequestContext& ctx, DescribeAclsRequest& req);
+awaitable<CreateAclsResponse> handle(RequestContext& ctx, CreateAclsRequest& req);
+awaitable<DeleteAclsResponse> handle(RequestContext& ctx, DeleteAclsRequest& req);
 // Authentication on SASL listeners (sasl.cc; the mechanisms in security/sasl.h).
 awaitable<SaslHandshakeResponse> handle(RequestContext& ctx, SaslHandshakeRequest& req);
 awaitable<SaslAuthenticateResponse> handle(RequestContext& ctx, SaslAuthenticateRequest& req);

@@ -80,28 +80,33 @@ ConfigMap next_topic_configs(const Resource& r, ConfigMap next, ConfigChange& ch
   return next;
 }
 
-// This broker's dynamic configs after the operations (SET and DELETE only).
+// A broker level's dynamic configs after the operations (SET and DELETE: no
+// config we take is a list), then checked as a whole as Kafka does.
 ConfigMap next_broker_configs(const Resource& r, ConfigMap next, ConfigChange& change) {
+  std::vector<std::string> set;
   for (const auto& c : r.configs) {
-    if (!configs::is_dynamic_broker_config(c.name)) {
-      change.fail(ErrorCode::kInvalidRequest, "Cannot update these configs dynamically: " + c.name);
-      break;
-    }
-    std::optional<std::string> error;
     if (c.config_operation == configs::kOpSet) {
-      error = c.value ? configs::validate_broker_config(c.name, *c.value)
-                      : std::optional<std::string>("Null value not supported for : " + c.name);
-      if (!error) next[c.name] = *c.value;
+      if (!c.value) {
+        change.fail(ErrorCode::kInvalidRequest, "Null value not supported for : " + c.name);
+        break;
+      }
+      next[c.name] = *c.value;
+      set.push_back(c.name);
     } else if (c.config_operation == configs::kOpDelete) {
       next.erase(c.name);
+    } else if (c.config_operation == configs::kOpAppend || c.config_operation == configs::kOpSubtract) {
+      change.fail(ErrorCode::kInvalidRequest,
+                  std::string("Config value ") +
+                      (c.config_operation == configs::kOpAppend ? "append" : "subtract") +
+                      " is not allowed for config key: " + c.name);
+      break;
     } else {
-      error = "Config value append is not allowed for config key: " + c.name;
-    }
-    if (error) {
-      change.fail(ErrorCode::kInvalidConfig, *error);
+      change.fail(ErrorCode::kInvalidRequest,
+                  "Unknown operations type " + std::to_string(c.config_operation));
       break;
     }
   }
+  if (change.ok()) check_broker_configs(next, set, change);
   return next;
 }
 
@@ -131,6 +136,7 @@ ConfigMap next_configs(const Resource& r, ConfigChange& change) {
     case ConfigChange::Kind::kGroup:
       return next_group_configs(r, *change.current, change);
     case ConfigChange::Kind::kBroker:
+    case ConfigChange::Kind::kBrokerDefault:
       break;
   }
   return next_broker_configs(r, *change.current, change);
@@ -139,7 +145,7 @@ ConfigMap next_configs(const Resource& r, ConfigChange& change) {
 }  // namespace
 
 awaitable<IncrementalAlterConfigsResponse> handle(RequestContext& ctx, IncrementalAlterConfigsRequest& req) {
-  return alter_config_resources<IncrementalAlterConfigsResponse>(ctx.broker, req, next_configs);
+  return alter_config_resources<IncrementalAlterConfigsResponse>(ctx, req, next_configs);
 }
 
 }  // namespace ks::handlers

@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -12,6 +13,13 @@ awaitable<InitProducerIdResponse> handle(RequestContext& ctx, InitProducerIdRequ
   if (req.transactional_id.has_value()) {
     // Transactions are not supported: fail fast and clearly.
     resp.error_code = code(ErrorCode::kTransactionalIdAuthorizationFailed);
+    co_return resp;
+  }
+  // An idempotent producer: IDEMPOTENT_WRITE on the cluster, or WRITE on some topic (Kafka 2.8+).
+  if (!authz::cluster(ctx, authz::kIdempotentWrite, /*audit=*/false) &&
+      !authz::any(ctx, authz::kWrite, security::ResourceType::kTopic)) {
+    (void)authz::cluster(ctx, authz::kIdempotentWrite);  // counted and logged as the denial
+    resp.error_code = code(ErrorCode::kClusterAuthorizationFailed);
     co_return resp;
   }
   auto id = co_await ctx.broker.log.allocate_producer_id();

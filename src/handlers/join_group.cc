@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -39,16 +40,17 @@ JoinGroupResponse response(const coordinator::JoinResult& r) {
   return resp;
 }
 
-JoinGroupResponse unavailable() {
+JoinGroupResponse failed(ErrorCode e) {
   coordinator::JoinResult r;
-  r.error = ErrorCode::kCoordinatorNotAvailable;
+  r.error = e;
   return response(r);
 }
 
 }  // namespace
 
 awaitable<JoinGroupResponse> handle(RequestContext& ctx, JoinGroupRequest& req) {
-  if (ctx.broker.groups == nullptr) co_return unavailable();
+  if (!authz::group(ctx, authz::kRead, req.group_id)) co_return failed(ErrorCode::kGroupAuthorizationFailed);
+  if (ctx.broker.groups == nullptr) co_return failed(ErrorCode::kCoordinatorNotAvailable);
   // Waits for the join phase of the rebalance (bounded by the rebalance timeout).
   std::shared_ptr<coordinator::JoinWait> w = ctx.broker.groups->join(params(ctx, req));
   co_await w->done.wait();

@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -6,6 +7,10 @@ namespace {
 
 LeaveGroupResponse build(RequestContext& ctx, const LeaveGroupRequest& req) {
   LeaveGroupResponse resp;
+  if (!authz::group(ctx, authz::kRead, req.group_id)) {
+    resp.error_code = code(ErrorCode::kGroupAuthorizationFailed);
+    return resp;
+  }
   if (ctx.broker.groups == nullptr) {
     resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
     return resp;

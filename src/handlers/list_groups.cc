@@ -1,6 +1,7 @@
 #include <set>
 
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -23,8 +24,11 @@ ListGroupsResponse build(RequestContext& ctx, const ListGroupsRequest& req) {
     for (char c : t) l.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
     types.insert(std::move(l));
   }
+  // DESCRIBE on the cluster lists every group; otherwise those the caller may describe.
+  const bool all = authz::cluster(ctx, authz::kDescribe, /*audit=*/false);
   for (auto& g : ctx.broker.groups->list(req.states_filter)) {
     if (!types.empty() && !types.contains(g.type)) continue;
+    if (!all && !authz::group(ctx, authz::kDescribe, g.group_id, /*audit=*/false)) continue;
     ListGroupsResponse::ListedGroup out;
     out.group_id = std::move(g.group_id);
     out.protocol_type = std::move(g.protocol_type);

@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -21,9 +22,15 @@ awaitable<ListOffsetsResponse> handle(RequestContext& ctx, ListOffsetsRequest& r
     resp.topics.emplace_back();
     auto& tr = resp.topics.back();
     tr.name = rt.name;
+    const bool allowed = authz::topic(ctx, authz::kDescribe, rt.name);
     for (const auto& rp : rt.partitions) {
       ListOffsetsResponse::ListOffsetsTopicResponse::ListOffsetsPartitionResponse pr;
       pr.partition_index = rp.partition_index;
+      if (!allowed) {
+        pr.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+        tr.partitions.push_back(std::move(pr));
+        continue;
+      }
       const cluster::TopicInfo* t = log.topic(rt.name);
       log::PartitionKey key{t ? t->record.id : log::TopicId{}, rp.partition_index};
       const log::PartitionState* st = t ? log.partition(key) : nullptr;

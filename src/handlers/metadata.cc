@@ -7,7 +7,7 @@ namespace {
 void describe_topic(RequestContext& ctx, const cluster::TopicInfo& t, bool with_operations,
                     MetadataResponse::MetadataResponseTopic& out) {
   out.error_code = 0;
-  out.topic_authorized_operations = authz::topic_operations(with_operations);
+  out.topic_authorized_operations = authz::topic_operations(ctx, with_operations, t.record.name);
   out.name = t.record.name;
   out.topic_id.bytes = t.record.id;
   out.partitions.reserve(static_cast<std::size_t>(t.record.partitions));
@@ -65,13 +65,15 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
   resp.error_code = 0;
   // v8+: authorized operations when asked for (the cluster's only in v8-10).
   const bool topic_ops = ctx.version >= 8 && req.include_topic_authorized_operations;
-  resp.cluster_authorized_operations = authz::cluster_operations(ctx.version >= 8 && ctx.version <= 10 &&
-                                                                 req.include_cluster_authorized_operations);
+  resp.cluster_authorized_operations = authz::cluster_operations(
+      ctx, ctx.version >= 8 && ctx.version <= 10 && req.include_cluster_authorized_operations);
 
   // v0: an empty list means all topics; v1+: null means all, empty means none.
   const bool all = !req.topics.has_value() || (ctx.version == 0 && req.topics->empty());
   if (all) {
+    // Only the topics the caller may describe (all with the authorizer off).
     for (const auto* t : b.log.topics()) {
+      if (!authz::topic(ctx, authz::kDescribe, t->record.name, /*audit=*/false)) continue;
       resp.topics.emplace_back();
       describe_topic(ctx, *t, topic_ops, resp.topics.back());
     }
@@ -87,9 +89,18 @@ awaitable<MetadataResponse> handle(RequestContext& ctx, MetadataRequest& req) {
       const auto* t = b.log.topic_by_id(rt.topic_id.bytes);
       if (t == nullptr) {
         out.error_code = code(ErrorCode::kUnknownTopicId);
+      } else if (!authz::topic(ctx, authz::kDescribe, t->record.name)) {
+        out.error_code = code(ErrorCode::kTopicAuthorizationFailed);
       } else {
         describe_topic(ctx, *t, topic_ops, out);
       }
+      resp.topics.push_back(std::move(out));
+      continue;
+    }
+    if (!authz::topic(ctx, authz::kDescribe, *rt.name)) {
+      out.name = *rt.name;
+      out.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+      out.topic_authorized_operations = authz::topic_operations(topic_ops);
       resp.topics.push_back(std::move(out));
       continue;
     }

@@ -1,12 +1,25 @@
+#include <set>
+
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
 namespace {
 
-coordinator::TopicPartitions wanted(const OffsetDeleteRequest& req) {
+// The request topics the caller may not READ (answered TOPIC_AUTHORIZATION_FAILED), decided once.
+std::set<std::string> unreadable(const RequestContext& ctx, const OffsetDeleteRequest& req) {
+  std::set<std::string> out;
+  for (const auto& t : req.topics) {
+    if (!authz::topic(ctx, authz::kRead, t.name)) out.insert(t.name);
+  }
+  return out;
+}
+
+coordinator::TopicPartitions wanted(const OffsetDeleteRequest& req, const std::set<std::string>& denied) {
   coordinator::TopicPartitions out;
   for (const auto& t : req.topics) {
+    if (denied.count(t.name)) continue;
     std::vector<std::int32_t> parts;
     for (const auto& p : t.partitions) parts.push_back(p.partition_index);
     out.emplace_back(t.name, std::move(parts));
@@ -14,7 +27,8 @@ coordinator::TopicPartitions wanted(const OffsetDeleteRequest& req) {
   return out;
 }
 
-OffsetDeleteResponse response(const coordinator::OffsetDeleteWait& w) {
+OffsetDeleteResponse response(const std::set<std::string>& denied, const OffsetDeleteRequest& req,
+                              const coordinator::OffsetDeleteWait& w) {
   OffsetDeleteResponse resp;
   resp.error_code = code(w.error);
   if (w.error != ErrorCode::kNone) return resp;
@@ -29,23 +43,38 @@ OffsetDeleteResponse response(const coordinator::OffsetDeleteWait& w) {
     }
     resp.topics.push_back(std::move(t));
   }
+  for (const auto& rt : req.topics) {
+    if (!denied.count(rt.name)) continue;
+    OffsetDeleteResponse::OffsetDeleteResponseTopic t;
+    t.name = rt.name;
+    for (const auto& p : rt.partitions) {
+      OffsetDeleteResponse::OffsetDeleteResponseTopic::OffsetDeleteResponsePartition rp;
+      rp.partition_index = p.partition_index;
+      rp.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+      t.partitions.push_back(rp);
+    }
+    resp.topics.push_back(std::move(t));
+  }
   return resp;
 }
 
-OffsetDeleteResponse unavailable() {
+OffsetDeleteResponse failed(ErrorCode e) {
   OffsetDeleteResponse resp;
-  resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+  resp.error_code = code(e);
   return resp;
 }
 
 }  // namespace
 
 awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest& req) {
-  if (ctx.broker.groups == nullptr) co_return unavailable();
+  if (!authz::group(ctx, authz::kDelete, req.group_id))
+    co_return failed(ErrorCode::kGroupAuthorizationFailed);
+  if (ctx.broker.groups == nullptr) co_return failed(ErrorCode::kCoordinatorNotAvailable);
+  const std::set<std::string> denied = unreadable(ctx, req);
   std::shared_ptr<coordinator::OffsetDeleteWait> w =
-      ctx.broker.groups->delete_offsets(req.group_id, wanted(req));
+      ctx.broker.groups->delete_offsets(req.group_id, wanted(req, denied));
   co_await w->done.wait();
-  co_return response(*w);
+  co_return response(denied, req, *w);
 }
 
 }  // namespace ks::handlers

@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -20,12 +21,34 @@ std::optional<coordinator::TopicPartitions> wanted(const std::optional<Topics>& 
 coordinator::FetchResult fetch_one(
     RequestContext& ctx, const std::string& group, const std::optional<coordinator::TopicPartitions>& topics,
     const std::optional<std::pair<std::string, std::int32_t>>& member = std::nullopt) {
+  coordinator::FetchResult r;
+  if (!authz::group(ctx, authz::kDescribe, group)) {
+    r.error = ErrorCode::kGroupAuthorizationFailed;
+    return r;
+  }
   if (ctx.broker.groups == nullptr) {
-    coordinator::FetchResult r;
     r.error = ErrorCode::kCoordinatorNotAvailable;
     return r;
   }
-  return ctx.broker.groups->fetch(group, topics, member);
+  r = ctx.broker.groups->fetch(group, topics, member);
+  if (!authz::on(ctx)) return r;
+  // Topics the caller may not describe: left out of an all-topics answer, refused when named.
+  std::vector<coordinator::FetchedTopic> kept;
+  for (auto& t : r.topics) {
+    if (authz::topic(ctx, authz::kDescribe, t.name, /*audit=*/topics.has_value())) {
+      kept.push_back(std::move(t));
+    } else if (topics) {
+      for (auto& p : t.partitions) {
+        p.offset = kNoOffset;
+        p.leader_epoch = -1;
+        p.metadata.clear();
+        p.error = ErrorCode::kTopicAuthorizationFailed;
+      }
+      kept.push_back(std::move(t));
+    }
+  }
+  r.topics = std::move(kept);
+  return r;
 }
 
 // One topic of the answer (the v0-7 and the v8+ layouts have their own types with the same fields).

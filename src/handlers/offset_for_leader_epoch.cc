@@ -1,3 +1,4 @@
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -40,9 +41,15 @@ awaitable<OffsetForLeaderEpochResponse> handle(RequestContext& ctx, OffsetForLea
     OffsetForLeaderEpochResponse::OffsetForLeaderTopicResult tr;
     tr.topic = rt.topic;
     const cluster::TopicInfo* t = log.topic(rt.topic);
+    const bool allowed = authz::topic(ctx, authz::kDescribe, rt.topic);
     for (const auto& rp : rt.partitions) {
       EpochEndOffset pr;
       pr.partition = rp.partition;
+      if (!allowed) {
+        pr.error_code = code(ErrorCode::kTopicAuthorizationFailed);
+        tr.partitions.push_back(std::move(pr));
+        continue;
+      }
       const log::PartitionState* st =
           t ? log.partition(log::PartitionKey{t->record.id, rp.partition}) : nullptr;
       if (st == nullptr) {

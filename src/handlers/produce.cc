@@ -4,6 +4,7 @@
 
 #include "common/assert.h"
 #include "common/clock.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 #include "protocol/compression.h"
 
@@ -111,6 +112,11 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
     tr.topic_id = td.topic_id;  // v13+ (KIP-516): topics are named by id only
     tr.partition_responses.reserve(td.partition_data.size());
     const cluster::TopicInfo* topic = whole == ErrorCode::kNone ? find_topic(log, ctx.version, td) : nullptr;
+    // WRITE on the topic, checked before whether it exists (a topic id names it only when known).
+    const bool allowed =
+        whole != ErrorCode::kNone ||
+        (ctx.version >= 13 ? topic == nullptr || authz::topic(ctx, authz::kWrite, topic->record.name)
+                           : authz::topic(ctx, authz::kWrite, td.name));
     for (auto& pd : td.partition_data) {
       tr.partition_responses.emplace_back();
       PartitionResponse& pr = tr.partition_responses.back();
@@ -122,6 +128,10 @@ awaitable<std::optional<ProduceResponse>> handle(RequestContext& ctx, ProduceReq
       };
       if (whole != ErrorCode::kNone) {
         fail(whole);
+        continue;
+      }
+      if (!allowed) {
+        fail(ErrorCode::kTopicAuthorizationFailed);
         continue;
       }
       if (topic == nullptr) {

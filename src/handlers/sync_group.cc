@@ -1,4 +1,5 @@
 #include "coordinator/coordinator.h"
+#include "handlers/authorized_ops.h"
 #include "handlers/handlers.h"
 
 namespace ks::handlers {
@@ -25,16 +26,17 @@ SyncGroupResponse response(const coordinator::SyncResult& r) {
   return resp;
 }
 
-SyncGroupResponse unavailable() {
+SyncGroupResponse failed(ErrorCode e) {
   coordinator::SyncResult r;
-  r.error = ErrorCode::kCoordinatorNotAvailable;
+  r.error = e;
   return response(r);
 }
 
 }  // namespace
 
 awaitable<SyncGroupResponse> handle(RequestContext& ctx, SyncGroupRequest& req) {
-  if (ctx.broker.groups == nullptr) co_return unavailable();
+  if (!authz::group(ctx, authz::kRead, req.group_id)) co_return failed(ErrorCode::kGroupAuthorizationFailed);
+  if (ctx.broker.groups == nullptr) co_return failed(ErrorCode::kCoordinatorNotAvailable);
   // Followers wait for the leader's assignment (bounded by session timeouts).
   std::shared_ptr<coordinator::SyncWait> w = ctx.broker.groups->sync(params(req));
   co_await w->done.wait();

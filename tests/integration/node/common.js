@@ -24,6 +24,8 @@ function makeKafka(input) {
     connectionTimeout: 5000,
     requestTimeout: 30000,
     retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2000 },
+    // Optional SASL: {"mechanism": "scram-sha-256", "username": ..., "password": ...}.
+    ...(input.sasl ? { sasl: input.sasl } : {}),
   });
 }
 

@@ -1,0 +1,72 @@
+// DeleteAcls: ALTER on the cluster; SECURITY_DISABLED with the authorizer off (as Kafka without an
+// authorizer). Per filter, the ACLs it matched and removed.
+#include "handlers/acl_errors.h"
+#include "handlers/authorized_ops.h"
+#include "handlers/handlers.h"
+#include "security/acl_store.h"
+
+namespace ks::handlers {
+namespace {
+
+DeleteAclsResponse all_failed(const DeleteAclsRequest& req, ErrorCode e, const std::string& message) {
+  DeleteAclsResponse resp;
+  for (std::size_t i = 0; i < req.filters.size(); ++i) {
+    DeleteAclsResponse::DeleteAclsFilterResult r;
+    r.error_code = code(e);
+    r.error_message = message;
+    resp.filter_results.push_back(std::move(r));
+  }
+  return resp;
+}
+
+std::vector<security::AclFilter> filters(const DeleteAclsRequest& req) {
+  std::vector<security::AclFilter> out;
+  for (const auto& x : req.filters) {
+    security::AclFilter f;
+    f.resource_type = static_cast<security::ResourceType>(x.resource_type_filter);
+    f.resource_name = x.resource_name_filter;
+    f.pattern_type = static_cast<security::PatternType>(x.pattern_type_filter);
+    f.principal = x.principal_filter;
+    f.host = x.host_filter;
+    f.operation = static_cast<security::AclOperation>(x.operation);
+    f.permission = static_cast<security::AclPermission>(x.permission_type);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+DeleteAclsResponse::DeleteAclsFilterResult result(const security::AclDeleteResult& d) {
+  DeleteAclsResponse::DeleteAclsFilterResult r;
+  r.error_code = code(acl_error(d.status));
+  if (!d.status.ok()) r.error_message = d.status.message();
+  for (const security::AclBinding& b : d.deleted) {
+    DeleteAclsResponse::DeleteAclsFilterResult::DeleteAclsMatchingAcl m;
+    m.error_code = 0;
+    m.resource_type = static_cast<std::int8_t>(b.resource_type);
+    m.resource_name = b.resource_name;
+    m.pattern_type = static_cast<std::int8_t>(b.pattern_type);
+    m.principal = b.principal;
+    m.host = b.host;
+    m.operation = static_cast<std::int8_t>(b.operation);
+    m.permission_type = static_cast<std::int8_t>(b.permission);
+    r.matching_acls.push_back(std::move(m));
+  }
+  return r;
+}
+
+}  // namespace
+
+awaitable<DeleteAclsResponse> handle(RequestContext& ctx, DeleteAclsRequest& req) {
+  if (!authz::on(ctx)) co_return all_failed(req, ErrorCode::kSecurityDisabled, kNoAuthorizer);
+  if (!authz::cluster(ctx, security::AclOperation::kAlter)) {
+    co_return all_failed(req, ErrorCode::kClusterAuthorizationFailed,
+                         "Cluster authorization failed (ALTER on the cluster is needed).");
+  }
+  const std::vector<security::AclFilter> wanted = filters(req);
+  std::vector<security::AclDeleteResult> results = co_await ctx.broker.acls->remove(wanted);
+  DeleteAclsResponse resp;
+  for (const auto& d : results) resp.filter_results.push_back(result(d));
+  co_return resp;
+}
+
+}  // namespace ks::handlers

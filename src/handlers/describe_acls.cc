@@ -1,0 +1,71 @@
+// DescribeAcls: DESCRIBE on the cluster; SECURITY_DISABLED with the authorizer off (as Kafka
+// without an authorizer). The matching ACLs grouped by resource pattern.
+#include <map>
+#include <tuple>
+
+#include "handlers/acl_errors.h"
+#include "handlers/authorized_ops.h"
+#include "handlers/handlers.h"
+#include "security/acl_store.h"
+
+namespace ks::handlers {
+namespace {
+
+DescribeAclsResponse failed(ErrorCode e, const std::string& message) {
+  DescribeAclsResponse resp;
+  resp.error_code = code(e);
+  resp.error_message = message;
+  return resp;
+}
+
+security::AclFilter filter(const DescribeAclsRequest& req) {
+  security::AclFilter f;
+  f.resource_type = static_cast<security::ResourceType>(req.resource_type_filter);
+  f.resource_name = req.resource_name_filter;
+  f.pattern_type = static_cast<security::PatternType>(req.pattern_type_filter);
+  f.principal = req.principal_filter;
+  f.host = req.host_filter;
+  f.operation = static_cast<security::AclOperation>(req.operation);
+  f.permission = static_cast<security::AclPermission>(req.permission_type);
+  return f;
+}
+
+DescribeAclsResponse describe(const security::AclStore& acls, const security::AclFilter& f) {
+  using Pattern = std::tuple<std::int8_t, std::string, std::int8_t>;
+  std::map<Pattern, std::vector<DescribeAclsResponse::DescribeAclsResource::AclDescription>> by_pattern;
+  for (const security::AclBinding& b : acls.describe(f)) {
+    DescribeAclsResponse::DescribeAclsResource::AclDescription d;
+    d.principal = b.principal;
+    d.host = b.host;
+    d.operation = static_cast<std::int8_t>(b.operation);
+    d.permission_type = static_cast<std::int8_t>(b.permission);
+    by_pattern[Pattern(static_cast<std::int8_t>(b.resource_type), b.resource_name,
+                       static_cast<std::int8_t>(b.pattern_type))]
+        .push_back(std::move(d));
+  }
+  DescribeAclsResponse resp;
+  for (auto& [pattern, list] : by_pattern) {
+    DescribeAclsResponse::DescribeAclsResource r;
+    r.resource_type = std::get<0>(pattern);
+    r.resource_name = std::get<1>(pattern);
+    r.pattern_type = std::get<2>(pattern);
+    r.acls = std::move(list);
+    resp.resources.push_back(std::move(r));
+  }
+  return resp;
+}
+
+}  // namespace
+
+awaitable<DescribeAclsResponse> handle(RequestContext& ctx, DescribeAclsRequest& req) {
+  if (!authz::on(ctx)) co_return failed(ErrorCode::kSecurityDisabled, kNoAuthorizer);
+  if (!authz::cluster(ctx, security::AclOperation::kDescribe)) {
+    co_return failed(ErrorCode::kClusterAuthorizationFailed,
+                     "Cluster authorization failed (DESCRIBE on the cluster is needed).");
+  }
+  const security::AclFilter f = filter(req);
+  if (auto why = security::validate(f)) co_return failed(ErrorCode::kInvalidRequest, *why);
+  co_return describe(*ctx.broker.acls, f);
+}
+
+}  // namespace ks::handlers
