@@ -366,5 +366,24 @@ TEST_F(CoordinatorTest, StopAnswersWaitingJoins) {
   EXPECT_EQ(parked->result.error, ErrorCode::kNotCoordinator);
 }
 
+// A write of GROUP configs is answered once this broker's mirror shows it,
+// removals included (the delete's store revision is what the mirror waits for).
+TEST_F(CoordinatorTest, GroupConfigWritesAndRemovalsAreVisibleWhenAnswered) {
+  run([&](GroupCoordinator& c, cluster::ClusterState&) -> awaitable<void> {
+    const GroupConfigMap none;
+    for (int round = 0; round < 20; ++round) {
+      GroupConfigMap set;
+      set["consumer.heartbeat.interval.ms"] = std::to_string(6000 + round);
+      Status s = co_await c.set_group_configs("g", set);
+      EXPECT_TRUE(s.ok()) << s.to_string();
+      const GroupConfigMap* now = c.group_configs("g");
+      EXPECT_TRUE(now != nullptr && *now == set) << "round " << round;
+      s = co_await c.set_group_configs("g", none);
+      EXPECT_TRUE(s.ok()) << s.to_string();
+      EXPECT_EQ(c.group_configs("g"), nullptr) << "round " << round;
+    }
+  });
+}
+
 }  // namespace
 }  // namespace ks::coordinator

@@ -22,10 +22,19 @@ class AsyncMetadataStore {
     return offload(pool_, [m = meta_, t = std::move(t)] { return m->txn(t); });
   }
   awaitable<Result<std::int64_t>> put(std::string key, std::string value) {
-    return offload(pool_, [m = meta_, key = std::move(key), value = std::move(value)] { return m->put(key, value); });
+    return offload(
+        pool_, [m = meta_, key = std::move(key), value = std::move(value)] { return m->put(key, value); });
   }
+  // Deletes one key; returns the store revision after the delete (what a
+  // watch must reach to show it), not the number of keys deleted.
   awaitable<Result<std::int64_t>> remove(std::string key) {
-    return offload(pool_, [m = meta_, key = std::move(key)] { return m->delete_range(key); });
+    return offload(pool_, [m = meta_, key = std::move(key)]() -> Result<std::int64_t> {
+      TxnRequest t;
+      t.success.push_back(Op::del(key));
+      auto r = m->txn(t);
+      if (!r.ok()) return r.status();
+      return r->revision;
+    });
   }
   awaitable<Result<RangeResponse>> range(RangeRequest rq) {
     return offload(pool_, [m = meta_, rq = std::move(rq)] { return m->range(rq); });
