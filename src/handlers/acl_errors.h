@@ -1,8 +1,14 @@
-// What the ACL APIs answer for a Status of the ACL store.
+// What the ACL APIs share: the error for a Status of the ACL store, and the
+// conversions between the messages' ACL fields and security::AclBinding. The
+// SCRAM credential APIs use refused() too.
 #pragma once
+
+#include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "protocol/errors.h"
+#include "security/acl.h"
 
 namespace ks::handlers {
 
@@ -17,6 +23,40 @@ inline protocol::ErrorCode acl_error(const Status& s) {
     default:
       return protocol::ErrorCode::kUnknownServerError;
   }
+}
+
+// A DescribeAcls request or one DeleteAcls filter (the same field names) as a filter.
+template <class Message>
+security::AclFilter acl_filter_of(const Message& m) {
+  security::AclFilter f;
+  f.resource_type = static_cast<security::ResourceType>(m.resource_type_filter);
+  f.resource_name = m.resource_name_filter;
+  f.pattern_type = static_cast<security::PatternType>(m.pattern_type_filter);
+  f.principal = m.principal_filter;
+  f.host = m.host_filter;
+  f.operation = static_cast<security::AclOperation>(m.operation);
+  f.permission = static_cast<security::AclPermission>(m.permission_type);
+  return f;
+}
+
+// Fills the entry fields every ACL answer has (principal, host, operation, permission).
+template <class Entry>
+void set_acl_entry(Entry& e, const security::AclBinding& b) {
+  e.principal = b.principal;
+  e.host = b.host;
+  e.operation = static_cast<std::int8_t>(b.operation);
+  e.permission_type = static_cast<std::int8_t>(b.permission);
+}
+
+// `n` results (error_code, error_message) of one refusal: every entry of a request refused as a whole.
+template <class Result>
+std::vector<Result> refused(std::size_t n, protocol::ErrorCode e, const std::string& message) {
+  std::vector<Result> out(n);
+  for (Result& r : out) {
+    r.error_code = static_cast<std::int16_t>(e);
+    r.error_message = message;
+  }
+  return out;
 }
 
 inline constexpr const char* kNoAuthorizer = "No Authorizer is configured on the broker";

@@ -10,12 +10,7 @@ namespace {
 
 CreateAclsResponse all_failed(const CreateAclsRequest& req, ErrorCode e, const std::string& message) {
   CreateAclsResponse resp;
-  for (std::size_t i = 0; i < req.creations.size(); ++i) {
-    CreateAclsResponse::AclCreationResult r;
-    r.error_code = code(e);
-    r.error_message = message;
-    resp.results.push_back(std::move(r));
-  }
+  resp.results = refused<CreateAclsResponse::AclCreationResult>(req.creations.size(), e, message);
   return resp;
 }
 

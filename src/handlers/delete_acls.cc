@@ -10,28 +10,13 @@ namespace {
 
 DeleteAclsResponse all_failed(const DeleteAclsRequest& req, ErrorCode e, const std::string& message) {
   DeleteAclsResponse resp;
-  for (std::size_t i = 0; i < req.filters.size(); ++i) {
-    DeleteAclsResponse::DeleteAclsFilterResult r;
-    r.error_code = code(e);
-    r.error_message = message;
-    resp.filter_results.push_back(std::move(r));
-  }
+  resp.filter_results = refused<DeleteAclsResponse::DeleteAclsFilterResult>(req.filters.size(), e, message);
   return resp;
 }
 
 std::vector<security::AclFilter> filters(const DeleteAclsRequest& req) {
   std::vector<security::AclFilter> out;
-  for (const auto& x : req.filters) {
-    security::AclFilter f;
-    f.resource_type = static_cast<security::ResourceType>(x.resource_type_filter);
-    f.resource_name = x.resource_name_filter;
-    f.pattern_type = static_cast<security::PatternType>(x.pattern_type_filter);
-    f.principal = x.principal_filter;
-    f.host = x.host_filter;
-    f.operation = static_cast<security::AclOperation>(x.operation);
-    f.permission = static_cast<security::AclPermission>(x.permission_type);
-    out.push_back(std::move(f));
-  }
+  for (const auto& x : req.filters) out.push_back(acl_filter_of(x));
   return out;
 }
 
@@ -45,10 +30,7 @@ DeleteAclsResponse::DeleteAclsFilterResult result(const security::AclDeleteResul
     m.resource_type = static_cast<std::int8_t>(b.resource_type);
     m.resource_name = b.resource_name;
     m.pattern_type = static_cast<std::int8_t>(b.pattern_type);
-    m.principal = b.principal;
-    m.host = b.host;
-    m.operation = static_cast<std::int8_t>(b.operation);
-    m.permission_type = static_cast<std::int8_t>(b.permission);
+    set_acl_entry(m, b);
     r.matching_acls.push_back(std::move(m));
   }
   return r;

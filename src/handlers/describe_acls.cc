@@ -18,27 +18,12 @@ DescribeAclsResponse failed(ErrorCode e, const std::string& message) {
   return resp;
 }
 
-security::AclFilter filter(const DescribeAclsRequest& req) {
-  security::AclFilter f;
-  f.resource_type = static_cast<security::ResourceType>(req.resource_type_filter);
-  f.resource_name = req.resource_name_filter;
-  f.pattern_type = static_cast<security::PatternType>(req.pattern_type_filter);
-  f.principal = req.principal_filter;
-  f.host = req.host_filter;
-  f.operation = static_cast<security::AclOperation>(req.operation);
-  f.permission = static_cast<security::AclPermission>(req.permission_type);
-  return f;
-}
-
 DescribeAclsResponse describe(const security::AclStore& acls, const security::AclFilter& f) {
   using Pattern = std::tuple<std::int8_t, std::string, std::int8_t>;
   std::map<Pattern, std::vector<DescribeAclsResponse::DescribeAclsResource::AclDescription>> by_pattern;
   for (const security::AclBinding& b : acls.describe(f)) {
     DescribeAclsResponse::DescribeAclsResource::AclDescription d;
-    d.principal = b.principal;
-    d.host = b.host;
-    d.operation = static_cast<std::int8_t>(b.operation);
-    d.permission_type = static_cast<std::int8_t>(b.permission);
+    set_acl_entry(d, b);
     by_pattern[Pattern(static_cast<std::int8_t>(b.resource_type), b.resource_name,
                        static_cast<std::int8_t>(b.pattern_type))]
         .push_back(std::move(d));
@@ -63,7 +48,7 @@ awaitable<DescribeAclsResponse> handle(RequestContext& ctx, DescribeAclsRequest&
     co_return failed(ErrorCode::kClusterAuthorizationFailed,
                      "Cluster authorization failed (DESCRIBE on the cluster is needed).");
   }
-  const security::AclFilter f = filter(req);
+  const security::AclFilter f = acl_filter_of(req);
   if (auto why = security::validate(f)) co_return failed(ErrorCode::kInvalidRequest, *why);
   co_return describe(*ctx.broker.acls, f);
 }

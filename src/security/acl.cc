@@ -1,5 +1,6 @@
 #include "security/acl.h"
 
+#include <array>
 #include <cctype>
 
 namespace ks::security {
@@ -36,95 +37,46 @@ bool applies(const AclBinding& a, const std::string& principal, const std::strin
 
 }  // namespace
 
-std::string_view operation_name(AclOperation op) {
-  switch (op) {
-    case AclOperation::kUnknown:
-      return "UNKNOWN";
-    case AclOperation::kAny:
-      return "ANY";
-    case AclOperation::kAll:
-      return "ALL";
-    case AclOperation::kRead:
-      return "READ";
-    case AclOperation::kWrite:
-      return "WRITE";
-    case AclOperation::kCreate:
-      return "CREATE";
-    case AclOperation::kDelete:
-      return "DELETE";
-    case AclOperation::kAlter:
-      return "ALTER";
-    case AclOperation::kDescribe:
-      return "DESCRIBE";
-    case AclOperation::kClusterAction:
-      return "CLUSTER_ACTION";
-    case AclOperation::kDescribeConfigs:
-      return "DESCRIBE_CONFIGS";
-    case AclOperation::kAlterConfigs:
-      return "ALTER_CONFIGS";
-    case AclOperation::kIdempotentWrite:
-      return "IDEMPOTENT_WRITE";
-    case AclOperation::kCreateTokens:
-      return "CREATE_TOKENS";
-    case AclOperation::kDescribeTokens:
-      return "DESCRIBE_TOKENS";
-    case AclOperation::kTwoPhaseCommit:
-      return "TWO_PHASE_COMMIT";
-  }
-  return "UNKNOWN";
+namespace {
+// Kafka's names by wire value (the enums are dense from kUnknown = 0); values
+// outside the table are UNKNOWN.
+template <class Enum, std::size_t N>
+std::string_view name_of(Enum v, const std::array<std::string_view, N>& names) {
+  const auto i = static_cast<int>(v);
+  return i >= 0 && static_cast<std::size_t>(i) < N ? names[static_cast<std::size_t>(i)] : names[0];
 }
 
-std::string_view resource_type_name(ResourceType t) {
-  switch (t) {
-    case ResourceType::kAny:
-      return "ANY";
-    case ResourceType::kTopic:
-      return "TOPIC";
-    case ResourceType::kGroup:
-      return "GROUP";
-    case ResourceType::kCluster:
-      return "CLUSTER";
-    case ResourceType::kTransactionalId:
-      return "TRANSACTIONAL_ID";
-    case ResourceType::kDelegationToken:
-      return "DELEGATION_TOKEN";
-    case ResourceType::kUser:
-      return "USER";
-    case ResourceType::kUnknown:
-      break;
-  }
-  return "UNKNOWN";
-}
+constexpr std::array<std::string_view, 16> kOperationNames = {"UNKNOWN",
+                                                              "ANY",
+                                                              "ALL",
+                                                              "READ",
+                                                              "WRITE",
+                                                              "CREATE",
+                                                              "DELETE",
+                                                              "ALTER",
+                                                              "DESCRIBE",
+                                                              "CLUSTER_ACTION",
+                                                              "DESCRIBE_CONFIGS",
+                                                              "ALTER_CONFIGS",
+                                                              "IDEMPOTENT_WRITE",
+                                                              "CREATE_TOKENS",
+                                                              "DESCRIBE_TOKENS",
+                                                              "TWO_PHASE_COMMIT"};
+constexpr std::array<std::string_view, 8> kResourceTypeNames = {
+    "UNKNOWN", "ANY", "TOPIC", "GROUP", "CLUSTER", "TRANSACTIONAL_ID", "DELEGATION_TOKEN", "USER"};
+constexpr std::array<std::string_view, 5> kPatternTypeNames = {"UNKNOWN", "ANY", "MATCH", "LITERAL",
+                                                               "PREFIXED"};
+constexpr std::array<std::string_view, 4> kPermissionNames = {"UNKNOWN", "ANY", "DENY", "ALLOW"};
+static_assert(kOperationNames.size() == static_cast<std::size_t>(AclOperation::kTwoPhaseCommit) + 1);
+static_assert(kResourceTypeNames.size() == static_cast<std::size_t>(ResourceType::kUser) + 1);
+static_assert(kPatternTypeNames.size() == static_cast<std::size_t>(PatternType::kPrefixed) + 1);
+static_assert(kPermissionNames.size() == static_cast<std::size_t>(AclPermission::kAllow) + 1);
+}  // namespace
 
-std::string_view pattern_type_name(PatternType p) {
-  switch (p) {
-    case PatternType::kAny:
-      return "ANY";
-    case PatternType::kMatch:
-      return "MATCH";
-    case PatternType::kLiteral:
-      return "LITERAL";
-    case PatternType::kPrefixed:
-      return "PREFIXED";
-    case PatternType::kUnknown:
-      break;
-  }
-  return "UNKNOWN";
-}
-
-std::string_view permission_name(AclPermission p) {
-  switch (p) {
-    case AclPermission::kAny:
-      return "ANY";
-    case AclPermission::kDeny:
-      return "DENY";
-    case AclPermission::kAllow:
-      return "ALLOW";
-    case AclPermission::kUnknown:
-      break;
-  }
-  return "UNKNOWN";
-}
+std::string_view operation_name(AclOperation op) { return name_of(op, kOperationNames); }
+std::string_view resource_type_name(ResourceType t) { return name_of(t, kResourceTypeNames); }
+std::string_view pattern_type_name(PatternType p) { return name_of(p, kPatternTypeNames); }
+std::string_view permission_name(AclPermission p) { return name_of(p, kPermissionNames); }
 
 std::optional<std::string> validate(const AclBinding& b) {
   switch (b.resource_type) {
@@ -157,10 +109,14 @@ std::optional<std::string> validate(const AclBinding& b) {
 }
 
 std::optional<std::string> validate(const AclFilter& f) {
-  if (!in_range(static_cast<int>(f.resource_type), 1, 7)) return "the filter has an unknown resource type";
-  if (!in_range(static_cast<int>(f.pattern_type), 1, 4)) return "the filter has an unknown pattern type";
-  if (!in_range(static_cast<int>(f.operation), 1, 15)) return "the filter has an unknown operation";
-  if (!in_range(static_cast<int>(f.permission), 1, 3)) return "the filter has an unknown permission";
+  // Anything but UNKNOWN (0) and values past the tables.
+  auto known = [](auto v, std::size_t n) {
+    return in_range(static_cast<int>(v), 1, static_cast<int>(n) - 1);
+  };
+  if (!known(f.resource_type, kResourceTypeNames.size())) return "the filter has an unknown resource type";
+  if (!known(f.pattern_type, kPatternTypeNames.size())) return "the filter has an unknown pattern type";
+  if (!known(f.operation, kOperationNames.size())) return "the filter has an unknown operation";
+  if (!known(f.permission, kPermissionNames.size())) return "the filter has an unknown permission";
   return std::nullopt;
 }
 

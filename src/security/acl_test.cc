@@ -227,5 +227,27 @@ TEST(Acl, StoredFormRoundTripsAndKeysAreOnePerBinding) {
   EXPECT_FALSE(decode_acl("not json").ok());
 }
 
+TEST(AclNames, KafkasNamesByWireValueAndUnknownOutside) {
+  EXPECT_EQ(operation_name(AclOperation::kAll), "ALL");
+  EXPECT_EQ(operation_name(AclOperation::kTwoPhaseCommit), "TWO_PHASE_COMMIT");
+  EXPECT_EQ(operation_name(static_cast<AclOperation>(16)), "UNKNOWN");
+  EXPECT_EQ(operation_name(static_cast<AclOperation>(-1)), "UNKNOWN");
+  EXPECT_EQ(resource_type_name(ResourceType::kTransactionalId), "TRANSACTIONAL_ID");
+  EXPECT_EQ(resource_type_name(static_cast<ResourceType>(99)), "UNKNOWN");
+  EXPECT_EQ(pattern_type_name(PatternType::kPrefixed), "PREFIXED");
+  EXPECT_EQ(permission_name(AclPermission::kDeny), "DENY");
+  AclFilter f;
+  f.resource_type = ResourceType::kAny;
+  f.pattern_type = PatternType::kAny;
+  f.operation = AclOperation::kTwoPhaseCommit;
+  f.permission = AclPermission::kAllow;
+  EXPECT_EQ(validate(f), std::nullopt);
+  f.operation = static_cast<AclOperation>(16);
+  EXPECT_EQ(validate(f), "the filter has an unknown operation");
+  f.operation = AclOperation::kAny;
+  f.permission = AclPermission::kUnknown;
+  EXPECT_EQ(validate(f), "the filter has an unknown permission");
+}
+
 }  // namespace
 }  // namespace ks::security

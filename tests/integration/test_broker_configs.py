@@ -9,8 +9,7 @@ broker config as synonym. KafScale takes log configs only cluster-wide (partitio
 Hand-built requests: confluent-kafka-python 1.7 has no IncrementalAlterConfigs.
 """
 from kafka_helpers import create_topic
-from test_groups_kip848 import call, carray, cstr, uvarint
-from test_group_configs import incremental_alter
+from test_group_configs import describe as describe_resource, incremental_alter
 
 BROKER_ARGS = ['--auto-create-topics=false']
 
@@ -22,32 +21,7 @@ SET, DELETE = 0, 1
 
 def describe(bootstrap, rtype, name):
     """DescribeConfigs v4 with synonyms -> (error, message, {config: (value, source, [(synonym, value, source)])})"""
-    body = carray([bytes([rtype]) + cstr(name) + uvarint(0) + uvarint(0)]) + bytes([1, 0])
-    r = call(bootstrap, 32, 4, body + uvarint(0))
-    r.i32()
-
-    def synonym():
-        s = (r.cstr(), r.cstr(), r.i8())
-        r.tags()
-        return s
-
-    def config():
-        name, value, _read_only, source, _sensitive = r.cstr(), r.cstr(), r.i8(), r.i8(), r.i8()
-        syns = r.array(synonym)
-        r.i8()
-        r.cstr()
-        r.tags()
-        return name, (value, source, syns)
-
-    def result():
-        error, message = r.i16(), r.cstr()
-        r.i8()
-        r.cstr()
-        configs = dict(r.array(config))
-        r.tags()
-        return error, message, configs
-    [res] = r.array(result)
-    return res
+    return describe_resource(bootstrap, name, rtype=rtype)
 
 
 def test_broker_names_and_refusals(broker):

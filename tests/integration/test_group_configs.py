@@ -45,9 +45,10 @@ def incremental_alter(bootstrap, resources, validate_only=False):
     return r.array(response)
 
 
-def describe(bootstrap, name, synonyms=True):
-    """-> (error, message, {config: (value, source, [(synonym, value, source)])})"""
-    body = carray([bytes([GROUP]) + cstr(name) + uvarint(0) + uvarint(0)]) + bytes([1 if synonyms else 0, 0])
+def describe(bootstrap, name, synonyms=True, rtype=GROUP):
+    """DescribeConfigs v4 of one resource (a GROUP unless rtype says otherwise)
+    -> (error, message, {config: (value, source, [(synonym, value, source)])})"""
+    body = carray([bytes([rtype]) + cstr(name) + uvarint(0) + uvarint(0)]) + bytes([1 if synonyms else 0, 0])
     r = call(bootstrap, 32, 4, body + uvarint(0))
     r.i32()
 
