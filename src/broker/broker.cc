@@ -20,6 +20,7 @@
 #include "cluster/cluster_state.h"
 #include "cluster/key_watch.h"
 #include "cluster/keys.h"
+#include "common/assert.h"
 #include "common/metrics.h"
 #include "coordinator/coordinator.h"
 #include "dispatch/dispatcher.h"
@@ -118,7 +119,7 @@ std::function<Result<log::UpgradeReport>()> upgrade_fn(std::shared_ptr<metastore
 security::Authenticator::CredentialLookup scram_lookup(asio::thread_pool& pool,
                                                        std::shared_ptr<metastore::MetadataStore> meta) {
   return [&pool, meta](security::ScramHash hash, const std::string& user) {
-    return offload(pool, [meta, hash, user] { return read_scram_credential(*meta, hash, user); });
+    return offload(pool, [meta, hash, user] { return security::read_scram_credential(*meta, hash, user); });
   };
 }
 
@@ -163,12 +164,15 @@ struct SecurityState {
   std::shared_ptr<asio::ssl::context> tls;  // set when a listener uses TLS; replaced by a reload
   std::string tls_stamp;                    // tls_files_stamp() of the files `tls` was built from
   std::map<std::string, std::string> plain_users;
+  // ssl.principal.mapping.rules; null: DEFAULT (the whole DN).
+  std::shared_ptr<const security::SslPrincipalMapper> principal_mapper;
 };
 
 struct Runtime {
   const Config& cfg;
   SecurityState security;
   std::unique_ptr<security::Authenticator> authenticator;
+  std::unique_ptr<metastore::AsyncMetadataStore> admin_meta;  // BrokerContext::meta
   asio::io_context io{1};
   asio::thread_pool pool{kWorkerThreads};
   // Object-store health and etcd status; wraps the stores below.
@@ -180,8 +184,9 @@ struct Runtime {
   // The cluster-wide dynamic broker configs, as changed through any broker.
   std::unique_ptr<cluster::KeyWatch> defaults_watch;
   std::unique_ptr<log::LogManager> log;
-  std::unique_ptr<coordinator::GroupCoordinator> groups;
+  // Before `groups`, so destroyed after it: members of consumer groups hold ACL checks.
   std::unique_ptr<security::AclStore> acls;  // with the authorizer on
+  std::unique_ptr<coordinator::GroupCoordinator> groups;
   std::unique_ptr<log::ClusterSweep> sweep;
   std::unique_ptr<ClusterNode> node;
   std::unique_ptr<handlers::BrokerContext> ctx;
@@ -269,6 +274,7 @@ struct Runtime {
     net::ServerLimits limits;
     limits.max_request_bytes = cfg.max_request_bytes;
     limits.max_connections = cfg.max_connections;
+    limits.max_connections_per_ip = cfg.max_connections_per_ip;
     limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
     // Bound first (connections wait in the backlog until we serve): the
     // member record carries the advertised ports, and the node id it gets is
@@ -282,6 +288,7 @@ struct Runtime {
       lo.protocol = l.protocol;
       if (security::uses_tls(l.protocol)) {
         lo.tls = [this] { return security.tls; };  // the current one (tls_reloader)
+        lo.principal_mapper = security.principal_mapper;
       }
       lo.max_unauthenticated_request_bytes = cfg.sasl_server_max_receive_size;
       lo.authentication_timeout = cfg.authentication_timeout;
@@ -401,6 +408,8 @@ struct Runtime {
                                                               security.plain_users, scram_lookup(pool, meta));
     ctx->authenticator = authenticator.get();
     ctx->acls = acls.get();
+    admin_meta = std::make_unique<metastore::AsyncMetadataStore>(pool, meta);
+    ctx->meta = admin_meta.get();
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
     // Serving what the placement gives us.
     log::ClusterSweepOptions so;
@@ -532,6 +541,11 @@ int run_broker(const Config& cfg, const EnvLookup& env) {
     }
     sec.tls = std::move(*ctx);
     sec.tls_stamp = tls_files_stamp(tls_settings(cfg));
+    auto mapper =
+        security::SslPrincipalMapper::parse(cfg.ssl_principal_mapping_rules);  // checked by the setting
+    KS_ASSERT(mapper.ok(), "ssl.principal.mapping.rules: {}", mapper.status().message());
+    if (!mapper->is_default())
+      sec.principal_mapper = std::make_shared<security::SslPrincipalMapper>(std::move(*mapper));
   }
   if (sasl_needed && plain_enabled) {
     auto users = load_plain_users(cfg.sasl_plain_users_file);

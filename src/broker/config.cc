@@ -494,6 +494,13 @@ const std::vector<Setting>& settings() {
                              &Config::max_decompressed_batch_bytes, kKiB, 4 * kGiB));
     s.push_back(int_setting<uint32_t>("max-connections", "Concurrent client connections.",
                                       &Config::max_connections, 1, 1000000));
+    s.push_back(
+        kafka_named(int_setting<uint32_t>(
+                        "max-connections-per-ip",
+                        "Connections one IP address may hold on each listener; 0: no limit (the default: "
+                        "load balancers and NAT put many clients behind one address).",
+                        &Config::max_connections_per_ip, 0, 1000000),
+                    "max.connections.per.ip"));
     s.push_back(size_setting("max-buffered-bytes", "Produce bytes accepted but not yet durable, all clients.",
                              &Config::max_buffered_bytes, kMiB, 64 * kGiB));
     s.push_back(int_setting<uint32_t>("max-inflight-requests-per-connection",

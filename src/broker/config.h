@@ -94,6 +94,7 @@ struct Config {
   // the broker recompress what a producer sent (a bigger one is refused with MESSAGE_TOO_LARGE).
   uint64_t max_decompressed_batch_bytes = 64 * kMiB;
   uint32_t max_connections = 10000;
+  uint32_t max_connections_per_ip = 0;  // max.connections.per.ip; 0: no limit
   // Produce bytes accepted but not yet durable, across all connections.
   uint64_t max_buffered_bytes = 512 * kMiB;
   uint32_t max_inflight_requests_per_connection = 100;
@@ -142,6 +143,8 @@ struct Config {
   std::vector<std::pair<std::string, security::SecurityProtocol>> listener_protocols;
   std::string ssl_keystore_location;    // ssl.keystore.location (PEM: certificate chain + key)
   std::string ssl_truststore_location;  // ssl.truststore.location (PEM CA certificates)
+  std::string ssl_principal_mapping_rules =
+      "DEFAULT";  // ssl.principal.mapping.rules (security/principal_mapping.h)
   security::ClientAuth ssl_client_auth = security::ClientAuth::kNone;        // ssl.client.auth
   std::vector<std::string> ssl_enabled_protocols = default_ssl_protocols();  // ssl.enabled.protocols
   std::vector<std::string> ssl_cipher_suites;                                // ssl.cipher.suites

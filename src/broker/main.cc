@@ -1,3 +1,7 @@
 #include "broker/cli.h"
+#include "common/log_sink.h"
 
-int main(int argc, char** argv) { return ks::broker::cli_main(argc, argv); }
+int main(int argc, char** argv) {
+  ks::install_escaping_logger();
+  return ks::broker::cli_main(argc, argv);
+}

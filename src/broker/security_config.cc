@@ -9,6 +9,7 @@
 
 #include "broker/setting.h"
 #include "security/acl.h"
+#include "security/principal_mapping.h"
 #include "security/sasl.h"
 
 namespace ks::broker {
@@ -297,6 +298,20 @@ void add_security_settings(std::vector<Setting>& s) {
                                   },
                                   [](const Config& c) { return join(c.ssl_cipher_suites); }, nullptr},
                           "ssl.cipher.suites"));
+  s.push_back(kafka_named(
+      Setting{"ssl-principal-mapping-rules", "RULES",
+              "The principal of a client certificate: DEFAULT (the whole subject DN) or "
+              "RULE:pattern/replacement/[L|U] rules, comma-separated, as Kafka's; no rule applying refuses "
+              "the connection.",
+              "DEFAULT",
+              [](Config& c, std::string_view raw) -> Status {
+                auto m = security::SslPrincipalMapper::parse(raw);
+                if (!m.ok()) return m.status();
+                c.ssl_principal_mapping_rules = std::string(raw);
+                return {};
+              },
+              [](const Config& c) { return c.ssl_principal_mapping_rules; }, nullptr},
+      "ssl.principal.mapping.rules"));
   s.push_back(Setting{"ssl-reload-interval-ms", "MS",
                       "How often the keystore and truststore files are checked; a change applies to new "
                       "connections. 0: never.",

@@ -110,6 +110,10 @@ TEST(Listeners, ConfigErrorsAreClear) {
   EXPECT_THAT(error_of({"--ssl.enabled.protocols", "TLSv1.0"}), HasSubstr("TLSv1.0"));
   EXPECT_THAT(error_of({"--ssl.keystore.type", "PKCS12"}), HasSubstr("only PEM"));
   EXPECT_THAT(error_of({"--authentication-timeout-ms", "5"}), HasSubstr("100..600000"));
+  EXPECT_THAT(error_of({"--ssl.principal.mapping.rules", "RULE:^CN=(.*$/$1/"}), HasSubstr("invalid pattern"));
+  EXPECT_THAT(error_of({"--ssl.principal.mapping.rules", "KERBEROS"}),
+              HasSubstr("expected DEFAULT or RULE:"));
+  EXPECT_THAT(error_of({"--max.connections.per.ip", "-1"}), HasSubstr("max-connections-per-ip"));
 }
 
 TEST(Listeners, DescribeRoundTrips) {

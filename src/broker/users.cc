@@ -10,71 +10,9 @@
 
 #include "broker/config.h"
 #include "broker/stores.h"
-#include "cluster/keys.h"
 #include "security/sasl.h"
 
 namespace ks::broker {
-
-namespace keys = cluster::keys;
-
-Result<std::optional<security::ScramCredential>> read_scram_credential(metastore::MetadataStore& m,
-                                                                       security::ScramHash hash,
-                                                                       const std::string& user) {
-  metastore::RangeRequest rq;
-  rq.key = keys::scram_credential(security::scram_mechanism_name(hash), user);
-  auto r = m.range(rq);
-  if (!r.ok()) return r.status();
-  if (r->kvs.empty()) return std::optional<security::ScramCredential>();
-  auto c = security::decode_scram_credential(r->kvs.front().value);
-  if (!c.ok()) return c.status();
-  return std::optional<security::ScramCredential>(std::move(*c));
-}
-
-Status add_scram_credential(metastore::MetadataStore& m, const std::string& user,
-                            const security::ScramCredential& c) {
-  const std::string key = keys::scram_credential(security::scram_mechanism_name(c.hash), user);
-  metastore::TxnRequest t;
-  metastore::Compare cmp;
-  cmp.key = key;
-  cmp.target = metastore::Compare::Target::create_revision;
-  cmp.number = 0;
-  t.compare.push_back(std::move(cmp));
-  t.success.push_back(metastore::Op::put(key, security::encode_scram_credential(c)));
-  auto r = m.txn(t);
-  if (!r.ok()) return r.status();
-  if (!r->succeeded) {
-    return Status(Errc::already_exists, fmt::format("user '{}' already has a {} credential", user,
-                                                    security::scram_mechanism_name(c.hash)));
-  }
-  return {};
-}
-
-Status delete_scram_credentials(metastore::MetadataStore& m, const std::string& user,
-                                std::optional<security::ScramHash> hash) {
-  std::int64_t deleted = 0;
-  for (auto h : {security::ScramHash::kSha256, security::ScramHash::kSha512}) {
-    if (hash && *hash != h) continue;
-    auto r = m.delete_range(keys::scram_credential(security::scram_mechanism_name(h), user));
-    if (!r.ok()) return r.status();
-    deleted += *r;
-  }
-  if (deleted == 0) return Status(Errc::not_found, fmt::format("user '{}' has no such credential", user));
-  return {};
-}
-
-Result<std::map<std::string, std::vector<std::string>>> list_scram_users(metastore::MetadataStore& m) {
-  metastore::RangeRequest rq;
-  rq.key = keys::scram_prefix();
-  rq.range_end = metastore::prefix_end(rq.key);
-  rq.keys_only = true;
-  auto r = m.range(rq);
-  if (!r.ok()) return r.status();
-  std::map<std::string, std::vector<std::string>> out;
-  for (const auto& kv : r->kvs) {
-    if (auto k = keys::parse_scram_key(kv.key)) out[k->user].push_back(k->mechanism);
-  }
-  return out;
-}
 
 Result<std::map<std::string, std::string>> load_plain_users(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -170,7 +108,7 @@ int user_command(const std::vector<std::string>& args, const EnvLookup& env, std
       err << "kafscale user: " << cred.status().message() << "\n";
       return 2;
     }
-    Status st = add_scram_credential(**meta, name, *cred);
+    Status st = security::add_scram_credential(**meta, name, *cred);
     if (!st.ok()) {
       err << "kafscale user: " << st.message() << "\n";
       return st.code() == Errc::already_exists ? 3 : 1;
@@ -179,7 +117,7 @@ int user_command(const std::vector<std::string>& args, const EnvLookup& env, std
     return 0;
   }
   if (del->parsed()) {
-    Status st = delete_scram_credentials(**meta, name, del_mech->count() > 0 ? hash : std::nullopt);
+    Status st = security::delete_scram_credentials(**meta, name, del_mech->count() > 0 ? hash : std::nullopt);
     if (!st.ok()) {
       err << "kafscale user: " << st.message() << "\n";
       return st.code() == Errc::not_found ? 3 : 1;
@@ -187,14 +125,14 @@ int user_command(const std::vector<std::string>& args, const EnvLookup& env, std
     out << fmt::format("deleted user '{}'\n", name);
     return 0;
   }
-  auto users = list_scram_users(**meta);
+  auto users = security::list_scram_credentials(**meta);
   if (!users.ok()) {
     err << "kafscale user: " << users.status().message() << "\n";
     return 1;
   }
-  for (const auto& [user, mechs] : *users) {
+  for (const auto& [user, creds] : *users) {
     std::string line = user;
-    for (const auto& m : mechs) line += " " + m;
+    for (const auto& c : creds) line += fmt::format(" {}", security::scram_mechanism_name(c.hash));
     out << line << "\n";
   }
   return 0;

@@ -160,6 +160,7 @@ std::shared_ptr<GroupCoordinator::ConsumerHeartbeatWait> GroupCoordinator::consu
       bump = true;
     }
   }
+  m.may_describe = p.may_describe;
   if (p.server_assignor && *p.server_assignor != m.server_assignor) {
     m.server_assignor = *p.server_assignor;
     bump = true;
@@ -380,7 +381,7 @@ std::set<cluster::TopicId> GroupCoordinator::consumer_member_topics(const Consum
     auto re = cg.regexes.find(*m.regex);
     if (re != cg.regexes.end()) {
       for (const auto& [name, idp] : cg.subscribed_topics) {
-        if (re->second.full_match(name)) out.insert(idp.first);
+        if (re->second.full_match(name) && (!m.may_describe || m.may_describe(name))) out.insert(idp.first);
       }
     }
   }
@@ -408,10 +409,17 @@ bool GroupCoordinator::consumer_refresh_topics(Group& g) {
     if (const auto* t = cluster_.topic(name)) now[name] = {t->record.id, t->record.partitions};
   }
   if (!cg.regexes.empty()) {
+    // A topic a regex matches counts when some member with that regex may describe it.
+    auto described = [&](const std::string& pattern, const std::string& topic) {
+      for (const auto& [id, m] : cg.members) {
+        if (m.regex == pattern && (!m.may_describe || m.may_describe(topic))) return true;
+      }
+      return false;
+    };
     for (const auto* t : cluster_.topics()) {
       if (now.contains(t->record.name)) continue;
       for (const auto& [pat, re] : cg.regexes) {
-        if (re.full_match(t->record.name)) {
+        if (re.full_match(t->record.name) && described(pat, t->record.name)) {
           now[t->record.name] = {t->record.id, t->record.partitions};
           break;
         }

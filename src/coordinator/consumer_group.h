@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,6 +41,10 @@ struct ConsumerMember {
   std::string client_host;
   std::vector<std::string> topic_names;  // sorted, unique
   std::optional<std::string> regex;
+  // May this member's principal DESCRIBE the topic? Topics its regex matches
+  // that it may not are left out (null: the authorizer is off). Updated at
+  // every heartbeat, so ACL changes apply within a heartbeat interval.
+  std::function<bool(const std::string& topic)> may_describe;
   std::string server_assignor;  // empty: the group's default
   std::int32_t rebalance_timeout_ms = 0;
 
@@ -125,6 +130,7 @@ struct ConsumerHeartbeatParams {
   std::int32_t rebalance_timeout_ms = -1;
   std::optional<std::vector<std::string>> topic_names;
   std::optional<std::string> topic_regex;
+  std::function<bool(const std::string& topic)> may_describe;  // ConsumerMember::may_describe
   std::optional<std::string> server_assignor;
   std::optional<Assignment> owned;
   bool client_generates_member_id = false;  // v1+

@@ -282,6 +282,34 @@ TEST_F(ConsumerGroupTest, RegexPicksUpNewTopicsAndSessionExpiryMovesPartitions) 
   });
 }
 
+// With the authorizer on, a regex subscription gets only the topics the
+// member may describe; an ACL change applies at the next heartbeat.
+TEST_F(ConsumerGroupTest, RegexMatchesOnlyTopicsTheMemberMayDescribe) {
+  run([&](GroupCoordinator& c, cluster::ClusterState& log) -> awaitable<void> {
+    std::map<std::string, std::string> no_configs;
+    auto open = co_await log.create_topic("orders-open", 2, no_configs);
+    EXPECT_TRUE(open.ok());
+    auto secret = co_await log.create_topic("orders-secret", 3, no_configs);
+    EXPECT_TRUE(secret.ok());
+    auto allowed = std::make_shared<std::set<std::string>>();
+    allowed->insert("orders-open");
+    auto p = hb("a", 0, std::nullopt);
+    p.topic_names.reset();
+    p.topic_regex = "orders-.*";
+    p.may_describe = [allowed](const std::string& t) { return allowed->contains(t); };
+    auto a = co_await beat(c, p);
+    EXPECT_EQ(a.error, ErrorCode::kNone);
+    EXPECT_EQ(parts(a.assignment), 2u);  // orders-open only
+
+    allowed->insert("orders-secret");  // DESCRIBE granted
+    auto next = hb("a", a.member_epoch);
+    next.may_describe = p.may_describe;
+    auto a2 = co_await beat(c, next);
+    EXPECT_EQ(a2.error, ErrorCode::kNone);
+    EXPECT_EQ(parts(a2.assignment), 5u);
+  });
+}
+
 TEST_F(ConsumerGroupTest, StateSurvivesRestart) {
   std::int32_t epoch_a = 0, epoch_b = 0;
   Assignment owned_a, owned_b;

@@ -2,9 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include <mutex>
-
 #include "common/clock.h"
+#include "common/log_budget.h"
 #include "common/metrics.h"
 #include "handlers/context.h"
 #include "security/acl_store.h"
@@ -42,23 +41,10 @@ metrics::Counter& denials() {
 
 void audit_denial(const RequestContext& ctx, AclOperation op, ResourceType type, const std::string& name) {
   denials().inc();
-  static std::mutex mu;
-  static Clock::time_point window_start;
-  static int lines = 0;
-  static std::uint64_t suppressed = 0;
-  std::lock_guard l(mu);
-  const auto now = Clock::now();
-  if (now - window_start >= kAuditWindow) {
-    if (suppressed > 0) spdlog::info("authorizer: {} more denials not logged", suppressed);
-    window_start = now;
-    lines = 0;
-    suppressed = 0;
-  }
-  if (lines >= kAuditBurst) {
-    ++suppressed;
-    return;
-  }
-  ++lines;
+  static LogBudget budget(kAuditBurst, kAuditWindow);
+  const LogBudget::Take t = budget.take();
+  if (t.dropped > 0) spdlog::info("authorizer: {} more denials not logged", t.dropped);
+  if (!t.allowed) return;
   spdlog::info("authorizer: denied {} from {} (listener {}): {} on {} {}",
                security::printable(principal(ctx)), host(ctx), ctx.connection.listener(),
                security::operation_name(op), security::resource_type_name(type), security::printable(name));
@@ -79,6 +65,15 @@ bool authorized(const RequestContext& ctx, AclOperation op, ResourceType type, c
 bool cluster(const RequestContext& ctx, AclOperation op, bool audit) {
   static const std::string kName(security::kClusterName);
   return authorized(ctx, op, ResourceType::kCluster, kName, audit);
+}
+
+std::function<bool(const std::string& topic)> topic_filter(const RequestContext& ctx, AclOperation op) {
+  if (!on(ctx)) return nullptr;
+  // The store lives as long as the broker, longer than the coordinator's members.
+  const security::AclStore* acls = ctx.broker.acls;
+  return [acls, op, who = principal(ctx), from = host(ctx)](const std::string& topic) {
+    return acls->authorizer().authorize(who, from, op, ResourceType::kTopic, topic);
+  };
 }
 
 bool any(const RequestContext& ctx, AclOperation op, ResourceType type) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <limits>
 #include <string>
@@ -73,6 +74,10 @@ inline bool group(const RequestContext& ctx, AclOperation op, const std::string&
   return authorized(ctx, op, ResourceType::kGroup, name, audit);
 }
 bool cluster(const RequestContext& ctx, AclOperation op, bool audit = true);
+// The check `topic(ctx, op, name)` as a function that outlives the request
+// (the connection's principal and host, the broker's current ACLs); null with
+// the authorizer off. Not audited: it filters (regex subscriptions).
+std::function<bool(const std::string& topic)> topic_filter(const RequestContext& ctx, AclOperation op);
 // On some resource of the type (Kafka's authorizeByResourceType).
 bool any(const RequestContext& ctx, AclOperation op, ResourceType type);
 

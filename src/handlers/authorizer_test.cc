@@ -54,6 +54,15 @@ const std::set<std::string> kOrders{"orders"};
 const std::set<std::string> kBoth{"orders", "secret"};
 constexpr std::int32_t kWriteOps = authz::bits({authz::kWrite, authz::kDescribe});
 
+// A connection from 10.0.0.1 on a SASL_PLAINTEXT listener, authenticated as `principal`.
+net::ConnectionInfo sasl_connection(const std::string& principal) {
+  net::ConnectionInfo c;
+  c.peer = "10.0.0.1:40000";
+  c.session = security::Session::make("SASL_PLAINTEXT", security::SecurityProtocol::kSaslPlaintext);
+  c.session->principal = principal;
+  return c;
+}
+
 class AuthorizerHandlersTest : public LogHarness {};
 
 TEST_F(AuthorizerHandlersTest, ChecksFollowTheAcls) {
@@ -68,13 +77,8 @@ TEST_F(AuthorizerHandlersTest, ChecksFollowTheAcls) {
     BrokerContext broker{lm, 0, "127.0.0.1", 9092};
     broker.acls = &acls;
     protocol::RequestHeader header;
-    net::ConnectionInfo alice;
-    alice.peer = "10.0.0.1:40000";
-    alice.session = security::Session::make("SASL_PLAINTEXT", security::SecurityProtocol::kSaslPlaintext);
-    alice.session->principal = "User:alice";
-    net::ConnectionInfo admin = alice;
-    admin.session = security::Session::make("SASL_PLAINTEXT", security::SecurityProtocol::kSaslPlaintext);
-    admin.session->principal = "User:admin";
+    const net::ConnectionInfo alice = sasl_connection("User:alice");
+    const net::ConnectionInfo admin = sasl_connection("User:admin");
     RequestContext as_alice{broker, header, alice, 12};
     RequestContext as_admin{broker, header, admin, 12};
 
@@ -204,10 +208,7 @@ TEST_F(AuthorizerHandlersTest, GroupApisCheckBeforeActing) {
     BrokerContext broker{lm, 0, "127.0.0.1", 9092};
     broker.acls = &acls;
     protocol::RequestHeader header;
-    net::ConnectionInfo alice;
-    alice.peer = "10.0.0.1:40000";
-    alice.session = security::Session::make("SASL_PLAINTEXT", security::SecurityProtocol::kSaslPlaintext);
-    alice.session->principal = "User:alice";
+    const net::ConnectionInfo alice = sasl_connection("User:alice");
     RequestContext ctx{broker, header, alice, 1};
 
     JoinGroupRequest join;
@@ -238,6 +239,44 @@ TEST_F(AuthorizerHandlersTest, GroupApisCheckBeforeActing) {
     EXPECT_EQ(fc.error_code, code(ErrorCode::kCoordinatorNotAvailable));
     h = co_await handle(ctx, hb);  // the subscribed topic is not describable
     EXPECT_EQ(h.error_code, code(ErrorCode::kTopicAuthorizationFailed));
+    co_await acls.stop();
+  });
+}
+
+// The SCRAM credential APIs: DESCRIBE / ALTER on the cluster first, then Alter
+// only over TLS (checked before the metadata store is touched: none here).
+TEST_F(AuthorizerHandlersTest, ScramCredentialApisCheckTheClusterThenTls) {
+  run([&](log::LogManager& lm) -> awaitable<void> {
+    security::AuthorizerOptions ao;
+    ao.super_users.insert("User:admin");
+    security::AclStore acls(*io_, metastore::AsyncMetadataStore(*pool_, hook_), ao, 10);
+    Status started = co_await acls.start();
+    EXPECT_TRUE(started.ok()) << started.to_string();
+    BrokerContext broker{lm, 0, "127.0.0.1", 9092};
+    broker.acls = &acls;
+    protocol::RequestHeader header;
+    const net::ConnectionInfo alice = sasl_connection("User:alice");
+    const net::ConnectionInfo admin = sasl_connection("User:admin");
+    RequestContext as_alice{broker, header, alice, 0};
+    RequestContext as_admin{broker, header, admin, 0};
+
+    DescribeUserScramCredentialsRequest describe;
+    describe.users.emplace();
+    describe.users->emplace_back().name = "bob";
+    DescribeUserScramCredentialsResponse d = co_await handle(as_alice, describe);
+    EXPECT_EQ(d.error_code, code(ErrorCode::kClusterAuthorizationFailed));
+    EXPECT_EQ(d.results.at(0).user, "bob");
+    EXPECT_EQ(d.results.at(0).error_code, code(ErrorCode::kClusterAuthorizationFailed));
+
+    AlterUserScramCredentialsRequest alter;
+    auto& del = alter.deletions.emplace_back();
+    del.name = "bob";
+    del.mechanism = 1;
+    AlterUserScramCredentialsResponse a = co_await handle(as_alice, alter);
+    EXPECT_EQ(a.results.at(0).error_code, code(ErrorCode::kClusterAuthorizationFailed));
+    a = co_await handle(as_admin, alter);  // allowed, but SASL_PLAINTEXT is not TLS
+    EXPECT_EQ(a.results.at(0).user, "bob");
+    EXPECT_EQ(a.results.at(0).error_code, code(ErrorCode::kUnacceptableCredential));
     co_await acls.stop();
   });
 }

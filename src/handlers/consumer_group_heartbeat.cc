@@ -29,6 +29,7 @@ coordinator::ConsumerHeartbeatParams params(const RequestContext& ctx, ConsumerG
   p.client_generates_member_id = ctx.version >= 1;
   p.client_id = ctx.header.client_id.value_or("");
   p.client_host = client_host(ctx.connection.peer);
+  p.may_describe = authz::topic_filter(ctx, authz::kDescribe);
   return p;
 }
 

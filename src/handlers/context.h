@@ -9,6 +9,7 @@
 
 #include "common/metrics.h"
 #include "log/log_manager.h"
+#include "metastore/async.h"
 #include "net/server.h"
 #include "protocol/errors.h"
 #include "protocol/header.h"
@@ -77,6 +78,9 @@ struct BrokerContext {
   security::Authenticator* authenticator = nullptr;
   // The ACLs and the authorizer (null: the authorizer is off, every request is allowed).
   security::AclStore* acls = nullptr;
+  // The metadata store, for the admin APIs that write it directly (SCRAM
+  // credentials); null in handler tests that do not need it.
+  metastore::AsyncMetadataStore* meta = nullptr;
   bool auto_create_topics = true;
   std::int32_t default_partitions = 1;
   // Partitions one topic may have (bounds the state a single request can create).

@@ -48,6 +48,11 @@ awaitable<ConsumerGroupDescribeResponse> handle(RequestContext& ctx, ConsumerGro
 awaitable<DescribeAclsResponse> handle(RequestContext& ctx, DescribeAclsRequest& req);
 awaitable<CreateAclsResponse> handle(RequestContext& ctx, CreateAclsRequest& req);
 awaitable<DeleteAclsResponse> handle(RequestContext& ctx, DeleteAclsRequest& req);
+// SCRAM credentials (scram_admin.h; security/scram_store.h).
+awaitable<DescribeUserScramCredentialsResponse> handle(RequestContext& ctx,
+                                                       DescribeUserScramCredentialsRequest& req);
+awaitable<AlterUserScramCredentialsResponse> handle(RequestContext& ctx,
+                                                    AlterUserScramCredentialsRequest& req);
 // Authentication on SASL listeners (sasl.cc; the mechanisms in security/sasl.h).
 awaitable<SaslHandshakeResponse> handle(RequestContext& ctx, SaslHandshakeRequest& req);
 awaitable<SaslAuthenticateResponse> handle(RequestContext& ctx, SaslAuthenticateRequest& req);

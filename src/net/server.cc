@@ -86,7 +86,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
       co_return;
     }
     if (auto dn = security::peer_subject(tls_->native_handle())) {
-      info_.session->principal = security::principal_from_dn(*dn);
+      const auto& mapper = server_.listener().principal_mapper;
+      if (mapper == nullptr) {
+        info_.session->principal = security::principal_from_dn(*dn);
+      } else if (auto name = mapper->name(*dn); name.ok()) {
+        info_.session->principal = "User:" + *name;
+      } else {
+        // Kafka fails the SSL authentication when no rule applies.
+        spdlog::info("connection {} ({}) on listener {}: refused: {} ({})", info_.id, info_.peer,
+                     info_.session->listener, name.status().message(), security::printable(*dn));
+        finish_handshake(false);
+        co_return;
+      }
     }
     finish_handshake(true);
   }
@@ -355,7 +366,20 @@ awaitable<void> Server::accept_loop() {
     ConnectionInfo info;
     info.id = next_id_++;
     auto rep = s.remote_endpoint(ec);
-    if (!ec) info.peer = rep.address().to_string() + ":" + std::to_string(rep.port());
+    if (!ec) {
+      info.address = rep.address().to_string();
+      info.peer = info.address + ":" + std::to_string(rep.port());
+    }
+    if (limits_.max_connections_per_ip > 0) {
+      std::size_t& open = per_address_[info.address];
+      if (open >= limits_.max_connections_per_ip) {
+        spdlog::info("refusing connection from {}: max-connections-per-ip ({}) reached", info.address,
+                     limits_.max_connections_per_ip);
+        s.close(ec);
+        continue;
+      }
+      ++open;
+    }
     info.session = security::Session::make(listener_.name, listener_.protocol);
     auto c = std::make_shared<Connection>(*this, std::move(s), std::move(info));
     connections_.push_back(c);
@@ -364,7 +388,14 @@ awaitable<void> Server::accept_loop() {
 }
 
 void Server::remove(Connection* c) {
-  connections_.remove_if([c](const auto& p) { return p.get() == c; });
+  // Copied first: the list may hold the last reference to `c`.
+  const std::string address = c->info().address;
+  const std::size_t removed = connections_.remove_if([c](const auto& p) { return p.get() == c; });
+  if (removed > 0 && limits_.max_connections_per_ip > 0) {
+    auto it = per_address_.find(address);
+    KS_ASSERT(it != per_address_.end() && it->second > 0, "a connection from {} was not counted", address);
+    if (--it->second == 0) per_address_.erase(it);
+  }
   gone_.notify_all();
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "common/async.h"
 #include "common/status.h"
 #include "protocol/wire.h"
+#include "security/principal_mapping.h"
 #include "security/session.h"
 
 namespace boost::asio::ssl {
@@ -34,6 +36,9 @@ struct ServerLimits {
   // larger size prefix closes the connection before reading the payload.
   std::size_t max_request_bytes = 100 << 20;
   std::size_t max_connections = 10'000;
+  // Connections from one IP address (Kafka's max.connections.per.ip); 0: no
+  // limit (load balancers and NAT put many clients behind one address).
+  std::size_t max_connections_per_ip = 0;
   // Requests read but not yet answered on one connection; beyond it the
   // connection stops reading (TCP back-pressure).
   std::size_t max_inflight_per_connection = 100;
@@ -45,6 +50,9 @@ struct ListenerOptions {
   // SSL and SASL_SSL: the context for each new connection (called once per
   // connection, so a reloaded certificate applies to new connections only).
   std::function<std::shared_ptr<asio::ssl::context>()> tls;
+  // The principal of a verified client certificate (ssl.principal.mapping.rules);
+  // null: "User:" + the whole subject DN.
+  std::shared_ptr<const security::SslPrincipalMapper> principal_mapper;
   // Before authentication (SASL listeners): the largest request accepted
   // (Kafka's sasl.server.max.receive.size) and how long a connection may take
   // to authenticate, TLS handshake included, before it is closed.
@@ -54,7 +62,8 @@ struct ListenerOptions {
 
 struct ConnectionInfo {
   std::uint64_t id = 0;
-  std::string peer;  // "ip:port"
+  std::string peer;     // "ip:port"
+  std::string address;  // "ip"
   // The listener and authentication state (never null for connections of a
   // Server; handler tests may leave it null: a PLAINTEXT connection).
   std::shared_ptr<security::Session> session;
@@ -127,6 +136,8 @@ class Server {
   bool stopping_ = false;
   bool accepting_ = false;
   std::list<std::shared_ptr<Connection>> connections_;
+  // Open connections per address, kept only with max_connections_per_ip.
+  std::map<std::string, std::size_t> per_address_;
   Notifier gone_;
 };
 

@@ -51,8 +51,15 @@ std::string frame(std::string_view payload, std::optional<std::int32_t> size = s
 // the test instead of hanging it.
 class Client {
  public:
-  explicit Client(std::uint16_t port) {
+  // From `source` (a loopback address such as 127.0.0.2; default: the kernel's choice).
+  explicit Client(std::uint16_t port, const char* source = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (source != nullptr) {
+      sockaddr_in from{};
+      from.sin_family = AF_INET;
+      ::inet_pton(AF_INET, source, &from.sin_addr);
+      ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from);
+    }
     timeval tv{5, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     int one = 1;
@@ -609,6 +616,31 @@ TEST_F(ServerTest, ConnectionOverTheLimitIsClosedAndASlotFreesWhenOneCloses) {
   EXPECT_EQ(c4.read_frame(), "re:c4");
   EXPECT_EQ(connections(), 2u);
   for (const auto& s : seen()) EXPECT_NE(s, "c3");
+}
+
+TEST_F(ServerTest, ConnectionsPerAddressAreLimitedWhenAsked) {
+  ServerLimits limits;
+  limits.max_connections_per_ip = 2;
+  start(limits);
+  auto a1 = std::make_unique<Client>(port_, "127.0.0.1");
+  Client a2(port_, "127.0.0.1");
+  ASSERT_TRUE(a1->send_frame("a1"));
+  EXPECT_EQ(a1->read_frame(), "re:a1");
+  ASSERT_TRUE(a2.send_frame("a2"));
+  EXPECT_EQ(a2.read_frame(), "re:a2");
+  Client a3(port_, "127.0.0.1");  // a third from the same address: closed
+  ASSERT_TRUE(a3.connected());
+  a3.send_frame("a3");
+  EXPECT_TRUE(a3.closed_by_peer());
+  Client b1(port_, "127.0.0.2");  // another address has its own count
+  ASSERT_TRUE(b1.send_frame("b1"));
+  EXPECT_EQ(b1.read_frame(), "re:b1");
+  a1->close();
+  ASSERT_TRUE(eventually([&] { return connections() == 2; }));
+  Client a4(port_, "127.0.0.1");  // a slot of 127.0.0.1 is free again
+  ASSERT_TRUE(a4.send_frame("a4"));
+  EXPECT_EQ(a4.read_frame(), "re:a4");
+  for (const auto& s : seen()) EXPECT_NE(s, "a3");
 }
 
 // ---- stop / shutdown ----

@@ -4,8 +4,24 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <utility>
+
+#include "common/log_budget.h"
 
 namespace ks::security {
+
+namespace {
+// Failed logins: at most 20 lines per 10 s (a client can fail as often as it
+// likes); the rest are counted in the next line written.
+template <class... Args>
+void log_failure(spdlog::level::level_enum level, fmt::format_string<Args...> f, Args&&... args) {
+  static LogBudget budget(20, std::chrono::seconds(10));
+  const LogBudget::Take t = budget.take();
+  if (t.dropped > 0) spdlog::info("{} more failed authentications not logged", t.dropped);
+  if (t.allowed) spdlog::log(level, f, std::forward<Args>(args)...);
+}
+}  // namespace
 namespace {
 
 bool same_secret(std::string_view a, std::string_view b) {
@@ -92,7 +108,8 @@ HandshakeResult Authenticator::handshake(Session& s, std::string_view mechanism,
 SaslStep Authenticator::plain(Session& s, std::string_view token) const {
   auto parsed = parse_plain_token(token);
   if (!parsed) {
-    spdlog::info("authentication failed on listener {}: malformed PLAIN token", s.listener);
+    log_failure(spdlog::level::info, "authentication failed on listener {}: malformed PLAIN token",
+                s.listener);
     return failed(kPlain);
   }
   auto it = plain_users_.find(parsed->first);
@@ -101,8 +118,8 @@ SaslStep Authenticator::plain(Session& s, std::string_view token) const {
       same_secret(it == plain_users_.end() ? std::string_view("\x01") : it->second, parsed->second) &&
       it != plain_users_.end();
   if (!ok) {
-    spdlog::info("authentication failed on listener {}: PLAIN user '{}'", s.listener,
-                 printable(parsed->first));
+    log_failure(spdlog::level::info, "authentication failed on listener {}: PLAIN user '{}'", s.listener,
+                printable(parsed->first));
     return failed(kPlain);
   }
   s.authenticated = true;
@@ -124,21 +141,23 @@ awaitable<SaslStep> Authenticator::step(const std::shared_ptr<Session>& session,
     s->scram = std::make_unique<ScramServer>(*hash);
     Result<std::string> user = s->scram->client_first(token);
     if (!user.ok()) {
-      spdlog::info("authentication failed on listener {}: {}", s->listener, user.status().message());
+      log_failure(spdlog::level::info, "authentication failed on listener {}: {}", s->listener,
+                  user.status().message());
       co_return failed(mechanism);
     }
     const std::string name = *user;
     Result<std::optional<ScramCredential>> cred = co_await lookup_(*hash, name);
     if (!cred.ok()) {
-      spdlog::warn("authentication failed on listener {}: cannot read the credential of '{}': {}",
-                   s->listener, printable(name), cred.status().to_string());
+      log_failure(spdlog::level::warn,
+                  "authentication failed on listener {}: cannot read the credential of '{}': {}", s->listener,
+                  printable(name), cred.status().to_string());
       SaslStep st = failed(mechanism);
       st.error = "Authentication failed: the credential store is unavailable";
       co_return st;
     }
     if (!cred->has_value() || (*cred)->hash != *hash) {
-      spdlog::info("authentication failed on listener {}: unknown {} user '{}'", s->listener, mechanism,
-                   printable(name));
+      log_failure(spdlog::level::info, "authentication failed on listener {}: unknown {} user '{}'",
+                  s->listener, mechanism, printable(name));
       co_return failed(mechanism);
     }
     SaslStep next;
@@ -148,9 +167,9 @@ awaitable<SaslStep> Authenticator::step(const std::shared_ptr<Session>& session,
   }
   Result<std::string> final_msg = s->scram->client_final(token);
   if (!final_msg.ok()) {
-    spdlog::info("authentication failed on listener {}: {} user '{}': {}", s->listener, mechanism,
-                 printable(s->scram->user()),
-                 final_msg.status().code() == Errc::fenced ? "wrong password" : final_msg.status().message());
+    log_failure(spdlog::level::info, "authentication failed on listener {}: {} user '{}': {}", s->listener,
+                mechanism, printable(s->scram->user()),
+                final_msg.status().code() == Errc::fenced ? "wrong password" : final_msg.status().message());
     co_return failed(mechanism);
   }
   s->authenticated = true;

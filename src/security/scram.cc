@@ -148,13 +148,23 @@ Result<ScramCredential> make_scram_credential(ScramHash hash, std::string_view p
     return bad("SCRAM iterations must be in 4096..16384");
   }
   if (salt.empty()) return bad("SCRAM salt must not be empty");
+  return scram_credential_from_salted(hash, salt, salted_password(hash, password, salt, iterations),
+                                      iterations);
+}
+
+Result<ScramCredential> scram_credential_from_salted(ScramHash hash, std::string_view salt,
+                                                     std::string_view salted, std::int32_t iterations) {
+  if (iterations < kMinScramIterations || iterations > kMaxScramIterations) {
+    return bad("SCRAM iterations must be in 4096..16384");
+  }
+  if (salt.empty()) return bad("SCRAM salt must not be empty");
+  if (salted.empty()) return bad("SCRAM salted password must not be empty");
   ScramCredential c;
   c.hash = hash;
   c.salt = std::string(salt);
   c.iterations = iterations;
-  std::string sp = salted_password(hash, password, salt, iterations);
-  c.stored_key = scram_digest(hash, scram_hmac(hash, sp, "Client Key"));
-  c.server_key = scram_hmac(hash, sp, "Server Key");
+  c.stored_key = scram_digest(hash, scram_hmac(hash, salted, "Client Key"));
+  c.server_key = scram_hmac(hash, salted, "Server Key");
   return c;
 }
 

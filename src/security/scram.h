@@ -38,6 +38,10 @@ struct ScramCredential {
 // Derives a credential from a password (PBKDF2-HMAC with `iterations`).
 Result<ScramCredential> make_scram_credential(ScramHash hash, std::string_view password,
                                               std::string_view salt, std::int32_t iterations);
+// A credential from SaltedPassword = Hi(password, salt, iterations) computed by
+// the client (AlterUserScramCredentials sends that, never the password).
+Result<ScramCredential> scram_credential_from_salted(ScramHash hash, std::string_view salt,
+                                                     std::string_view salted, std::int32_t iterations);
 // A credential with a fresh random 32-byte salt.
 Result<ScramCredential> new_scram_credential(ScramHash hash, std::string_view password,
                                              std::int32_t iterations);

@@ -7,6 +7,7 @@ The broker runs with a short consumer session timeout so a killed member's parti
 import json
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -346,20 +347,25 @@ class Reader:
             self.take(self.uvarint())
 
 
-def call(bootstrap, api_key, version, body):
+def call(bootstrap, api_key, version, body, tls_ca=None):
+    """One request with a flexible header; over TLS (trusting the CA file `tls_ca`) when given."""
     host, port = bootstrap.split(':')
-    with socket.create_connection((host, int(port)), timeout=10) as conn:
+    conn = socket.create_connection((host, int(port)), timeout=10)
+    if tls_ca:
+        conn = ssl.create_default_context(cafile=tls_ca).wrap_socket(conn, server_hostname=host)
+    with conn:
         client = b'kip848-test'
         header = struct.pack('>hhih', api_key, version, 7, len(client)) + client + uvarint(0)
         msg = header + body
         conn.sendall(struct.pack('>i', len(msg)) + msg)
-        size = b''
-        while len(size) < 4:
-            size += conn.recv(4 - len(size))
-        n = struct.unpack('>i', size)[0]
-        data = b''
-        while len(data) < n:
-            data += conn.recv(n - len(data))
+        def read(n):
+            out = b''
+            while len(out) < n:
+                chunk = conn.recv(n - len(out))
+                assert chunk, f'the broker closed the connection (API {api_key} v{version})'
+                out += chunk
+            return out
+        data = read(struct.unpack('>i', read(4))[0])
     r = Reader(data)
     assert r.i32() == 7
     r.tags()

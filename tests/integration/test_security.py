@@ -311,6 +311,29 @@ def test_unsupported_mechanism_is_refused(open_broker, pki):
     check_healthy(open_broker, pki)
 
 
+def test_principal_mapping_rules(broker_factory, pki):
+    """ssl.principal.mapping.rules: the client certificate (DN O=KafScale test,CN=alice) becomes User:alice,
+    the only super user of an authorizer with no ACLs, so everything works; a certificate no rule matches is
+    refused in the handshake."""
+    def mtls_with_rules(rules, name):
+        b = broker_factory([
+            '--listeners', 'EXTERNAL://127.0.0.1:0', '--listener.security.protocol.map', 'EXTERNAL:SSL',
+            '--ssl.keystore.location', str(pki / 'server-keystore.pem'), '--ssl.truststore.location',
+            str(pki / 'ca.pem'), '--ssl.client.auth', 'required', '--authorizer', 'true', '--super.users',
+            'User:alice', '--ssl.principal.mapping.rules', rules
+        ], name=name)
+        b.start()
+        return b
+
+    mapped = mtls_with_rules('RULE:^CN=nobody$/x/, RULE:^.*CN=([^,]*).*$/$1/L, DEFAULT', 'mapped')
+    round_trip(client_conf(mapped, pki, 'EXTERNAL', cert='client'))
+    strict = mtls_with_rules('RULE:^CN=([^,]*),OU=ops.*$/$1/', 'strict')
+    expect_auth_failure(client_conf(strict, pki, 'EXTERNAL', cert='client'),
+                        {KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN})
+    kafka_helpers.wait_for(lambda: 'no ssl.principal.mapping.rules rule applies' in
+                           strict.log_path.read_text(errors='replace'), 10, 'the refusal in the broker log')
+
+
 @pytest.mark.parametrize('cert', [None, 'rogue'])
 def test_mtls_refuses_missing_or_untrusted_client_certificate(mtls_broker, pki, cert):
     conf = client_conf(mtls_broker, pki, 'EXTERNAL', cert=cert)

@@ -1,0 +1,49 @@
+// ssl.principal.mapping.rules: the principal name of a client certificate's
+// subject DN (RFC 2253 form, "CN=alice,OU=ops,O=Example"), as Kafka's
+// SslPrincipalMapper computes it.
+//
+// Rules, separated by commas or newlines, tried in order; the first that
+// applies gives the name:
+//   DEFAULT                     the whole DN
+//   RULE:pattern/replacement/   when the pattern matches the whole DN: the DN
+//                               with every match replaced ($1... name groups)
+//   RULE:pattern/replacement/L  the same, lower case (U: upper case)
+// In pattern and replacement a backslash escapes the next character ("\/" is
+// a slash). No rule applies: the connection is refused (Kafka fails the SSL
+// authentication). Patterns are ECMAScript regular expressions (std::regex);
+// what Kafka's rules use (groups, classes, anchors, .*?, quantifiers) means
+// the same in both.
+#pragma once
+
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace ks::security {
+
+class SslPrincipalMapper {
+ public:
+  // invalid_argument naming the rule that is malformed.
+  static Result<SslPrincipalMapper> parse(std::string_view rules);
+
+  // The name for `dn` (without "User:"); not_found when no rule applies.
+  Result<std::string> name(const std::string& dn) const;
+
+  // Only DEFAULT: the whole DN (Kafka's default).
+  bool is_default() const { return rules_.size() == 1 && rules_[0].is_default; }
+
+ private:
+  struct Rule {
+    bool is_default = false;
+    std::string pattern_text;
+    std::regex pattern;
+    std::string replacement;
+    char to_case = 0;  // 'L', 'U' or 0
+  };
+  std::vector<Rule> rules_;
+};
+
+}  // namespace ks::security
