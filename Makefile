@@ -44,7 +44,7 @@ test: test-deps build
 # (KAFSCALE_SANITIZED=1: tests/integration/conftest.py collects every kafscale process's reports and
 # loosens timing bounds only). One librdkafka pass: the sanitizer checks the broker, not the client.
 test-sanitize: test-deps deps
-	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKS_SANITIZE=ON $(CMAKE_FLAGS)
+	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DKS_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(SANITIZE_BUILD)
 	bash tests/with-services.sh bash -c 'cd $(SANITIZE_BUILD) && ctest --output-on-failure -j2 && cd .. && KAFSCALE_BIN=$(SANITIZE_BUILD)/kafscale KAFSCALE_SANITIZED=1 KAFSCALE_SANITIZE_SUBSET=$(SANITIZE_SUBSET) LIBRDKAFKA=2.0.2 bash tests/run-integration.sh'
 

@@ -10,6 +10,7 @@ build_pkgs=(build-essential cmake ninja-build ccache pkg-config python3
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev
   zlib1g-dev libsnappy-dev liblz4-dev libzstd-dev)
 test_pkgs=(kcat librdkafka-dev python3-confluent-kafka python3-kafka python3-pytest
+  python3-lz4  # kafka-python decodes lz4 batches with it (test_compression.py)
   nodejs npm etcd-server etcd-client curl swift-proxy swift-account swift-container swift-object memcached
   libsasl2-dev  # with the codec libraries above: what librdkafka 2.15 is built against
   openssl  # test_security.py makes its certificates

@@ -4,9 +4,12 @@
 // of bad requests cannot flood the log. Thread-safe.
 #pragma once
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 namespace ks {
 
@@ -47,5 +50,15 @@ class LogBudget {
   int lines_ = 0;
   std::uint64_t dropped_ = 0;
 };
+
+// One line through `budget` at `level`; when lines were dropped before, a line
+// first says how many ("N more <what> not logged").
+template <class... Args>
+void log_limited(LogBudget& budget, spdlog::level::level_enum level, const char* what,
+                 fmt::format_string<Args...> f, Args&&... args) {
+  const LogBudget::Take t = budget.take();
+  if (t.dropped > 0) spdlog::log(level, "{} more {} not logged", t.dropped, what);
+  if (t.allowed) spdlog::log(level, f, std::forward<Args>(args)...);
+}
 
 }  // namespace ks

@@ -95,19 +95,22 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
   Reader r(*payload);
   RequestHeader header;
   if (!decode_request_header(r, header)) {
-    spdlog::warn("connection {} ({}): malformed request header: {}; closing", conn.id, conn.peer, r.error());
+    log_limited(closing_lines_, spdlog::level::warn, "closed connections",
+                "connection {} ({}): malformed request header: {}; closing", conn.id, conn.peer, r.error());
     closed_counter("malformed").inc();
     co_return net::Response::close();
   }
   if (!authenticated && !allowed_before_authentication(header.api_key)) {
-    spdlog::warn("connection {} ({}) on listener {}: API key {} before authentication; closing", conn.id,
-                 conn.peer, conn.session->listener, header.api_key);
+    log_limited(closing_lines_, spdlog::level::warn, "closed connections",
+                "connection {} ({}) on listener {}: API key {} before authentication; closing", conn.id,
+                conn.peer, conn.session->listener, header.api_key);
     closed_counter("unauthenticated").inc();
     co_return net::Response::close();
   }
   const ApiSpec* spec = find_api(header.api_key);
   if (spec == nullptr) {
-    spdlog::warn("connection {} ({}): unknown API key {}; closing", conn.id, conn.peer, header.api_key);
+    log_limited(closing_lines_, spdlog::level::warn, "closed connections",
+                "connection {} ({}): unknown API key {}; closing", conn.id, conn.peer, header.api_key);
     closed_counter("unknown_api").inc();
     co_return net::Response::close();
   }
@@ -119,8 +122,9 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
       encode_api_versions_reply(*w, header.correlation_id, header.api_version);
       co_return finish_frame(std::move(w), at);
     }
-    spdlog::warn("connection {} ({}): {} v{} is not supported (we serve v{}-{}); closing", conn.id, conn.peer,
-                 spec->name, header.api_version, spec->min_version, spec->max_version);
+    log_limited(closing_lines_, spdlog::level::warn, "closed connections",
+                "connection {} ({}): {} v{} is not supported (we serve v{}-{}); closing", conn.id, conn.peer,
+                spec->name, header.api_version, spec->min_version, spec->max_version);
     closed_counter("unsupported_version").inc();
     co_return net::Response::close();
   }
@@ -157,7 +161,8 @@ awaitable<net::Response> Dispatcher::handle(std::shared_ptr<const std::string> p
   (void)known;
   co_await std::move(task);
   if (!decoded) {
-    spdlog::warn("connection {} ({}): {}; closing", conn.id, conn.peer, error);
+    log_limited(closing_lines_, spdlog::level::warn, "closed connections", "connection {} ({}): {}; closing",
+                conn.id, conn.peer, error);
     closed_counter("malformed").inc();
     co_return net::Response::close();
   }

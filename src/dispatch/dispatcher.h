@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "common/log_budget.h"
 #include "common/metrics.h"
 #include "handlers/context.h"
 #include "net/server.h"
@@ -35,6 +36,10 @@ class Dispatcher {
   metrics::Histogram& latency(std::int16_t api_key, std::string_view api_name);
 
   handlers::BrokerContext& broker_;
+  // Lines of requests that close their connection: a client can reconnect and
+  // send them again as fast as it likes, so at most 20 per 10 s (the rest are
+  // counted in the next line; kafscale_connections_closed_total counts all).
+  LogBudget closing_lines_{20, std::chrono::seconds(10)};
   // One histogram per API key, looked up once (the registry takes a lock).
   static constexpr std::size_t kLatencySlots = 128;
   std::array<metrics::Histogram*, kLatencySlots> latency_{};

@@ -362,6 +362,27 @@ TEST_F(DispatcherTest, BrokenTagSectionInAV2HeaderCloses) {
   });
 }
 
+// A client reconnecting to send bad requests cannot flood the log: 20 lines
+// per 10 s, while the counter counts every closed connection.
+TEST_F(DispatcherTest, ClosingLinesAreRateLimited) {
+  serve([&](Dispatcher& d, log::LogManager&) -> awaitable<void> {
+    const auto before = rejected("unknown_api");
+    for (int i = 0; i < 30; ++i) {
+      net::Response r;
+      co_await call(d, header_only(999, 0, 77, false) + std::string(8, '\0'), r);
+      EXPECT_EQ(r.kind, net::Response::Kind::close);
+    }
+    EXPECT_EQ(rejected("unknown_api"), before + 30);
+    const std::string text = logged();
+    std::size_t lines = 0;
+    for (std::size_t at = text.find("unknown API key 999"); at != std::string::npos;
+         at = text.find("unknown API key 999", at + 1)) {
+      ++lines;
+    }
+    EXPECT_EQ(lines, 20u) << text;
+  });
+}
+
 TEST_F(DispatcherTest, UnknownApiKeyCloses) {
   serve([&](Dispatcher& d, log::LogManager&) -> awaitable<void> {
     const auto before = rejected("unknown_api");

@@ -42,12 +42,10 @@ metrics::Counter& denials() {
 void audit_denial(const RequestContext& ctx, AclOperation op, ResourceType type, const std::string& name) {
   denials().inc();
   static LogBudget budget(kAuditBurst, kAuditWindow);
-  const LogBudget::Take t = budget.take();
-  if (t.dropped > 0) spdlog::info("authorizer: {} more denials not logged", t.dropped);
-  if (!t.allowed) return;
-  spdlog::info("authorizer: denied {} from {} (listener {}): {} on {} {}",
-               security::printable(principal(ctx)), host(ctx), ctx.connection.listener(),
-               security::operation_name(op), security::resource_type_name(type), security::printable(name));
+  log_limited(budget, spdlog::level::info, "authorizer denials",
+              "authorizer: denied {} from {} (listener {}): {} on {} {}", security::printable(principal(ctx)),
+              host(ctx), ctx.connection.listener(), security::operation_name(op),
+              security::resource_type_name(type), security::printable(name));
 }
 
 }  // namespace

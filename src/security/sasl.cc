@@ -17,9 +17,7 @@ namespace {
 template <class... Args>
 void log_failure(spdlog::level::level_enum level, fmt::format_string<Args...> f, Args&&... args) {
   static LogBudget budget(20, std::chrono::seconds(10));
-  const LogBudget::Take t = budget.take();
-  if (t.dropped > 0) spdlog::info("{} more failed authentications not logged", t.dropped);
-  if (t.allowed) spdlog::log(level, f, std::forward<Args>(args)...);
+  log_limited(budget, level, "failed authentications", f, std::forward<Args>(args)...);
 }
 }  // namespace
 namespace {

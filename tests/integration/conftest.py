@@ -50,7 +50,7 @@ SANITIZER_SLOWDOWN = 3  # how much more time a timing bound allows under a sanit
 SANITIZE_SUBSET_MODULES = (
     'test_protocol_versions', 'test_bad_input', 'test_confluent', 'test_kcat', 'test_compression',
     'test_groups_protocol', 'test_groups_confluent', 'test_idempotence_protocol', 'test_durability',
-    'test_admin', 'test_cluster',
+    'test_admin', 'test_cluster', 'test_security', 'test_scram_admin',
 )
 
 
