@@ -3,10 +3,12 @@
 // SCRAM credential APIs use refused() too.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
+#include "handlers/authorized_ops.h"
 #include "protocol/errors.h"
 #include "security/acl.h"
 
@@ -60,5 +62,22 @@ std::vector<Result> refused(std::size_t n, protocol::ErrorCode e, const std::str
 }
 
 inline constexpr const char* kNoAuthorizer = "No Authorizer is configured on the broker";
+
+// Why an ACL API may not run: SECURITY_DISABLED with the authorizer off (as
+// Kafka without an authorizer), CLUSTER_AUTHORIZATION_FAILED without `op` on
+// the cluster; nullopt when it may.
+struct AclApiRefusal {
+  protocol::ErrorCode error = protocol::ErrorCode::kNone;
+  std::string message;
+};
+inline std::optional<AclApiRefusal> acl_api_refusal(const RequestContext& ctx, security::AclOperation op) {
+  if (!authz::on(ctx)) return AclApiRefusal{protocol::ErrorCode::kSecurityDisabled, kNoAuthorizer};
+  if (!authz::cluster(ctx, op)) {
+    return AclApiRefusal{protocol::ErrorCode::kClusterAuthorizationFailed,
+                         "Cluster authorization failed (" + std::string(security::operation_name(op)) +
+                             " on the cluster is needed)."};
+  }
+  return std::nullopt;
+}
 
 }  // namespace ks::handlers

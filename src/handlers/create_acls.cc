@@ -33,11 +33,8 @@ std::vector<security::AclBinding> bindings(const CreateAclsRequest& req) {
 }  // namespace
 
 awaitable<CreateAclsResponse> handle(RequestContext& ctx, CreateAclsRequest& req) {
-  if (!authz::on(ctx)) co_return all_failed(req, ErrorCode::kSecurityDisabled, kNoAuthorizer);
-  if (!authz::cluster(ctx, security::AclOperation::kAlter)) {
-    co_return all_failed(req, ErrorCode::kClusterAuthorizationFailed,
-                         "Cluster authorization failed (ALTER on the cluster is needed).");
-  }
+  if (auto no = acl_api_refusal(ctx, security::AclOperation::kAlter))
+    co_return all_failed(req, no->error, no->message);
   const std::vector<security::AclBinding> wanted = bindings(req);
   std::vector<Status> results = co_await ctx.broker.acls->create(wanted);
   CreateAclsResponse resp;

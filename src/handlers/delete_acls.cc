@@ -39,11 +39,8 @@ DeleteAclsResponse::DeleteAclsFilterResult result(const security::AclDeleteResul
 }  // namespace
 
 awaitable<DeleteAclsResponse> handle(RequestContext& ctx, DeleteAclsRequest& req) {
-  if (!authz::on(ctx)) co_return all_failed(req, ErrorCode::kSecurityDisabled, kNoAuthorizer);
-  if (!authz::cluster(ctx, security::AclOperation::kAlter)) {
-    co_return all_failed(req, ErrorCode::kClusterAuthorizationFailed,
-                         "Cluster authorization failed (ALTER on the cluster is needed).");
-  }
+  if (auto no = acl_api_refusal(ctx, security::AclOperation::kAlter))
+    co_return all_failed(req, no->error, no->message);
   const std::vector<security::AclFilter> wanted = filters(req);
   std::vector<security::AclDeleteResult> results = co_await ctx.broker.acls->remove(wanted);
   DeleteAclsResponse resp;

@@ -43,11 +43,8 @@ DescribeAclsResponse describe(const security::AclStore& acls, const security::Ac
 }  // namespace
 
 awaitable<DescribeAclsResponse> handle(RequestContext& ctx, DescribeAclsRequest& req) {
-  if (!authz::on(ctx)) co_return failed(ErrorCode::kSecurityDisabled, kNoAuthorizer);
-  if (!authz::cluster(ctx, security::AclOperation::kDescribe)) {
-    co_return failed(ErrorCode::kClusterAuthorizationFailed,
-                     "Cluster authorization failed (DESCRIBE on the cluster is needed).");
-  }
+  if (auto no = acl_api_refusal(ctx, security::AclOperation::kDescribe))
+    co_return failed(no->error, no->message);
   const security::AclFilter f = acl_filter_of(req);
   if (auto why = security::validate(f)) co_return failed(ErrorCode::kInvalidRequest, *why);
   co_return describe(*ctx.broker.acls, f);
