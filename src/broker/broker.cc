@@ -410,6 +410,7 @@ struct Runtime {
     ctx->acls = acls.get();
     admin_meta = std::make_unique<metastore::AsyncMetadataStore>(pool, meta);
     ctx->meta = admin_meta.get();
+    ctx->max_scram_credentials = cfg.max_scram_credentials;
     dispatcher = std::make_unique<dispatch::Dispatcher>(*ctx);
     // Serving what the placement gives us.
     log::ClusterSweepOptions so;

@@ -501,6 +501,11 @@ const std::vector<Setting>& settings() {
                         "load balancers and NAT put many clients behind one address).",
                         &Config::max_connections_per_ip, 0, 1000000),
                     "max.connections.per.ip"));
+    s.push_back(int_setting<uint32_t>(
+        "max-scram-credentials",
+        "SCRAM credentials (user x mechanism) the cluster may hold; an AlterUserScramCredentials upsertion "
+        "beyond it is refused (kafscale user add is not bounded).",
+        &Config::max_scram_credentials, 1, 1000000));
     s.push_back(size_setting("max-buffered-bytes", "Produce bytes accepted but not yet durable, all clients.",
                              &Config::max_buffered_bytes, kMiB, 64 * kGiB));
     s.push_back(int_setting<uint32_t>("max-inflight-requests-per-connection",

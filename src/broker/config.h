@@ -159,7 +159,9 @@ struct Config {
   bool authorizer = false;
   std::set<std::string> super_users;            // super.users, "User:a;User:b"
   bool allow_everyone_if_no_acl_found = false;  // allow.everyone.if.no.acl.found
-  uint32_t max_acls = 10000;                    // ACLs the cluster may hold
+  uint32_t max_scram_credentials =
+      10000;                  // SCRAM credentials AlterUserScramCredentials may bring the cluster to
+  uint32_t max_acls = 10000;  // ACLs the cluster may hold
 };
 
 // The offsets retention the coordinator uses: offsets_retention_ms when set, else the minutes.

@@ -81,6 +81,8 @@ struct BrokerContext {
   // The metadata store, for the admin APIs that write it directly (SCRAM
   // credentials); null in handler tests that do not need it.
   metastore::AsyncMetadataStore* meta = nullptr;
+  // SCRAM credentials AlterUserScramCredentials may bring the cluster to (--max-scram-credentials).
+  std::size_t max_scram_credentials = 10'000;
   bool auto_create_topics = true;
   std::int32_t default_partitions = 1;
   // Partitions one topic may have (bounds the state a single request can create).

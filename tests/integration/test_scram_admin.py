@@ -24,7 +24,7 @@ import pytest
 pytestmark = pytest.mark.librdkafka
 
 SHA256, SHA512 = 1, 2
-NONE, CLUSTER_AUTH, UNSUPPORTED_MECHANISM = 0, 31, 33
+NONE, CLUSTER_AUTH, UNSUPPORTED_MECHANISM, POLICY_VIOLATION = 0, 31, 33, 44
 RESOURCE_NOT_FOUND, DUPLICATE_RESOURCE, UNACCEPTABLE_CREDENTIAL = 91, 92, 93
 HASHES = {SHA256: 'sha256', SHA512: 'sha512'}
 
@@ -191,3 +191,20 @@ def test_librdkafka_admin_api(open_broker, pki, scram_admin_bin):  # noqa: F811
     assert tool('describe', 'erin') == [f'erin {RESOURCE_NOT_FOUND}']
     expect_auth_failure(scram_conf(open_broker, pki, 'SCRAM-SHA-512', 'erin', 'erin-pw'),
                         {KafkaError._AUTHENTICATION})
+
+
+def test_upsertions_beyond_max_scram_credentials_are_refused(broker_factory, pki):  # noqa: F811
+    b = broker_factory(['--listeners', 'SSL://127.0.0.1:0', '--ssl.keystore.location',
+                        str(pki / 'server-keystore.pem'), '--max-scram-credentials', '2'], name='scram-limit')
+    b.start()
+    addr, ca = b.listeners['SSL'], str(pki / 'ca.pem')
+    assert alter(addr, upsertions=[upsertion('u1', SHA256, 'pw-1'), upsertion('u1', SHA512, 'pw-1')],
+                 tls_ca=ca) == [('u1', NONE, None)]
+    # A third credential is refused; replacing an existing one is not growth.
+    assert alter(addr, upsertions=[upsertion('u2', SHA256, 'pw-2'), upsertion('u1', SHA256, 'pw-new')],
+                 tls_ca=ca) == [('u2', POLICY_VIOLATION, 'SCRAM credentials are at the limit (max-scram-credentials = 2)'),
+                                ('u1', NONE, None)]
+    # Deleting one makes room.
+    assert alter(addr, deletions=[deletion('u1', SHA512)], upsertions=[upsertion('u2', SHA256, 'pw-2')],
+                 tls_ca=ca) == [('u1', NONE, None), ('u2', NONE, None)]
+    assert {u for u, _ in describe(addr, None, tls_ca=ca)[1]} == {'u1', 'u2'}

@@ -247,12 +247,26 @@ def test_kcat_mtls(mtls_broker, pki, kcat_bin):
 @pytest.mark.parametrize('mechanism,user', [('SCRAM-SHA-256', 'alice'), ('SCRAM-SHA-512', 'bob'),
                                             ('PLAIN', 'alice')])
 def test_kafka_python_sasl_ssl(open_broker, pki, mechanism, user):
+    kafka_python_round_trip(
+        dict(bootstrap_servers=open_broker.listeners['SASL_SSL'], security_protocol='SASL_SSL',
+             sasl_mechanism=mechanism, sasl_plain_username=user, sasl_plain_password=PASSWORDS[user],
+             ssl_cafile=str(pki / 'ca.pem'), request_timeout_ms=TIMEOUT_S * 1000 + 5000),
+        client_conf(open_broker, pki, 'PLAINTEXT'))
+
+
+def test_kafka_python_mtls(mtls_broker, pki):
+    kafka_python_round_trip(
+        dict(bootstrap_servers=mtls_broker.listeners['EXTERNAL'], security_protocol='SSL',
+             ssl_cafile=str(pki / 'ca.pem'), ssl_certfile=str(pki / 'client.pem'),
+             ssl_keyfile=str(pki / 'client.key'), request_timeout_ms=TIMEOUT_S * 1000 + 5000),
+        client_conf(mtls_broker, pki, 'EXTERNAL', cert='client'))
+
+
+def kafka_python_round_trip(common, admin_conf):
+    """kafka-python with `common` (its connection settings): 5 records produced, acknowledged and read back."""
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-    common = dict(bootstrap_servers=open_broker.listeners['SASL_SSL'], security_protocol='SASL_SSL',
-                  sasl_mechanism=mechanism, sasl_plain_username=user, sasl_plain_password=PASSWORDS[user],
-                  ssl_cafile=str(pki / 'ca.pem'), request_timeout_ms=TIMEOUT_S * 1000 + 5000)
     topic = f'kp-{uuid.uuid4().hex[:8]}'
-    admin = AdminClient(client_conf(open_broker, pki, 'PLAINTEXT'))  # must outlive the future
+    admin = AdminClient(admin_conf)  # must outlive the future
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=TIMEOUT_S)
     p = KafkaProducer(acks='all', max_block_ms=TIMEOUT_S * 1000, **common)
     try:
@@ -274,6 +288,32 @@ def test_kafka_python_sasl_ssl(open_broker, pki, mechanism, user):
         assert got == [f'm{i}'.encode() for i in range(5)]
     finally:
         c.close()
+
+
+# ---- kafkajs (smoke): produce over SASL_SSL with SCRAM and over mTLS
+
+
+def kafkajs_produce(addr, pki, **security):
+    topic = f'js-{uuid.uuid4().hex[:8]}'
+    out = kafka_helpers.node_script('produce.js', {
+        'brokers': [addr], 'topic': topic, 'acks': -1,
+        'ssl': {'ca': str(pki / 'ca.pem'), **security.get('cert', {})},
+        **({'sasl': security['sasl']} if 'sasl' in security else {}),
+        'batches': [[{'key': f'k{i}', 'value': f'v{i}', 'partition': 0} for i in range(5)]],
+    })
+    assert [int(o['offset']) for o in out['offsets']] == list(range(5))
+    return topic
+
+
+@pytest.mark.parametrize('mechanism,user', [('scram-sha-256', 'alice'), ('scram-sha-512', 'bob')])
+def test_kafkajs_sasl_ssl_scram(open_broker, pki, node_bin, mechanism, user):
+    kafkajs_produce(open_broker.listeners['SASL_SSL'], pki,
+                    sasl={'mechanism': mechanism, 'username': user, 'password': PASSWORDS[user]})
+
+
+def test_kafkajs_mtls(mtls_broker, pki, node_bin):
+    kafkajs_produce(mtls_broker.listeners['EXTERNAL'], pki,
+                    cert={'cert': str(pki / 'client.pem'), 'key': str(pki / 'client.key')})
 
 
 # ---- failures: the client gets Kafka's error, the broker stays healthy

@@ -15,6 +15,13 @@ function stderrLogger() {
   };
 }
 
+function tlsOptions(ssl) {
+  const out = { ca: [fs.readFileSync(ssl.ca, 'utf8')] };
+  if (ssl.cert) out.cert = fs.readFileSync(ssl.cert, 'utf8');
+  if (ssl.key) out.key = fs.readFileSync(ssl.key, 'utf8');
+  return out;
+}
+
 function makeKafka(input) {
   return new Kafka({
     clientId: 'kafscale-it-node',
@@ -26,6 +33,8 @@ function makeKafka(input) {
     retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 2000 },
     // Optional SASL: {"mechanism": "scram-sha-256", "username": ..., "password": ...}.
     ...(input.sasl ? { sasl: input.sasl } : {}),
+    // Optional TLS: {"ca": path, "cert": path, "key": path} (cert and key for mTLS).
+    ...(input.ssl ? { ssl: tlsOptions(input.ssl) } : {}),
   });
 }
 
