@@ -160,13 +160,32 @@ std::function<Result<std::shared_ptr<asio::ssl::context>>()> tls_context_fn(secu
 }
 
 // What the listeners need beyond the settings, loaded before the broker starts.
-struct SecurityState {
-  std::shared_ptr<asio::ssl::context> tls;  // set when a listener uses TLS; replaced by a reload
-  std::string tls_stamp;                    // tls_files_stamp() of the files `tls` was built from
-  std::map<std::string, std::string> plain_users;
+struct ListenerTls {
+  std::shared_ptr<asio::ssl::context> context;  // replaced by a reload
+  std::string stamp;                            // tls_files_stamp() of the files `context` was built from
   // ssl.principal.mapping.rules; null: DEFAULT (the whole DN).
   std::shared_ptr<const security::SslPrincipalMapper> principal_mapper;
 };
+
+struct SecurityState {
+  std::map<std::string, ListenerTls> tls;  // by listener name, for SSL and SASL_SSL listeners
+  std::map<std::string, std::string> plain_users;
+};
+
+// A listener's TLS context and principal mapper, from its settings (listener_config()).
+Result<ListenerTls> load_listener_tls(const Config& view) {
+  auto ctx = security::make_server_context(tls_settings(view));
+  if (!ctx.ok()) return ctx.status();
+  ListenerTls out;
+  out.context = std::move(*ctx);
+  out.stamp = tls_files_stamp(tls_settings(view));
+  auto mapper =
+      security::SslPrincipalMapper::parse(view.ssl_principal_mapping_rules);  // checked by the setting
+  KS_ASSERT(mapper.ok(), "ssl.principal.mapping.rules: {}", mapper.status().message());
+  if (!mapper->is_default())
+    out.principal_mapper = std::make_shared<security::SslPrincipalMapper>(std::move(*mapper));
+  return out;
+}
 
 struct Runtime {
   const Config& cfg;
@@ -203,23 +222,28 @@ struct Runtime {
   // Rebuilds the TLS context when the keystore or truststore changes; new connections get the new
   // one, open connections keep theirs. A context that cannot be built keeps the previous one.
   awaitable<void> tls_reloader() {
+    std::vector<std::string> names;
+    for (const auto& [name, tls] : security.tls) names.push_back(name);
     while (!stopping) {
       asio::steady_timer t(io, cfg.ssl_reload_interval);
       boost::system::error_code ec;
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (stopping) break;
-      std::string stamp = co_await offload(pool, tls_stamp_fn(tls_settings(cfg)));
-      if (stamp == security.tls_stamp) continue;
-      security.tls_stamp = stamp;
-      Result<std::shared_ptr<asio::ssl::context>> ctx =
-          co_await offload(pool, tls_context_fn(tls_settings(cfg)));
-      if (!ctx.ok()) {
-        spdlog::error("TLS files changed but cannot be loaded; keeping the previous certificate: {}",
-                      ctx.status().message());
-        continue;
+      for (const std::string& name : names) {
+        if (stopping) break;
+        const security::TlsSettings settings = tls_settings(listener_config(cfg, name));
+        std::string stamp = co_await offload(pool, tls_stamp_fn(settings));
+        if (stamp == security.tls.at(name).stamp) continue;
+        security.tls.at(name).stamp = stamp;
+        Result<std::shared_ptr<asio::ssl::context>> ctx = co_await offload(pool, tls_context_fn(settings));
+        if (!ctx.ok()) {
+          spdlog::error(
+              "listener {}: TLS files changed but cannot be loaded; keeping the previous certificate: {}",
+              name, ctx.status().message());
+          continue;
+        }
+        security.tls.at(name).context = std::move(*ctx);
+        spdlog::info("listener {}: TLS files changed: new connections use the reloaded certificate", name);
       }
-      security.tls = std::move(*ctx);
-      spdlog::info("TLS files changed: new connections use the reloaded certificate");
     }
   }
 
@@ -275,6 +299,8 @@ struct Runtime {
     limits.max_request_bytes = cfg.max_request_bytes;
     limits.max_connections = cfg.max_connections;
     limits.max_connections_per_ip = cfg.max_connections_per_ip;
+    for (const auto& [ip, n] : cfg.max_connections_per_ip_overrides)
+      limits.max_connections_per_ip_overrides[ip] = n;
     limits.max_inflight_per_connection = cfg.max_inflight_requests_per_connection;
     // Bound first (connections wait in the backlog until we serve): the
     // member record carries the advertised ports, and the node id it gets is
@@ -287,8 +313,9 @@ struct Runtime {
       lo.name = l.name;
       lo.protocol = l.protocol;
       if (security::uses_tls(l.protocol)) {
-        lo.tls = [this] { return security.tls; };  // the current one (tls_reloader)
-        lo.principal_mapper = security.principal_mapper;
+        const std::string name = l.name;
+        lo.tls = [this, name] { return security.tls.at(name).context; };  // the current one (tls_reloader)
+        lo.principal_mapper = security.tls.at(name).principal_mapper;
       }
       lo.max_unauthenticated_request_bytes = cfg.sasl_server_max_receive_size;
       lo.authentication_timeout = cfg.authentication_timeout;
@@ -488,7 +515,7 @@ struct Runtime {
     spdlog::info("serving Kafka on {} (advertised {}), http {}", kafka_addr, adv.to_string(),
                  http_addr.empty() ? "off" : http_addr);
     asio::co_spawn(io, compactor(), asio::detached);
-    if (security.tls && cfg.ssl_reload_interval.count() > 0)
+    if (!security.tls.empty() && cfg.ssl_reload_interval.count() > 0)
       asio::co_spawn(io, tls_reloader(), asio::detached);
     monitor->start();
 
@@ -525,28 +552,20 @@ int run_broker(const Config& cfg, const EnvLookup& env) {
   }
   // TLS material and PLAIN users are read before anything starts: a bad file exits 2.
   SecurityState sec;
-  bool tls_needed = false, sasl_needed = false, plain_without_tls = false;
+  bool sasl_needed = false, plain_without_tls = false;
   const bool plain_enabled = std::count(cfg.sasl_enabled_mechanisms.begin(),
                                         cfg.sasl_enabled_mechanisms.end(), std::string(security::kPlain)) > 0;
   for (const auto& l : effective_listeners(cfg)) {
-    tls_needed = tls_needed || security::uses_tls(l.protocol);
     sasl_needed = sasl_needed || security::uses_sasl(l.protocol);
     plain_without_tls =
         plain_without_tls || (l.protocol == security::SecurityProtocol::kSaslPlaintext && plain_enabled);
-  }
-  if (tls_needed) {
-    auto ctx = security::make_server_context(tls_settings(cfg));
-    if (!ctx.ok()) {
-      spdlog::critical("{}", ctx.status().message());
+    if (!security::uses_tls(l.protocol)) continue;
+    auto tls = load_listener_tls(listener_config(cfg, l.name));
+    if (!tls.ok()) {
+      spdlog::critical("listener {}: {}", l.name, tls.status().message());
       return 2;
     }
-    sec.tls = std::move(*ctx);
-    sec.tls_stamp = tls_files_stamp(tls_settings(cfg));
-    auto mapper =
-        security::SslPrincipalMapper::parse(cfg.ssl_principal_mapping_rules);  // checked by the setting
-    KS_ASSERT(mapper.ok(), "ssl.principal.mapping.rules: {}", mapper.status().message());
-    if (!mapper->is_default())
-      sec.principal_mapper = std::make_shared<security::SslPrincipalMapper>(std::move(*mapper));
+    sec.tls[l.name] = std::move(*tls);
   }
   if (sasl_needed && plain_enabled) {
     auto users = load_plain_users(cfg.sasl_plain_users_file);

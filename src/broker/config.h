@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -95,6 +96,8 @@ struct Config {
   uint64_t max_decompressed_batch_bytes = 64 * kMiB;
   uint32_t max_connections = 10000;
   uint32_t max_connections_per_ip = 0;  // max.connections.per.ip; 0: no limit
+  // max.connections.per.ip.overrides: IP address (normalized) -> its limit (0: refused).
+  std::map<std::string, uint32_t> max_connections_per_ip_overrides;
   // Produce bytes accepted but not yet durable, across all connections.
   uint64_t max_buffered_bytes = 512 * kMiB;
   uint32_t max_inflight_requests_per_connection = 100;
@@ -151,6 +154,9 @@ struct Config {
   // How often the keystore and truststore files are checked for changes (a changed file gives new
   // connections a new TLS context; open connections keep theirs). 0: never.
   std::chrono::milliseconds ssl_reload_interval{30000};
+  // Kafka's listener.name.<name>.ssl.* overrides: LISTENER -> ssl setting name (ssl-client-auth) -> raw
+  // value, applied over the ssl-* settings for that listener (security_config.h: listener_config).
+  std::map<std::string, std::map<std::string, std::string>> listener_ssl;
   std::vector<std::string> sasl_enabled_mechanisms = default_sasl_mechanisms();
   std::string sasl_plain_users_file;                   // PLAIN users, "name:password" lines
   uint64_t sasl_server_max_receive_size = 512 * kKiB;  // sasl.server.max.receive.size

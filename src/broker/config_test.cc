@@ -238,6 +238,27 @@ TEST(ConfigTest, FileValuesAndErrors) {
   EXPECT_EQ(describe(parse_ok({"--config", write_file("empty.yaml", "")})), describe(default_config()));
 }
 
+TEST(ConfigTest, PerListenerTlsKeysInTheFile) {
+  std::string file = write_file("listener-tls.yaml",
+                                "listeners: INTERNAL://127.0.0.1:9093,EXTERNAL://127.0.0.1:9094\n"
+                                "listener.security.protocol.map: INTERNAL:SSL,EXTERNAL:SSL\n"
+                                "ssl.keystore.location: /tls/internal.pem\n"
+                                "listener.name.external.ssl.keystore.location: /tls/external.pem\n"
+                                "listener.name.external.ssl.client.auth: required\n"
+                                "listener.name.external.ssl.truststore.location: /tls/ca.pem\n");
+  // The environment wins over the file for the same key.
+  Config c = parse_ok({"--config", file}, {{"KAFSCALE_LISTENER_NAME_EXTERNAL_SSL_CLIENT_AUTH", "requested"}});
+  EXPECT_EQ(c.listener_ssl.at("EXTERNAL").at("ssl-keystore-location"), "/tls/external.pem");
+  EXPECT_EQ(c.listener_ssl.at("EXTERNAL").at("ssl-client-auth"), "requested");
+  EXPECT_FALSE(c.listener_ssl.contains("INTERNAL"));
+  EXPECT_THAT(parse_error({"--config", write_file("listener-twice.yaml",
+                                                  "listener.name.a.ssl.client.auth: none\n"
+                                                  "listener.name.A.ssl.client.auth: none\n")}),
+              HasSubstr("'listener.name.a.ssl.client.auth' appears twice"));
+  EXPECT_THAT(parse_error({"--config", write_file("listener-unknown.yaml", "listener.name.a.ssl.nope: 1\n")}),
+              HasSubstr("unknown setting 'listener.name.a.ssl.nope'"));
+}
+
 TEST(ConfigTest, BadValueNamesSettingSourceAndForm) {
   std::string msg = parse_error({"--flush-bytes", "12x"});
   EXPECT_THAT(msg, HasSubstr("flush-bytes"));

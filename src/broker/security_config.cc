@@ -3,11 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
+#include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <charconv>
 #include <set>
 
 #include "broker/setting.h"
+#include "common/assert.h"
 #include "security/acl.h"
 #include "security/principal_mapping.h"
 #include "security/sasl.h"
@@ -166,6 +169,37 @@ Result<std::vector<std::pair<std::string, security::SecurityProtocol>>> parse_pr
   return out;
 }
 
+Result<std::map<std::string, uint32_t>> parse_connection_overrides(std::string_view s) {
+  std::map<std::string, uint32_t> out;
+  for (const std::string& item : split_list(s)) {
+    const std::size_t colon = item.rfind(':');
+    const auto form = [&] {
+      return invalid(fmt::format("'{}': expected IP:COUNT (an IPv6 address in brackets: [::1]:10)", item));
+    };
+    if (colon == std::string::npos || colon == 0) return form();
+    std::string host = item.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    uint32_t count = 0;
+    const std::string_view n = std::string_view(item).substr(colon + 1);
+    auto [p, ec] = std::from_chars(n.data(), n.data() + n.size(), count);
+    if (n.empty() || ec != std::errc{} || p != n.data() + n.size() || count > 1000000) {
+      return invalid(fmt::format("'{}': the count is an integer in 0..1000000", item));
+    }
+    boost::system::error_code bad;
+    auto addr = boost::asio::ip::make_address(host, bad);
+    if (bad) {
+      return invalid(fmt::format("'{}': {} is not an IP address (hostnames are not resolved)", item, host));
+    }
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+      addr = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6());
+    }
+    if (!out.emplace(addr.to_string(), count).second) {
+      return invalid(fmt::format("'{}': {} appears twice", item, addr.to_string()));
+    }
+  }
+  return out;
+}
+
 namespace {
 
 std::optional<security::SecurityProtocol> protocol_of(const Config& cfg, const std::string& name) {
@@ -210,6 +244,146 @@ security::TlsSettings tls_settings(const Config& cfg) {
   t.enabled_protocols = cfg.ssl_enabled_protocols;
   t.cipher_suites = cfg.ssl_cipher_suites;
   return t;
+}
+
+namespace {
+
+// The ssl-* settings that may differ per listener, by Kafka's suffix after "ssl.".
+constexpr std::array<std::string_view, 7> kPerListenerSsl = {
+    "keystore.type",     "keystore.location", "truststore.location",    "client.auth",
+    "enabled.protocols", "cipher.suites",     "principal.mapping.rules"};
+
+std::string setting_of_suffix(std::string_view suffix) {
+  std::string out = "ssl-";
+  for (char c : suffix) out += c == '.' ? '-' : c;
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out;
+  for (char c : s) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+std::string ListenerSslKey::kafka_name() const {
+  std::string suffix = setting.substr(4);  // after "ssl-"
+  std::replace(suffix.begin(), suffix.end(), '-', '.');
+  return "listener.name." + lower(listener) + ".ssl." + suffix;
+}
+
+std::string ListenerSslKey::env_name() const {
+  return broker::env_name("listener-name-" + listener + "-" + setting);
+}
+
+std::optional<ListenerSslKey> parse_listener_ssl_key(std::string_view key) {
+  constexpr std::string_view kPrefix = "listener.name.";
+  if (!key.starts_with(kPrefix)) return std::nullopt;
+  key.remove_prefix(kPrefix.size());
+  const std::size_t dot = key.find(".ssl.");
+  if (dot == std::string_view::npos) return std::nullopt;
+  auto name = listener_name(key.substr(0, dot));
+  const std::string_view suffix = key.substr(dot + 5);
+  if (!name || std::find(kPerListenerSsl.begin(), kPerListenerSsl.end(), suffix) == kPerListenerSsl.end()) {
+    return std::nullopt;
+  }
+  return ListenerSslKey{*name, setting_of_suffix(suffix)};
+}
+
+std::vector<ListenerSslKey> listener_ssl_keys(const std::string& listener) {
+  std::vector<ListenerSslKey> out;
+  for (std::string_view suffix : kPerListenerSsl)
+    out.push_back(ListenerSslKey{listener, setting_of_suffix(suffix)});
+  return out;
+}
+
+Status apply_listener_ssl(Config& cfg, const ListenerSslKey& key, std::string_view raw) {
+  const Setting* s = find_setting(key.setting);
+  KS_ASSERT(s != nullptr, "no setting {} for {}", key.setting, key.kafka_name());
+  Config scratch = cfg;
+  if (Status st = s->apply(scratch, raw); !st.ok()) return st;
+  cfg.listener_ssl[key.listener][key.setting] = std::string(raw);
+  return {};
+}
+
+Config listener_config(const Config& cfg, const std::string& listener) {
+  Config out = cfg;
+  auto it = cfg.listener_ssl.find(listener);
+  if (it == cfg.listener_ssl.end()) return out;
+  for (const auto& [setting, raw] : it->second) {
+    const Setting* s = find_setting(setting);
+    KS_ASSERT(s != nullptr, "no setting {}", setting);
+    Status st = s->apply(out, raw);
+    KS_ASSERT(st.ok(), "listener {} {} '{}' was checked when set: {}", listener, setting, raw, st.message());
+  }
+  return out;
+}
+
+namespace {
+
+// The flags the flag parser did not know, in order: each must be --listener.name.<name>.ssl.<x> VALUE
+// (or =VALUE).
+Result<std::vector<std::pair<ListenerSslKey, std::string>>> listener_ssl_flags(
+    const std::vector<std::string>& extras) {
+  std::vector<std::pair<ListenerSslKey, std::string>> out;
+  for (std::size_t i = 0; i < extras.size(); ++i) {
+    const std::string& arg = extras[i];
+    std::optional<ListenerSslKey> key;
+    std::string value;
+    bool has_value = false;
+    if (arg.starts_with("--")) {
+      const std::size_t eq = arg.find('=');
+      key = parse_listener_ssl_key(std::string_view(arg).substr(2, eq == std::string::npos ? eq : eq - 2));
+      if (eq != std::string::npos) {
+        value = arg.substr(eq + 1);
+        has_value = true;
+      }
+    }
+    if (!key) return invalid(fmt::format("unknown option or argument '{}'", arg));
+    if (!has_value) {
+      if (i + 1 >= extras.size()) return invalid(fmt::format("{} needs a value", arg));
+      value = extras[++i];
+    }
+    out.emplace_back(*key, std::move(value));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status resolve_listener_ssl(Config& cfg, const std::vector<std::string>& extras, const EnvLookup& env,
+                            const std::map<std::string, std::string>& file_values,
+                            const std::string& file_source,
+                            std::map<std::string, std::string, std::less<>>& sources) {
+  auto flags = listener_ssl_flags(extras);
+  if (!flags.ok()) return flags.status();
+  std::map<std::string, std::pair<ListenerSslKey, std::string>> raw_values;  // kafka name -> key, raw
+  for (const auto& [name, raw] : file_values) {
+    if (auto k = parse_listener_ssl_key(name)) {
+      raw_values.insert_or_assign(name, std::make_pair(*k, raw));
+      sources[name] = file_source;
+    }
+  }
+  for (const auto& l : cfg.listeners) {
+    for (const ListenerSslKey& k : listener_ssl_keys(l.name)) {
+      if (auto v = env(k.env_name())) {
+        raw_values.insert_or_assign(k.kafka_name(), std::make_pair(k, *v));
+        sources[k.kafka_name()] = "environment variable " + k.env_name();
+      }
+    }
+  }
+  for (const auto& [k, raw] : *flags) {
+    raw_values.insert_or_assign(k.kafka_name(), std::make_pair(k, raw));
+    sources[k.kafka_name()] = "flag --" + k.kafka_name();
+  }
+  for (const auto& [name, entry] : raw_values) {
+    if (Status st = apply_listener_ssl(cfg, entry.first, entry.second); !st.ok()) {
+      return invalid(
+          fmt::format("invalid {} '{}' from {}: {}", name, entry.second, sources[name], st.message()));
+    }
+  }
+  return {};
 }
 
 void add_security_settings(std::vector<Setting>& s) {
@@ -398,6 +572,28 @@ void add_security_settings(std::vector<Setting>& s) {
                                "(false: only super users).",
                                "false", &Config::allow_everyone_if_no_acl_found),
                   "allow.everyone.if.no.acl.found"));
+  s.push_back(kafka_named(
+      Setting{"max-connections-per-ip-overrides", "IP:N,...",
+              "Per-address connection limits (each listener) replacing max-connections-per-ip for those "
+              "addresses; 0 refuses an address. IP addresses only.",
+              "(empty)",
+              [](Config& c, std::string_view raw) -> Status {
+                auto v = parse_connection_overrides(raw);
+                if (!v.ok()) return v.status();
+                c.max_connections_per_ip_overrides = std::move(*v);
+                return {};
+              },
+              [](const Config& c) {
+                std::string out;
+                for (const auto& [ip, n] : c.max_connections_per_ip_overrides) {
+                  const bool v6 = ip.find(':') != std::string::npos;
+                  out +=
+                      fmt::format("{}{}{}{}:{}", out.empty() ? "" : ",", v6 ? "[" : "", ip, v6 ? "]" : "", n);
+                }
+                return out;
+              },
+              nullptr},
+      "max.connections.per.ip.overrides"));
   s.push_back(Setting{"max-acls", "N", "ACLs the cluster may hold; CreateAcls beyond it is refused.", "10000",
                       [](Config& c, std::string_view raw) -> Status {
                         std::uint32_t v = 0;
@@ -427,7 +623,7 @@ Status validate_security(const Config& cfg, const std::function<std::string(std:
     return invalid(fmt::format("advertised-listeners{} needs listeners", from("advertised-listeners")));
   }
   std::set<std::string> names;
-  bool any_tls = false, any_sasl = false;
+  bool any_sasl = false;
   for (const auto& l : cfg.listeners) {
     names.insert(l.name);
     auto p = protocol_of(cfg, l.name);
@@ -436,7 +632,6 @@ Status validate_security(const Config& cfg, const std::function<std::string(std:
           "listener {} has no security protocol: add {}:PROTOCOL to listener-security-protocol-map{}", l.name,
           l.name, from("listener-security-protocol-map")));
     }
-    any_tls = any_tls || security::uses_tls(*p);
     any_sasl = any_sasl || security::uses_sasl(*p);
     bool advertised = false;
     for (const auto& a : cfg.advertised_listeners) advertised = advertised || a.name == l.name;
@@ -458,12 +653,34 @@ Status validate_security(const Config& cfg, const std::function<std::string(std:
                                  from("advertised-listeners"), a.name));
     }
   }
-  if (any_tls && cfg.ssl_keystore_location.empty()) {
-    return invalid("an SSL or SASL_SSL listener needs ssl-keystore-location (PEM certificate chain and key)");
-  }
   if (cfg.ssl_client_auth != security::ClientAuth::kNone && cfg.ssl_truststore_location.empty()) {
     return invalid(fmt::format("ssl-client-auth{} {} needs ssl-truststore-location", from("ssl-client-auth"),
                                security::client_auth_name(cfg.ssl_client_auth)));
+  }
+  for (const auto& [listener, overrides] : cfg.listener_ssl) {
+    auto p = names.count(listener) ? protocol_of(cfg, listener) : std::nullopt;
+    if (!p || !security::uses_tls(*p)) {
+      const ListenerSslKey k{listener, overrides.begin()->first};
+      return invalid(fmt::format("{}{}: listener {} is not an SSL or SASL_SSL listener of listeners",
+                                 k.kafka_name(), from(k.kafka_name()), listener));
+    }
+  }
+  for (const auto& l : cfg.listeners) {
+    const auto p = protocol_of(cfg, l.name);
+    if (!p || !security::uses_tls(*p)) continue;
+    const Config view = listener_config(cfg, l.name);
+    if (view.ssl_keystore_location.empty()) {
+      return invalid(fmt::format(
+          "listener {} ({}) needs ssl-keystore-location or listener.name.{}.ssl.keystore.location (PEM "
+          "certificate chain and key)",
+          l.name, security::protocol_name(*p), lower(l.name)));
+    }
+    if (view.ssl_client_auth != security::ClientAuth::kNone && view.ssl_truststore_location.empty()) {
+      return invalid(
+          fmt::format("listener {}: ssl.client.auth {} needs a truststore (ssl-truststore-location or "
+                      "listener.name.{}.ssl.truststore.location)",
+                      l.name, security::client_auth_name(view.ssl_client_auth), lower(l.name)));
+    }
   }
   if (any_sasl && cfg.sasl_enabled_mechanisms.empty()) {
     return invalid(

@@ -56,6 +56,24 @@ TEST(Listeners, ProtocolMap) {
   EXPECT_FALSE(parse_protocol_map("EXTERNAL:TLS").ok());
 }
 
+TEST(Listeners, ConnectionOverrides) {
+  auto m = parse_connection_overrides("10.0.0.7:200, [::1]:5,::ffff:192.168.1.9:0");
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(*m, (std::map<std::string, uint32_t>{{"10.0.0.7", 200}, {"::1", 5}, {"192.168.1.9", 0}}));
+  EXPECT_TRUE(parse_connection_overrides("")->empty());
+  EXPECT_THAT(parse_connection_overrides("kafka.local:5").status().message(), HasSubstr("not an IP address"));
+  for (const char* bad : {"10.0.0.7", "10.0.0.7:", ":5", "10.0.0.7:x", "10.0.0.7:-1", "10.0.0.7:2000000",
+                          "10.0.0.7:1,10.0.0.7:2"}) {
+    EXPECT_FALSE(parse_connection_overrides(bad).ok()) << bad;
+  }
+  ParseOutcome p = parse({"--max.connections.per.ip.overrides", "127.0.0.2:0,[::1]:3"});
+  ASSERT_TRUE(p.config) << p.message;
+  EXPECT_EQ(p.config->max_connections_per_ip_overrides.at("127.0.0.2"), 0u);
+  EXPECT_THAT(describe(*p.config), HasSubstr("max-connections-per-ip-overrides = 127.0.0.2:0,[::1]:3"));
+  EXPECT_THAT(error_of({}, {{"KAFSCALE_MAX_CONNECTIONS_PER_IP_OVERRIDES", "h:1"}}),
+              HasSubstr("environment variable KAFSCALE_MAX_CONNECTIONS_PER_IP_OVERRIDES"));
+}
+
 TEST(Listeners, DefaultIsOnePlaintextListener) {
   ParseOutcome p = parse({});
   ASSERT_TRUE(p.config) << p.message;
@@ -125,6 +143,67 @@ TEST(Listeners, DescribeRoundTrips) {
   EXPECT_THAT(d, HasSubstr("listeners = PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9093"));
   EXPECT_THAT(d, HasSubstr("ssl-cipher-suites = TLS_AES_128_GCM_SHA256,ECDHE-RSA-AES128-GCM-SHA256"));
   EXPECT_TRUE(validate(*p.config).ok());
+}
+
+// Kafka's listener.name.<name>.ssl.* overrides, as flags, environment and YAML keys.
+TEST(Listeners, PerListenerTlsSettings) {
+  const std::vector<std::string> base = {"--listeners",
+                                         "INTERNAL://127.0.0.1:9093,EXTERNAL://127.0.0.1:9094",
+                                         "--listener.security.protocol.map",
+                                         "INTERNAL:SSL,EXTERNAL:SASL_SSL",
+                                         "--ssl.keystore.location",
+                                         "/tls/internal.pem"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> v = base;
+    v.insert(v.end(), more.begin(), more.end());
+    return v;
+  };
+  ParseOutcome p =
+      parse(with({"--listener.name.external.ssl.keystore.location=/tls/external.pem",
+                  "--listener.name.EXTERNAL.ssl.client.auth", "required",
+                  "--listener.name.external.ssl.principal.mapping.rules", "RULE:^CN=(.*?),.*$/$1/L,DEFAULT"}),
+            {{"KAFSCALE_LISTENER_NAME_EXTERNAL_SSL_TRUSTSTORE_LOCATION", "/tls/ca.pem"},
+             // A flag wins over the environment, key by key.
+             {"KAFSCALE_LISTENER_NAME_EXTERNAL_SSL_CLIENT_AUTH", "requested"}});
+  ASSERT_TRUE(p.config) << p.message;
+  const Config internal = listener_config(*p.config, "INTERNAL");
+  const Config external = listener_config(*p.config, "EXTERNAL");
+  EXPECT_EQ(tls_settings(internal).keystore_location, "/tls/internal.pem");
+  EXPECT_EQ(tls_settings(internal).client_auth, security::ClientAuth::kNone);
+  EXPECT_EQ(tls_settings(external).keystore_location, "/tls/external.pem");
+  EXPECT_EQ(tls_settings(external).truststore_location, "/tls/ca.pem");
+  EXPECT_EQ(tls_settings(external).client_auth, security::ClientAuth::kRequired);
+  EXPECT_EQ(external.ssl_principal_mapping_rules, "RULE:^CN=(.*?),.*$/$1/L,DEFAULT");
+  EXPECT_EQ(internal.ssl_principal_mapping_rules, "DEFAULT");
+  const std::string d = describe(*p.config);
+  EXPECT_THAT(d, HasSubstr("listener.name.external.ssl.client.auth = required\n"));
+  EXPECT_THAT(d, HasSubstr("listener.name.external.ssl.truststore.location = /tls/ca.pem\n"));
+  EXPECT_TRUE(validate(*p.config).ok());
+
+  // A listener's own keystore is enough, and so is its own truststore for its client auth.
+  ParseOutcome own =
+      parse({"--listeners", "SSL://127.0.0.1:9093", "--listener.name.ssl.ssl.keystore.location", "/k.pem",
+             "--listener.name.ssl.ssl.client.auth", "required", "--listener.name.ssl.ssl.truststore.location",
+             "/ca.pem"});
+  ASSERT_TRUE(own.config) << own.message;
+
+  // Errors name the key and where it came from.
+  EXPECT_THAT(error_of(with({"--listener.name.external.ssl.client.auth", "always"})),
+              HasSubstr("invalid listener.name.external.ssl.client.auth 'always' from flag"));
+  EXPECT_THAT(error_of(with({"--listener.name.external.ssl.client.auth", "required"})),
+              HasSubstr("listener EXTERNAL: ssl.client.auth required needs a truststore"));
+  EXPECT_THAT(error_of(with({"--listener.name.nosuch.ssl.client.auth", "none"})),
+              HasSubstr("listener NOSUCH is not an SSL or SASL_SSL listener"));
+  EXPECT_THAT(error_of(with({"--listener.name.external.ssl.keystore.password", "x"})),
+              HasSubstr("unknown option or argument '--listener.name.external.ssl.keystore.password'"));
+  EXPECT_THAT(error_of(with({"--listener.name.external.ssl.client.auth"})), HasSubstr("needs a value"));
+  EXPECT_THAT(error_of(with({"stray"})), HasSubstr("unknown option or argument 'stray'"));
+  EXPECT_THAT(
+      error_of({"--listeners", "A://127.0.0.1:9093,B://127.0.0.1:9094", "--listener.security.protocol.map",
+                "A:SSL,B:SSL", "--listener.name.a.ssl.keystore.location", "/a.pem"}),
+      HasSubstr("listener B (SSL) needs ssl-keystore-location or listener.name.b.ssl.keystore.location"));
+  EXPECT_THAT(error_of(with({}), {{"KAFSCALE_LISTENER_NAME_EXTERNAL_SSL_ENABLED_PROTOCOLS", "SSLv3"}}),
+              HasSubstr("from environment variable KAFSCALE_LISTENER_NAME_EXTERNAL_SSL_ENABLED_PROTOCOLS"));
 }
 
 TEST(Authorizer, SettingsFromFlagsAndEnvironment) {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cctype>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,16 @@ inline std::string env_name(std::string_view name) {
   for (char c : name) out += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
+
+// Value helpers (config_values.cc).
+bool iequals(std::string_view a, std::string_view b);
+// Unsigned decimal without sign or spaces.
+std::optional<uint64_t> parse_uint(std::string_view s);
+// Shortest exact spelling of a size: "4MiB", "1500".
+std::string format_size(uint64_t v);
+
+// The setting named `name` or aliased so (config.cc); nullptr when none.
+const Setting* find_setting(std::string_view name);
 
 // Kafka's dotted name as the alias, so a Kafka user's spelling works as flag and YAML key.
 inline Setting kafka_named(Setting s, std::string kafka_name) {

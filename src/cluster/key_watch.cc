@@ -2,11 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "common/assert.h"
+#include "common/metrics.h"
 #include "common/task.h"
 
 namespace ks::cluster {
@@ -18,7 +20,30 @@ namespace {
 // Pause before re-creating a watch that failed for another reason than a compaction.
 constexpr auto kRetryDelay = 200ms;
 
+constexpr const char* kUpGauge = "kafscale_watch_up";
+constexpr const char* kDownGauge = "kafscale_watch_down_seconds";
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace
+
+// Written on the loop thread, read by the /metrics thread.
+struct KeyWatch::Health {
+  std::atomic<bool> up{false};
+  std::atomic<std::int64_t> down_since_ns{steady_ns()};
+
+  void set_up(bool now_up) {
+    if (up.exchange(now_up) && !now_up) down_since_ns = steady_ns();
+  }
+  double down_seconds() const {
+    if (up) return 0.0;
+    return static_cast<double>(steady_ns() - down_since_ns.load()) / 1e9;
+  }
+};
 
 // Loop-thread state, shared with the watch callbacks through a weak_ptr so a
 // callback posted after the KeyWatch died touches nothing.
@@ -100,9 +125,14 @@ KeyWatch::KeyWatch(asio::io_context& io, metastore::AsyncMetadataStore meta, std
       range_end_(std::move(range_end)),
       what_(std::move(what)),
       task_name_("watch " + what_),
-      s_(std::make_shared<Shared>()) {}
+      s_(std::make_shared<Shared>()),
+      health_(std::make_shared<Health>()) {}
 
-KeyWatch::~KeyWatch() = default;
+KeyWatch::~KeyWatch() {
+  if (!started_) return;
+  metrics::registry().remove_gauge_fn(kUpGauge, {{"watch", what_}});
+  metrics::registry().remove_gauge_fn(kDownGauge, {{"watch", what_}});
+}
 
 void KeyWatch::on_change(std::function<void()> cb) { s_->on_change = std::move(cb); }
 
@@ -115,6 +145,7 @@ const metastore::KeyValue* KeyWatch::find(const std::string& key) const {
 
 std::int64_t KeyWatch::revision() const { return s_->revision; }
 std::uint64_t KeyWatch::reloads() const { return s_->reloads; }
+bool KeyWatch::up() const { return health_->up; }
 Notifier& KeyWatch::changed() { return s_->changed; }
 
 awaitable<Status> KeyWatch::load() {
@@ -144,6 +175,14 @@ awaitable<Status> KeyWatch::reload() {
 void KeyWatch::start() {
   KS_ASSERT(!started_, "{}: started twice", what_);
   started_ = true;
+  // The callbacks hold the Health, not this: a render racing the destructor reads live memory.
+  auto& reg = metrics::registry();
+  reg.gauge_fn(kUpGauge, "1 while this metadata watch's stream is open; 0 while it is re-established",
+               {{"watch", what_}}, [h = health_] { return h->up ? 1.0 : 0.0; });
+  reg.gauge_fn(kDownGauge,
+               "Seconds this metadata watch has been without a stream (its mirror, e.g. the ACLs in force, "
+               "may be this stale); 0 while up",
+               {{"watch", what_}}, [h = health_] { return h->down_seconds(); });
   spawn_critical(io_, task_name_.c_str(), [this] { return loop(); });
 }
 
@@ -176,8 +215,10 @@ awaitable<Status> KeyWatch::loop() {
       continue;
     }
     watch = std::move(w).value();
+    health_->set_up(true);
     while (!stopping_ && !s_->broken) co_await s_->wake.wait_until(Clock::now() + std::chrono::hours(1));
     std::optional<Status> why = s_->broken;
+    health_->set_up(false);
     ++s_->generation;  // late callbacks of this watch are dropped
     co_await close_watch(meta_.pool(), std::move(watch));
     if (!why || stopping_) break;

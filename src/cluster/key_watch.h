@@ -9,6 +9,10 @@
 // compacted away the whole range is read again and watched from there.
 // Events at or below the last revision seen are ignored, so overlapping
 // deliveries (an old watch's late events, a reload) never go backwards.
+//
+// Every watch shows on /metrics as kafscale_watch_up{watch="<what>"} (1 while
+// its stream to the store is open) and kafscale_watch_down_seconds (how long
+// the mirror has gone without a live stream: its contents may be that stale).
 #pragma once
 
 #include <chrono>
@@ -51,10 +55,13 @@ class KeyWatch {
   std::int64_t revision() const;
   // Times the range was read again after a compaction (tests, logs).
   std::uint64_t reloads() const;
+  // True while the watch stream is open (what kafscale_watch_up shows).
+  bool up() const;
   // Notified after every change of the mirror.
   Notifier& changed();
 
   struct Shared;
+  struct Health;
 
  private:
   awaitable<Status> loop();
@@ -67,6 +74,7 @@ class KeyWatch {
   const std::string what_;
   std::string task_name_;
   std::shared_ptr<Shared> s_;
+  std::shared_ptr<Health> health_;  // read by the /metrics thread
   bool started_ = false;
   bool stopping_ = false;
   Event done_;

@@ -367,14 +367,21 @@ awaitable<void> Server::accept_loop() {
     info.id = next_id_++;
     auto rep = s.remote_endpoint(ec);
     if (!ec) {
-      info.address = rep.address().to_string();
+      auto addr = rep.address();
+      // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; they are spelled as IPv4 everywhere
+      // (ACL hosts, connection limits, logs).
+      if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+        addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+      }
+      info.address = addr.to_string();
       info.peer = info.address + ":" + std::to_string(rep.port());
     }
-    if (limits_.max_connections_per_ip > 0) {
+    if (auto limit = address_limit(info.address)) {
       std::size_t& open = per_address_[info.address];
-      if (open >= limits_.max_connections_per_ip) {
-        spdlog::info("refusing connection from {}: max-connections-per-ip ({}) reached", info.address,
-                     limits_.max_connections_per_ip);
+      if (open >= *limit) {
+        if (open == 0) per_address_.erase(info.address);
+        spdlog::info("refusing connection from {}: its connection limit ({}) is reached", info.address,
+                     *limit);
         s.close(ec);
         continue;
       }
@@ -387,11 +394,20 @@ awaitable<void> Server::accept_loop() {
   }
 }
 
+std::optional<std::size_t> Server::address_limit(const std::string& address) const {
+  if (auto it = limits_.max_connections_per_ip_overrides.find(address);
+      it != limits_.max_connections_per_ip_overrides.end()) {
+    return it->second;
+  }
+  if (limits_.max_connections_per_ip > 0) return limits_.max_connections_per_ip;
+  return std::nullopt;
+}
+
 void Server::remove(Connection* c) {
   // Copied first: the list may hold the last reference to `c`.
   const std::string address = c->info().address;
   const std::size_t removed = connections_.remove_if([c](const auto& p) { return p.get() == c; });
-  if (removed > 0 && limits_.max_connections_per_ip > 0) {
+  if (removed > 0 && address_limit(address)) {
     auto it = per_address_.find(address);
     KS_ASSERT(it != per_address_.end() && it->second > 0, "a connection from {} was not counted", address);
     if (--it->second == 0) per_address_.erase(it);

@@ -16,6 +16,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct ServerLimits {
   // Connections from one IP address (Kafka's max.connections.per.ip); 0: no
   // limit (load balancers and NAT put many clients behind one address).
   std::size_t max_connections_per_ip = 0;
+  // Per-address limits that replace max_connections_per_ip (Kafka's
+  // max.connections.per.ip.overrides), keyed by the address as
+  // ConnectionInfo::address spells it; 0 refuses the address.
+  std::map<std::string, std::size_t> max_connections_per_ip_overrides;
   // Requests read but not yet answered on one connection; beyond it the
   // connection stops reading (TCP back-pressure).
   std::size_t max_inflight_per_connection = 100;
@@ -136,7 +141,10 @@ class Server {
   bool stopping_ = false;
   bool accepting_ = false;
   std::list<std::shared_ptr<Connection>> connections_;
-  // Open connections per address, kept only with max_connections_per_ip.
+  // The limit of connections from `address`; nullopt: none.
+  std::optional<std::size_t> address_limit(const std::string& address) const;
+
+  // Open connections per address, kept only when some address has a limit.
   std::map<std::string, std::size_t> per_address_;
   Notifier gone_;
 };

@@ -643,6 +643,33 @@ TEST_F(ServerTest, ConnectionsPerAddressAreLimitedWhenAsked) {
   for (const auto& s : seen()) EXPECT_NE(s, "a3");
 }
 
+TEST_F(ServerTest, PerAddressOverridesReplaceTheDefaultLimit) {
+  ServerLimits limits;  // no default limit: only the overridden addresses are counted
+  limits.max_connections_per_ip_overrides = {{"127.0.0.1", 1}, {"127.0.0.3", 0}};
+  start(limits);
+  Client a1(port_, "127.0.0.1");
+  ASSERT_TRUE(a1.send_frame("a1"));
+  EXPECT_EQ(a1.read_frame(), "re:a1");
+  Client a2(port_, "127.0.0.1");  // beyond its override
+  ASSERT_TRUE(a2.connected());
+  a2.send_frame("a2");
+  EXPECT_TRUE(a2.closed_by_peer());
+  Client blocked(port_, "127.0.0.3");  // an override of 0 refuses the address
+  ASSERT_TRUE(blocked.connected());
+  blocked.send_frame("c1");
+  EXPECT_TRUE(blocked.closed_by_peer());
+  std::vector<std::unique_ptr<Client>> others;  // an address without override has no limit
+  for (int i = 0; i < 5; ++i) {
+    others.push_back(std::make_unique<Client>(port_, "127.0.0.2"));
+    ASSERT_TRUE(others.back()->send_frame("b" + std::to_string(i)));
+    EXPECT_EQ(others.back()->read_frame(), "re:b" + std::to_string(i));
+  }
+  for (const auto& s : seen()) {
+    EXPECT_NE(s, "a2");
+    EXPECT_NE(s, "c1");
+  }
+}
+
 // ---- stop / shutdown ----
 
 TEST_F(ServerTest, ShutdownAnswersQueuedRequestsThenCloses) {

@@ -421,3 +421,8 @@ def test_an_acl_created_through_one_broker_applies_on_every_broker(services, bac
     finally:
         grant_admin.close()
     kafka_helpers.wait_for(lambda: produce_all() == [None] * 8, 10, 'alice produces to every partition')
+    for b in brokers:  # each broker's ACL watch says its stream to etcd is open
+        m = b.metrics()
+        assert m.get('kafscale_watch_up', watch='acls') == 1
+        assert m.get('kafscale_watch_down_seconds', watch='acls') == 0
+        assert m.get('kafscale_acls') == 1

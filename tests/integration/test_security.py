@@ -57,6 +57,9 @@ def pki(tmp_path_factory):
            'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n')
     signed('client', 'ca', '/CN=alice/O=KafScale test', 'extendedKeyUsage=clientAuth\n')
     signed('rogue', 'rogue-ca', '/CN=mallory', 'extendedKeyUsage=clientAuth\n')
+    # A second server certificate, from the other CA: a listener with its own keystore.
+    signed('external', 'rogue-ca', '/CN=external', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+    (d / 'external-keystore.pem').write_text((d / 'external.pem').read_text() + (d / 'external.key').read_text())
     # The keystore: certificate chain and key in one PEM file.
     (d / 'server-keystore.pem').write_text((d / 'server.pem').read_text() + (d / 'server.key').read_text())
     (d / 'plain-users').write_text('# PLAIN users\nalice:alice-secret\n')
@@ -372,6 +375,34 @@ def test_principal_mapping_rules(broker_factory, pki):
                         {KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN})
     kafka_helpers.wait_for(lambda: 'no ssl.principal.mapping.rules rule applies' in
                            strict.log_path.read_text(errors='replace'), 10, 'the refusal in the broker log')
+
+
+def test_per_listener_tls_settings(broker_factory, pki):
+    """listener.name.<name>.ssl.*: INTERNAL uses the ssl.* settings (the first CA's certificate, no client
+    certificate); EXTERNAL has its own keystore (a certificate of the other CA), truststore and required client
+    certificates, set by flags and one by the environment."""
+    b = broker_factory([
+        '--listeners', 'INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0', '--listener.security.protocol.map',
+        'INTERNAL:SSL,EXTERNAL:SSL', '--ssl.keystore.location', str(pki / 'server-keystore.pem'),
+        '--listener.name.external.ssl.keystore.location', str(pki / 'external-keystore.pem'),
+        '--listener.name.external.ssl.truststore.location=' + str(pki / 'ca.pem')
+    ], name='per-listener', env={'KAFSCALE_LISTENER_NAME_EXTERNAL_SSL_CLIENT_AUTH': 'required'})
+    b.start()
+    assert server_subject(b.listeners['INTERNAL'], pki / 'ca.pem') == 'localhost'
+    internal = {'bootstrap.servers': b.listeners['INTERNAL'], 'security.protocol': 'SSL',
+                'ssl.ca.location': str(pki / 'ca.pem'), 'log_level': 3}
+    round_trip(internal)
+    external = {'bootstrap.servers': b.listeners['EXTERNAL'], 'security.protocol': 'SSL',
+                'ssl.ca.location': str(pki / 'rogue-ca.pem'), 'log_level': 3,
+                'ssl.certificate.location': str(pki / 'client.pem'), 'ssl.key.location': str(pki / 'client.key')}
+    round_trip(external)
+    codes = {KafkaError._SSL, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN}
+    # EXTERNAL requires a client certificate; its server certificate is not the first CA's.
+    no_cert = {k: v for k, v in external.items() if k not in ('ssl.certificate.location', 'ssl.key.location')}
+    expect_auth_failure(no_cert, codes)
+    expect_auth_failure({**external, 'ssl.ca.location': str(pki / 'ca.pem')}, codes)
+    assert b.alive
+    assert AdminClient(internal).list_topics(timeout=TIMEOUT_S).brokers
 
 
 @pytest.mark.parametrize('cert', [None, 'rogue'])
