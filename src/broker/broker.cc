@@ -75,15 +75,7 @@ std::function<Status()> compact_fn(std::shared_ptr<metastore::MetadataStore> m) 
 coordinator::Options group_options(const Config& cfg, std::int32_t node_id) {
   coordinator::Options go;
   go.node_id = node_id;
-  go.min_session_timeout = cfg.group_min_session_timeout;
-  go.max_session_timeout = cfg.group_max_session_timeout;
-  go.initial_rebalance_delay = cfg.group_initial_rebalance_delay;
-  go.consumer_session_timeout = cfg.consumer_session_timeout;
-  go.consumer_heartbeat_interval = cfg.consumer_heartbeat_interval;
-  go.consumer_min_session_timeout = cfg.consumer_min_session_timeout;
-  go.consumer_max_session_timeout = cfg.consumer_max_session_timeout;
-  go.consumer_min_heartbeat_interval = cfg.consumer_min_heartbeat_interval;
-  go.consumer_max_heartbeat_interval = cfg.consumer_max_heartbeat_interval;
+  static_cast<coordinator::GroupTimeouts&>(go) = cfg.group;
   go.max_group_configs = cfg.max_group_configs;
   go.consumer_max_size = cfg.consumer_max_size;
   go.offsets_retention = effective_offsets_retention(cfg);

@@ -40,15 +40,7 @@ int inspect_command(const std::vector<std::string>& args, const CliActions& acti
   CLI::Option* metadata =
       app.add_option("--metadata", opts.metadata,
                      "Metadata store URL, for 'placement' (env KAFSCALE_METADATA; default: the broker's)");
-  try {
-    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
-  } catch (const CLI::CallForHelp&) {
-    out << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    err << "kafscale inspect: " << e.what() << "\n\n" << app.help();
-    return 2;
-  }
+  if (auto done = parse_command(app, args, "kafscale inspect", out, err)) return *done;
   if (store->count() == 0) {
     auto v = env("KAFSCALE_OBJECT_STORE");
     opts.object_store = v ? *v : default_config().object_store;
@@ -65,6 +57,20 @@ int inspect_command(const std::vector<std::string>& args, const CliActions& acti
 }
 
 }  // namespace
+
+std::optional<int> parse_command(CLI::App& app, const std::vector<std::string>& args,
+                                 std::string_view command, std::ostream& out, std::ostream& err) {
+  try {
+    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << command << ": " << e.what() << "\n\n" << app.help();
+    return 2;
+  }
+  return std::nullopt;
+}
 
 int run_cli(const std::vector<std::string>& args, const CliActions& actions, const EnvLookup& env,
             std::ostream& out, std::ostream& err) {

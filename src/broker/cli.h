@@ -4,8 +4,10 @@
 
 #include <functional>
 #include <iostream>
+#include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/broker.h"
@@ -14,7 +16,16 @@
 #include "broker/env.h"
 #include "broker/inspect.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace ks::broker {
+
+// Parses a subcommand's arguments into `app`. Returns the exit code when that ends the command (help
+// printed: 0; bad usage, said on `err` with the help: 2), nullopt when it should go on.
+std::optional<int> parse_command(CLI::App& app, const std::vector<std::string>& args,
+                                 std::string_view command, std::ostream& out, std::ostream& err);
 
 // What each command runs; injectable so the dispatch can be tested without a broker. Each gets the
 // environment run_cli was given (credentials for the stores come from it).

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <sstream>
@@ -46,9 +47,14 @@ Setting int_setting(std::string name, std::string help, T Config::*field, T min,
                  nullptr};
 }
 
-Setting ms_setting(std::string name, std::string help, std::chrono::milliseconds Config::*field, int64_t min,
-                   int64_t max, std::string def = "") {
-  if (def.empty()) def = std::to_string((Config{}.*field).count());
+// `field`: a member pointer of Config, or a function giving the field of a Config (const or not).
+template <class Field>
+Setting ms_setting(std::string name, std::string help, Field field, int64_t min, int64_t max,
+                   std::string def = "") {
+  if (def.empty()) {
+    Config defaults;
+    def = std::to_string(std::invoke(field, defaults).count());
+  }
   return Setting{
       name,
       "MS",
@@ -60,11 +66,17 @@ Setting ms_setting(std::string name, std::string help, std::chrono::milliseconds
           return invalid(fmt::format(
               "expected milliseconds in {}..{} (an integer, or with suffix ms, s, m or h)", min, max));
         }
-        c.*field = *v;
+        std::invoke(field, c) = *v;
         return {};
       },
-      [=](const Config& c) { return std::to_string((c.*field).count()); },
+      [=](const Config& c) { return std::to_string(std::invoke(field, c).count()); },
       nullptr};
+}
+
+// A group timeout of Config::group, as ms_setting's field.
+template <auto Member>
+auto group_field() {
+  return [](auto& c) -> auto& { return c.group.*Member; };
 }
 
 Setting size_setting(std::string name, std::string help, uint64_t Config::*field, uint64_t min,
@@ -143,48 +155,50 @@ Setting optional_address_setting(std::string name, std::string help, std::option
 constexpr int64_t kMaxInt32 = std::numeric_limits<int32_t>::max();
 
 void add_group_settings(std::vector<Setting>& s) {
-  s.push_back(kafka_named(ms_setting("group-min-session-timeout-ms",
-                                     "Smallest session timeout a consumer may ask for in JoinGroup.",
-                                     &Config::group_min_session_timeout, 1, kMaxInt32),
-                          "group.min.session.timeout.ms"));
-  s.push_back(kafka_named(ms_setting("group-max-session-timeout-ms",
-                                     "Largest session timeout a consumer may ask for in JoinGroup.",
-                                     &Config::group_max_session_timeout, 1, kMaxInt32),
-                          "group.max.session.timeout.ms"));
+  s.push_back(
+      kafka_named(ms_setting("group-min-session-timeout-ms",
+                             "Smallest session timeout a consumer may ask for in JoinGroup.",
+                             group_field<&coordinator::GroupTimeouts::min_session_timeout>(), 1, kMaxInt32),
+                  "group.min.session.timeout.ms"));
+  s.push_back(
+      kafka_named(ms_setting("group-max-session-timeout-ms",
+                             "Largest session timeout a consumer may ask for in JoinGroup.",
+                             group_field<&coordinator::GroupTimeouts::max_session_timeout>(), 1, kMaxInt32),
+                  "group.max.session.timeout.ms"));
   s.push_back(kafka_named(
       ms_setting("group-initial-rebalance-delay-ms",
                  "How long a group leaving Empty waits for more members before its first rebalance.",
-                 &Config::group_initial_rebalance_delay, 0, kMaxInt32),
+                 group_field<&coordinator::GroupTimeouts::initial_rebalance_delay>(), 0, kMaxInt32),
       "group.initial.rebalance.delay.ms"));
-  s.push_back(
-      kafka_named(ms_setting("group-consumer-session-timeout-ms",
-                             "KIP-848 consumer groups: a member not heard from for this long is removed.",
-                             &Config::consumer_session_timeout, 1, kMaxInt32),
-                  "group.consumer.session.timeout.ms"));
-  s.push_back(
-      kafka_named(ms_setting("group-consumer-heartbeat-interval-ms",
-                             "KIP-848 consumer groups: the heartbeat interval members are told to use.",
-                             &Config::consumer_heartbeat_interval, 1, kMaxInt32),
-                  "group.consumer.heartbeat.interval.ms"));
+  s.push_back(kafka_named(
+      ms_setting("group-consumer-session-timeout-ms",
+                 "KIP-848 consumer groups: a member not heard from for this long is removed.",
+                 group_field<&coordinator::GroupTimeouts::consumer_session_timeout>(), 1, kMaxInt32),
+      "group.consumer.session.timeout.ms"));
+  s.push_back(kafka_named(
+      ms_setting("group-consumer-heartbeat-interval-ms",
+                 "KIP-848 consumer groups: the heartbeat interval members are told to use.",
+                 group_field<&coordinator::GroupTimeouts::consumer_heartbeat_interval>(), 1, kMaxInt32),
+      "group.consumer.heartbeat.interval.ms"));
   s.push_back(kafka_named(
       ms_setting("group-consumer-min-session-timeout-ms",
                  "KIP-848 consumer groups: the smallest session timeout, broker-wide or per group.",
-                 &Config::consumer_min_session_timeout, 1, kMaxInt32),
+                 group_field<&coordinator::GroupTimeouts::consumer_min_session_timeout>(), 1, kMaxInt32),
       "group.consumer.min.session.timeout.ms"));
   s.push_back(kafka_named(
       ms_setting("group-consumer-max-session-timeout-ms",
                  "KIP-848 consumer groups: the largest session timeout, broker-wide or per group.",
-                 &Config::consumer_max_session_timeout, 1, kMaxInt32),
+                 group_field<&coordinator::GroupTimeouts::consumer_max_session_timeout>(), 1, kMaxInt32),
       "group.consumer.max.session.timeout.ms"));
   s.push_back(kafka_named(
       ms_setting("group-consumer-min-heartbeat-interval-ms",
                  "KIP-848 consumer groups: the smallest heartbeat interval, broker-wide or per group.",
-                 &Config::consumer_min_heartbeat_interval, 1, kMaxInt32),
+                 group_field<&coordinator::GroupTimeouts::consumer_min_heartbeat_interval>(), 1, kMaxInt32),
       "group.consumer.min.heartbeat.interval.ms"));
   s.push_back(kafka_named(
       ms_setting("group-consumer-max-heartbeat-interval-ms",
                  "KIP-848 consumer groups: the largest heartbeat interval, broker-wide or per group.",
-                 &Config::consumer_max_heartbeat_interval, 1, kMaxInt32),
+                 group_field<&coordinator::GroupTimeouts::consumer_max_heartbeat_interval>(), 1, kMaxInt32),
       "group.consumer.max.heartbeat.interval.ms"));
   s.push_back(int_setting<uint32_t>("max-group-configs",
                                     "Groups that may have explicit configs (GROUP config resources), "
@@ -421,11 +435,11 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
                                from("max-buffered-bytes"), format_size(cfg.max_buffered_bytes),
                                from("max-request-bytes"), format_size(cfg.max_request_bytes)));
   }
-  if (cfg.group_min_session_timeout > cfg.group_max_session_timeout) {
+  if (cfg.group.min_session_timeout > cfg.group.max_session_timeout) {
     return invalid(
         fmt::format("group-min-session-timeout-ms{} ({}) must not exceed group-max-session-timeout-ms{} ({})",
-                    from("group-min-session-timeout-ms"), cfg.group_min_session_timeout.count(),
-                    from("group-max-session-timeout-ms"), cfg.group_max_session_timeout.count()));
+                    from("group-min-session-timeout-ms"), cfg.group.min_session_timeout.count(),
+                    from("group-max-session-timeout-ms"), cfg.group.max_session_timeout.count()));
   }
   // Kafka's GroupCoordinatorConfig: each broker-wide value within its bounds.
   struct Bounded {
@@ -437,12 +451,12 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
     std::chrono::milliseconds max;
   };
   const Bounded bounded[] = {
-      {"group-consumer-session-timeout-ms", cfg.consumer_session_timeout,
-       "group-consumer-min-session-timeout-ms", cfg.consumer_min_session_timeout,
-       "group-consumer-max-session-timeout-ms", cfg.consumer_max_session_timeout},
-      {"group-consumer-heartbeat-interval-ms", cfg.consumer_heartbeat_interval,
-       "group-consumer-min-heartbeat-interval-ms", cfg.consumer_min_heartbeat_interval,
-       "group-consumer-max-heartbeat-interval-ms", cfg.consumer_max_heartbeat_interval},
+      {"group-consumer-session-timeout-ms", cfg.group.consumer_session_timeout,
+       "group-consumer-min-session-timeout-ms", cfg.group.consumer_min_session_timeout,
+       "group-consumer-max-session-timeout-ms", cfg.group.consumer_max_session_timeout},
+      {"group-consumer-heartbeat-interval-ms", cfg.group.consumer_heartbeat_interval,
+       "group-consumer-min-heartbeat-interval-ms", cfg.group.consumer_min_heartbeat_interval,
+       "group-consumer-max-heartbeat-interval-ms", cfg.group.consumer_max_heartbeat_interval},
   };
   for (const auto& b : bounded) {
     if (b.value < b.min) {
@@ -454,12 +468,12 @@ Status validate_impl(const Config& cfg, const SourceOf& source_of) {
                                  b.max_name, from(b.max_name), b.max.count()));
     }
   }
-  if (cfg.consumer_heartbeat_interval >= cfg.consumer_session_timeout) {
+  if (cfg.group.consumer_heartbeat_interval >= cfg.group.consumer_session_timeout) {
     // Kafka's rule: a member must be able to heartbeat within its session.
     return invalid(fmt::format(
         "group-consumer-heartbeat-interval-ms{} ({}) must be below group-consumer-session-timeout-ms{} ({})",
-        from("group-consumer-heartbeat-interval-ms"), cfg.consumer_heartbeat_interval.count(),
-        from("group-consumer-session-timeout-ms"), cfg.consumer_session_timeout.count()));
+        from("group-consumer-heartbeat-interval-ms"), cfg.group.consumer_heartbeat_interval.count(),
+        from("group-consumer-session-timeout-ms"), cfg.group.consumer_session_timeout.count()));
   }
   if (cfg.orphan_grace.count() != 0 && cfg.orphan_grace < std::chrono::seconds(1)) {
     // The log's own floor: a reader may still be using an object that just became unreferenced.

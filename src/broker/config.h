@@ -17,6 +17,7 @@
 
 #include "common/env.h"
 #include "common/status.h"
+#include "coordinator/types.h"
 #include "security/session.h"
 #include "security/tls.h"
 
@@ -109,18 +110,7 @@ struct Config {
   std::chrono::milliseconds startup_timeout{60000};
 
   // Consumer groups (Kafka's names and defaults; see src/coordinator/README.md).
-  std::chrono::milliseconds group_min_session_timeout{6000};      // group.min.session.timeout.ms
-  std::chrono::milliseconds group_max_session_timeout{1800000};   // group.max.session.timeout.ms
-  std::chrono::milliseconds group_initial_rebalance_delay{3000};  // group.initial.rebalance.delay.ms
-  // KIP-848 consumer groups.
-  std::chrono::milliseconds consumer_session_timeout{45000};      // group.consumer.session.timeout.ms
-  std::chrono::milliseconds consumer_heartbeat_interval{5000};    // group.consumer.heartbeat.interval.ms
-  std::chrono::milliseconds consumer_min_session_timeout{45000};  // group.consumer.min.session.timeout.ms
-  std::chrono::milliseconds consumer_max_session_timeout{60000};  // group.consumer.max.session.timeout.ms
-  std::chrono::milliseconds consumer_min_heartbeat_interval{
-      5000};  // group.consumer.min.heartbeat.interval.ms
-  std::chrono::milliseconds consumer_max_heartbeat_interval{
-      15000};                          // group.consumer.max.heartbeat.interval.ms
+  coordinator::GroupTimeouts group;    // group.*.session.timeout.ms, group.*.heartbeat.interval.ms, ...
   uint32_t max_group_configs = 10000;  // groups with explicit configs (GROUP config resources), cluster-wide
   uint32_t consumer_max_size = 10000;  // group.consumer.max.size
   uint32_t group_max_size = 10000;     // group.max.size (Kafka: unbounded)

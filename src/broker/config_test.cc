@@ -509,9 +509,9 @@ TEST(CliTest, Help) {
 
 TEST(GroupSettingsTest, KafkaDefaults) {
   Config c = parse_ok({});
-  EXPECT_EQ(c.group_min_session_timeout, 6000ms);
-  EXPECT_EQ(c.group_max_session_timeout, 1800000ms);
-  EXPECT_EQ(c.group_initial_rebalance_delay, 3000ms);
+  EXPECT_EQ(c.group.min_session_timeout, 6000ms);
+  EXPECT_EQ(c.group.max_session_timeout, 1800000ms);
+  EXPECT_EQ(c.group.initial_rebalance_delay, 3000ms);
   EXPECT_EQ(c.group_max_size, 10000u);
   EXPECT_EQ(c.max_groups, 100000u);
   EXPECT_EQ(c.offsets_retention_minutes, 10080);
@@ -526,22 +526,22 @@ TEST(GroupSettingsTest, KafkaDefaults) {
 
 TEST(GroupSettingsTest, ConsumerGroupSettings) {
   Config d = parse_ok({});
-  EXPECT_EQ(d.consumer_session_timeout, 45000ms);
-  EXPECT_EQ(d.consumer_heartbeat_interval, 5000ms);
+  EXPECT_EQ(d.group.consumer_session_timeout, 45000ms);
+  EXPECT_EQ(d.group.consumer_heartbeat_interval, 5000ms);
   EXPECT_EQ(d.consumer_max_size, 10000u);
-  EXPECT_EQ(d.consumer_min_session_timeout, 45000ms);
-  EXPECT_EQ(d.consumer_max_session_timeout, 60000ms);
-  EXPECT_EQ(d.consumer_min_heartbeat_interval, 5000ms);
-  EXPECT_EQ(d.consumer_max_heartbeat_interval, 15000ms);
+  EXPECT_EQ(d.group.consumer_min_session_timeout, 45000ms);
+  EXPECT_EQ(d.group.consumer_max_session_timeout, 60000ms);
+  EXPECT_EQ(d.group.consumer_min_heartbeat_interval, 5000ms);
+  EXPECT_EQ(d.group.consumer_max_heartbeat_interval, 15000ms);
   EXPECT_EQ(d.max_group_configs, 10000u);
   Config c =
       parse_ok({"--group-consumer-session-timeout-ms=3000", "--group.consumer.min.session.timeout.ms=1000",
                 "--group.consumer.heartbeat.interval.ms=250",
                 "--group-consumer-min-heartbeat-interval-ms=100", "--group-consumer-max-size=4"});
-  EXPECT_EQ(c.consumer_session_timeout, 3000ms);
-  EXPECT_EQ(c.consumer_min_session_timeout, 1000ms);
-  EXPECT_EQ(c.consumer_heartbeat_interval, 250ms);
-  EXPECT_EQ(c.consumer_min_heartbeat_interval, 100ms);
+  EXPECT_EQ(c.group.consumer_session_timeout, 3000ms);
+  EXPECT_EQ(c.group.consumer_min_session_timeout, 1000ms);
+  EXPECT_EQ(c.group.consumer_heartbeat_interval, 250ms);
+  EXPECT_EQ(c.group.consumer_min_heartbeat_interval, 100ms);
   EXPECT_EQ(c.consumer_max_size, 4u);
   EXPECT_THAT(
       parse_error({"--group-consumer-session-timeout-ms=1000", "--group-consumer-min-session-timeout-ms=1000",
@@ -563,9 +563,9 @@ TEST(GroupSettingsTest, FlagsEnvFileAndKafkaNames) {
                        "--offsets-retention-minutes=5", "--offsets-retention-check-interval-ms=250",
                        "--offset-metadata-max-bytes=100", "--producer-id-expiration-ms=1h",
                        "--max-producers-per-partition=9", "--orphan-grace-ms=2s"});
-  EXPECT_EQ(c.group_min_session_timeout, 500ms);
-  EXPECT_EQ(c.group_max_session_timeout, 10000ms);
-  EXPECT_EQ(c.group_initial_rebalance_delay, 0ms);
+  EXPECT_EQ(c.group.min_session_timeout, 500ms);
+  EXPECT_EQ(c.group.max_session_timeout, 10000ms);
+  EXPECT_EQ(c.group.initial_rebalance_delay, 0ms);
   EXPECT_EQ(c.group_max_size, 3u);
   EXPECT_EQ(c.max_groups, 7u);
   EXPECT_EQ(c.offsets_retention_minutes, 5);
@@ -583,7 +583,7 @@ TEST(GroupSettingsTest, FlagsEnvFileAndKafkaNames) {
 
   // Kafka's dotted names are accepted as flags and YAML keys.
   c = parse_ok({"--group.max.session.timeout.ms", "7000", "--offsets.retention.minutes=2"});
-  EXPECT_EQ(c.group_max_session_timeout, 7000ms);
+  EXPECT_EQ(c.group.max_session_timeout, 7000ms);
   EXPECT_EQ(c.offsets_retention_minutes, 2);
   std::string file = write_file("groups.yaml",
                                 "group.min.session.timeout.ms: 100\n"
@@ -591,8 +591,8 @@ TEST(GroupSettingsTest, FlagsEnvFileAndKafkaNames) {
                                 "producer.id.expiration.ms: 60000\n"
                                 "offset.metadata.max.bytes: 10\n");
   c = parse_ok({"--config", file}, {{"KAFSCALE_GROUP_INITIAL_REBALANCE_DELAY_MS", "70"}});
-  EXPECT_EQ(c.group_min_session_timeout, 100ms);
-  EXPECT_EQ(c.group_initial_rebalance_delay, 70ms);  // env beats file
+  EXPECT_EQ(c.group.min_session_timeout, 100ms);
+  EXPECT_EQ(c.group.initial_rebalance_delay, 70ms);  // env beats file
   EXPECT_EQ(c.producer_id_expiration, 60000ms);
   EXPECT_EQ(c.offset_metadata_max_bytes, 10u);
 
@@ -603,8 +603,8 @@ TEST(GroupSettingsTest, FlagsEnvFileAndKafkaNames) {
                     {"KAFSCALE_OFFSETS_RETENTION_CHECK_INTERVAL_MS", "1000"},
                     {"KAFSCALE_OFFSET_METADATA_MAX_BYTES", "0"},
                     {"KAFSCALE_GROUP_MAX_SIZE", "2"}});
-  EXPECT_EQ(c.group_min_session_timeout, 500ms);
-  EXPECT_EQ(c.group_max_session_timeout, 9000ms);
+  EXPECT_EQ(c.group.min_session_timeout, 500ms);
+  EXPECT_EQ(c.group.max_session_timeout, 9000ms);
   EXPECT_EQ(c.offsets_retention_minutes, 3);
   EXPECT_EQ(c.offsets_retention_check_interval, 1000ms);
   EXPECT_EQ(c.offset_metadata_max_bytes, 0u);
@@ -642,7 +642,7 @@ TEST(GroupSettingsTest, BadValuesExit2WithAClearMessage) {
                         "file"));
   // A hand-built config is checked the same way.
   Config c = default_config();
-  c.group_max_session_timeout = 1000ms;
+  c.group.max_session_timeout = 1000ms;
   EXPECT_THAT(validate(c).message(), HasSubstr("must not exceed group-max-session-timeout-ms"));
   c = default_config();
   c.offsets_retention_check_interval = 0ms;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "broker/cli.h"
 #include "broker/config.h"
 #include "broker/stores.h"
 #include "security/sasl.h"
@@ -74,15 +75,7 @@ int user_command(const std::vector<std::string>& args, const EnvLookup& env, std
   CLI::Option* del_meta = metadata_opt(del);
   CLI::App* list = app.add_subcommand("list", "List users and their mechanisms (never keys or salts).");
   CLI::Option* list_meta = metadata_opt(list);
-  try {
-    app.parse(std::vector<std::string>(args.rbegin(), args.rend()));
-  } catch (const CLI::CallForHelp&) {
-    out << app.help();
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    err << "kafscale user: " << e.what() << "\n\n" << app.help();
-    return 2;
-  }
+  if (auto done = parse_command(app, args, "kafscale user", out, err)) return *done;
   if (add_meta->count() + del_meta->count() + list_meta->count() == 0) {
     auto v = env("KAFSCALE_METADATA");
     metadata = v ? *v : default_config().metadata;

@@ -24,8 +24,9 @@ using protocol::ErrorCode;
 
 // Settings, with Kafka's names and defaults. The broker fills them from its
 // configuration (src/broker/config.h: flag > environment > YAML).
-struct Options {
-  std::int32_t node_id = 0;
+// The group timeouts, with Kafka's names and defaults; the broker's configuration holds them as they
+// are (src/broker/config.h: Config::group).
+struct GroupTimeouts {
   std::chrono::milliseconds min_session_timeout{6000};      // group.min.session.timeout.ms
   std::chrono::milliseconds max_session_timeout{1800000};   // group.max.session.timeout.ms
   std::chrono::milliseconds initial_rebalance_delay{3000};  // group.initial.rebalance.delay.ms
@@ -39,6 +40,12 @@ struct Options {
       5000};  // group.consumer.min.heartbeat.interval.ms
   std::chrono::milliseconds consumer_max_heartbeat_interval{
       15000};  // group.consumer.max.heartbeat.interval.ms
+};
+
+// Settings, with Kafka's names and defaults. The broker fills them from its
+// configuration (src/broker/config.h: flag > environment > YAML).
+struct Options : GroupTimeouts {
+  std::int32_t node_id = 0;
   // Groups with explicit configs (group_configs.h), cluster-wide.
   std::size_t max_group_configs = 10000;
   std::size_t consumer_max_size = 10000;                                     // group.consumer.max.size

@@ -65,6 +65,13 @@ bool cluster(const RequestContext& ctx, AclOperation op, bool audit) {
   return authorized(ctx, op, ResourceType::kCluster, kName, audit);
 }
 
+std::optional<protocol::ErrorCode> group_refusal(const RequestContext& ctx, AclOperation op,
+                                                 const std::string& group_id) {
+  if (!group(ctx, op, group_id)) return protocol::ErrorCode::kGroupAuthorizationFailed;
+  if (ctx.broker.groups == nullptr) return protocol::ErrorCode::kCoordinatorNotAvailable;
+  return std::nullopt;
+}
+
 std::function<bool(const std::string& topic)> topic_filter(const RequestContext& ctx, AclOperation op) {
   if (!on(ctx)) return nullptr;
   // The store lives as long as the broker, longer than the coordinator's members.

@@ -16,8 +16,10 @@
 #include <functional>
 #include <initializer_list>
 #include <limits>
+#include <optional>
 #include <string>
 
+#include "protocol/errors.h"
 #include "security/acl.h"
 
 namespace ks::handlers {
@@ -74,6 +76,11 @@ inline bool group(const RequestContext& ctx, AclOperation op, const std::string&
   return authorized(ctx, op, ResourceType::kGroup, name, audit);
 }
 bool cluster(const RequestContext& ctx, AclOperation op, bool audit = true);
+// What a request addressed to a group's coordinator fails with before it reaches it:
+// GROUP_AUTHORIZATION_FAILED without `op` on the group, COORDINATOR_NOT_AVAILABLE without a
+// coordinator; nullopt: go on.
+std::optional<protocol::ErrorCode> group_refusal(const RequestContext& ctx, AclOperation op,
+                                                 const std::string& group);
 // The check `topic(ctx, op, name)` as a function that outlives the request
 // (the connection's principal and host, the broker's current ACLs); null with
 // the authorizer off. Not audited: it filters (regex subscriptions).

@@ -7,12 +7,8 @@ namespace {
 
 HeartbeatResponse build(RequestContext& ctx, const HeartbeatRequest& req) {
   HeartbeatResponse resp;
-  if (!authz::group(ctx, authz::kRead, req.group_id)) {
-    resp.error_code = code(ErrorCode::kGroupAuthorizationFailed);
-    return resp;
-  }
-  if (ctx.broker.groups == nullptr) {
-    resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+  if (auto refused = authz::group_refusal(ctx, authz::kRead, req.group_id)) {
+    resp.error_code = code(*refused);
     return resp;
   }
   resp.error_code = code(

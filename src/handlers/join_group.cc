@@ -49,8 +49,7 @@ JoinGroupResponse failed(ErrorCode e) {
 }  // namespace
 
 awaitable<JoinGroupResponse> handle(RequestContext& ctx, JoinGroupRequest& req) {
-  if (!authz::group(ctx, authz::kRead, req.group_id)) co_return failed(ErrorCode::kGroupAuthorizationFailed);
-  if (ctx.broker.groups == nullptr) co_return failed(ErrorCode::kCoordinatorNotAvailable);
+  if (auto refused = authz::group_refusal(ctx, authz::kRead, req.group_id)) co_return failed(*refused);
   // Waits for the join phase of the rebalance (bounded by the rebalance timeout).
   std::shared_ptr<coordinator::JoinWait> w = ctx.broker.groups->join(params(ctx, req));
   co_await w->done.wait();

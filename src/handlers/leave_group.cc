@@ -7,12 +7,8 @@ namespace {
 
 LeaveGroupResponse build(RequestContext& ctx, const LeaveGroupRequest& req) {
   LeaveGroupResponse resp;
-  if (!authz::group(ctx, authz::kRead, req.group_id)) {
-    resp.error_code = code(ErrorCode::kGroupAuthorizationFailed);
-    return resp;
-  }
-  if (ctx.broker.groups == nullptr) {
-    resp.error_code = code(ErrorCode::kCoordinatorNotAvailable);
+  if (auto refused = authz::group_refusal(ctx, authz::kRead, req.group_id)) {
+    resp.error_code = code(*refused);
     return resp;
   }
   // v0-2 name one member; v3+ a batch, possibly by group.instance.id.

@@ -71,9 +71,7 @@ OffsetCommitResponse failed(const OffsetCommitRequest& req, ErrorCode e) { retur
 
 awaitable<OffsetCommitResponse> handle(RequestContext& ctx, OffsetCommitRequest& req) {
   // READ on the group (every partition fails without it), then READ on each topic.
-  if (!authz::group(ctx, authz::kRead, req.group_id))
-    co_return failed(req, ErrorCode::kGroupAuthorizationFailed);
-  if (ctx.broker.groups == nullptr) co_return failed(req, ErrorCode::kCoordinatorNotAvailable);
+  if (auto refused = authz::group_refusal(ctx, authz::kRead, req.group_id)) co_return failed(req, *refused);
   const std::vector<bool> allowed = readable(ctx, req);
   // Answered once the offsets are durable in the metadata store.
   std::shared_ptr<coordinator::CommitWait> w = ctx.broker.groups->commit(params(ctx, req, allowed));

@@ -67,9 +67,7 @@ OffsetDeleteResponse failed(ErrorCode e) {
 }  // namespace
 
 awaitable<OffsetDeleteResponse> handle(RequestContext& ctx, OffsetDeleteRequest& req) {
-  if (!authz::group(ctx, authz::kDelete, req.group_id))
-    co_return failed(ErrorCode::kGroupAuthorizationFailed);
-  if (ctx.broker.groups == nullptr) co_return failed(ErrorCode::kCoordinatorNotAvailable);
+  if (auto refused = authz::group_refusal(ctx, authz::kDelete, req.group_id)) co_return failed(*refused);
   const std::set<std::string> denied = unreadable(ctx, req);
   std::shared_ptr<coordinator::OffsetDeleteWait> w =
       ctx.broker.groups->delete_offsets(req.group_id, wanted(req, denied));

@@ -35,8 +35,7 @@ SyncGroupResponse failed(ErrorCode e) {
 }  // namespace
 
 awaitable<SyncGroupResponse> handle(RequestContext& ctx, SyncGroupRequest& req) {
-  if (!authz::group(ctx, authz::kRead, req.group_id)) co_return failed(ErrorCode::kGroupAuthorizationFailed);
-  if (ctx.broker.groups == nullptr) co_return failed(ErrorCode::kCoordinatorNotAvailable);
+  if (auto refused = authz::group_refusal(ctx, authz::kRead, req.group_id)) co_return failed(*refused);
   // Followers wait for the leader's assignment (bounded by session timeouts).
   std::shared_ptr<coordinator::SyncWait> w = ctx.broker.groups->sync(params(req));
   co_await w->done.wait();
