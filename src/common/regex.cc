@@ -1,16 +1,17 @@
-#include "coordinator/topic_regex.h"
+#include "common/regex.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 
-namespace ks::coordinator {
+namespace ks {
 
 // Recursive-descent parser emitting NFA fragments straight into the program.
 // A fragment is (start, list of dangling out-slots to patch).
 class RegexCompiler {
  public:
-  RegexCompiler(std::string_view p, TopicRegex& re) : p_(p), re_(re) {}
+  RegexCompiler(std::string_view p, Regex& re) : p_(p), re_(re) {}
 
   bool compile(std::string& error) {
     Frag f;
@@ -22,7 +23,7 @@ class RegexCompiler {
       error = fmt::format("unexpected '{}' at offset {}", p_[pos_], pos_);
       return false;
     }
-    const std::int32_t m = add(TopicRegex::State{});
+    const std::int32_t m = add(Regex::State{});
     if (m < 0) {
       error = err_;
       return false;
@@ -43,9 +44,9 @@ class RegexCompiler {
     return false;
   }
 
-  std::int32_t add(TopicRegex::State s) {
-    if (re_.prog_.size() >= TopicRegex::kMaxProgramSize) {
-      fail(fmt::format("pattern too large (over {} states)", TopicRegex::kMaxProgramSize));
+  std::int32_t add(Regex::State s) {
+    if (re_.prog_.size() >= Regex::kMaxProgramSize) {
+      fail(fmt::format("pattern too large (over {} states)", Regex::kMaxProgramSize));
       return -1;
     }
     re_.prog_.push_back(s);
@@ -64,8 +65,8 @@ class RegexCompiler {
 
   // An empty fragment: a jump.
   bool empty(Frag& f) {
-    TopicRegex::State s;
-    s.kind = TopicRegex::State::kJump;
+    Regex::State s;
+    s.kind = Regex::State::kJump;
     const auto i = add(s);
     if (i < 0) return false;
     f.start = i;
@@ -74,15 +75,15 @@ class RegexCompiler {
   }
 
   bool alternation(Frag& out, int depth) {
-    if (depth > TopicRegex::kMaxNesting) return fail("groups nested too deeply");
+    if (depth > Regex::kMaxNesting) return fail("groups nested too deeply");
     Frag left;
     if (!concatenation(left, depth)) return false;
     while (pos_ < p_.size() && p_[pos_] == '|') {
       ++pos_;
       Frag right;
       if (!concatenation(right, depth)) return false;
-      TopicRegex::State s;
-      s.kind = TopicRegex::State::kSplit;
+      Regex::State s;
+      s.kind = Regex::State::kSplit;
       s.x = left.start;
       s.y = right.start;
       const auto i = add(s);
@@ -94,6 +95,17 @@ class RegexCompiler {
     return true;
   }
 
+  // Appends `f` to the sequence `acc` (the first fragment appended becomes it; `any` says one was).
+  void append(Frag& acc, bool& any, Frag& f) {
+    if (!any) {
+      acc = std::move(f);
+      any = true;
+    } else {
+      patch(acc, f.start);
+      acc.outs = std::move(f.outs);
+    }
+  }
+
   bool concatenation(Frag& out, int depth) {
     bool any = false;
     Frag acc;
@@ -101,13 +113,7 @@ class RegexCompiler {
       const std::size_t atom_begin = pos_;
       Frag f;
       if (!repeat(f, depth, atom_begin)) return false;
-      if (!any) {
-        acc = std::move(f);
-        any = true;
-      } else {
-        patch(acc, f.start);
-        acc.outs = std::move(f.outs);
-      }
+      append(acc, any, f);
     }
     if (!any) return empty(out);
     out = std::move(acc);
@@ -123,38 +129,43 @@ class RegexCompiler {
     return ok;
   }
 
-  bool star(Frag& f) {  // f*
-    TopicRegex::State s;
-    s.kind = TopicRegex::State::kSplit;
-    s.x = f.start;
-    const auto i = add(s);
+  // f*, f+, f?: a split whose first branch (taken first) is f when greedy, what follows when lazy.
+  std::int32_t split_to(Frag& f, bool lazy) {
+    Regex::State s;
+    s.kind = Regex::State::kSplit;
+    (lazy ? s.y : s.x) = f.start;
+    return add(s);
+  }
+
+  bool star(Frag& f, bool lazy) {
+    const auto i = split_to(f, lazy);
     if (i < 0) return false;
     patch(f, i);
     f.start = i;
-    f.outs = {{i, true}};
+    f.outs = {{i, !lazy}};
     return true;
   }
 
-  bool plus(Frag& f) {  // f+
-    TopicRegex::State s;
-    s.kind = TopicRegex::State::kSplit;
-    s.x = f.start;
-    const auto i = add(s);
+  bool plus(Frag& f, bool lazy) {
+    const auto i = split_to(f, lazy);
     if (i < 0) return false;
     patch(f, i);
-    f.outs = {{i, true}};
+    f.outs = {{i, !lazy}};
     return true;
   }
 
-  bool quest(Frag& f) {  // f?
-    TopicRegex::State s;
-    s.kind = TopicRegex::State::kSplit;
-    s.x = f.start;
-    const auto i = add(s);
+  bool quest(Frag& f, bool lazy) {
+    const auto i = split_to(f, lazy);
     if (i < 0) return false;
     f.start = i;
-    f.outs.emplace_back(i, true);
+    f.outs.emplace_back(i, !lazy);
     return true;
+  }
+
+  // After a quantifier: `?` makes it lazy, `+` (possessive) is taken as greedy.
+  bool lazy_suffix() {
+    if (pos_ < p_.size() && (p_[pos_] == '?' || p_[pos_] == '+')) return p_[pos_++] == '?';
+    return false;
   }
 
   bool number(int& v) {
@@ -162,8 +173,7 @@ class RegexCompiler {
     v = 0;
     while (pos_ < p_.size() && p_[pos_] >= '0' && p_[pos_] <= '9') {
       v = v * 10 + (p_[pos_] - '0');
-      if (v > TopicRegex::kMaxRepeat)
-        return fail(fmt::format("repeat count over {}", TopicRegex::kMaxRepeat));
+      if (v > Regex::kMaxRepeat) return fail(fmt::format("repeat count over {}", Regex::kMaxRepeat));
       ++pos_;
     }
     return true;
@@ -176,9 +186,10 @@ class RegexCompiler {
     const char q = p_[pos_];
     if (q == '*' || q == '+' || q == '?') {
       ++pos_;
-      if (pos_ < p_.size() && (p_[pos_] == '?' || p_[pos_] == '+')) ++pos_;  // lazy/possessive: same matches
-      const bool ok = q == '*' ? star(out) : q == '+' ? plus(out) : quest(out);
-      if (ok && pos_ < p_.size() && (p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '?'))
+      const bool lazy = lazy_suffix();
+      const bool ok = q == '*' ? star(out, lazy) : q == '+' ? plus(out, lazy) : quest(out, lazy);
+      if (ok && pos_ < p_.size() &&
+          (p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '?' || p_[pos_] == '{'))
         return fail("bad repetition operator");
       return ok;
     }
@@ -200,19 +211,13 @@ class RegexCompiler {
     if (pos_ >= p_.size() || p_[pos_] != '}') return fail("bad repetition {m,n}");
     ++pos_;
     if (!unbounded && hi < lo) return fail("bad repetition {m,n}: n < m");
+    const bool lazy = lazy_suffix();
+    if (pos_ < p_.size() && (p_[pos_] == '*' || p_[pos_] == '+' || p_[pos_] == '?' || p_[pos_] == '{'))
+      return fail("bad repetition operator");
     // Expand: lo copies, then (hi - lo) optional copies or one starred copy.
     const std::size_t after = pos_;
     Frag acc;
     bool any = false;
-    auto append = [&](Frag& f) {
-      if (!any) {
-        acc = std::move(f);
-        any = true;
-      } else {
-        patch(acc, f.start);
-        acc.outs = std::move(f.outs);
-      }
-    };
     const int copies = unbounded ? std::max(lo, 1) : std::max(hi, 0);
     for (int i = 0; i < copies; ++i) {
       Frag f;
@@ -222,11 +227,11 @@ class RegexCompiler {
         return false;
       }
       if (unbounded && i == copies - 1) {
-        if (!(lo == 0 ? star(f) : plus(f))) return false;
+        if (!(lo == 0 ? star(f, lazy) : plus(f, lazy))) return false;
       } else if (i >= lo) {
-        if (!quest(f)) return false;
+        if (!quest(f, lazy)) return false;
       }
-      append(f);
+      append(acc, any, f);
     }
     pos_ = after;
     (void)atom_end;
@@ -235,7 +240,25 @@ class RegexCompiler {
     return true;
   }
 
-  bool single(Frag& f, TopicRegex::State s) {
+  // (f) as group `group`: slot 2 x group before f, slot 2 x group + 1 after it.
+  bool capture(Frag& f, int group) {
+    Regex::State open;
+    open.kind = Regex::State::kSave;
+    open.cls = static_cast<std::uint32_t>(2 * group);
+    open.x = f.start;
+    const auto i = add(open);
+    Regex::State close;
+    close.kind = Regex::State::kSave;
+    close.cls = static_cast<std::uint32_t>(2 * group + 1);
+    const auto j = add(close);
+    if (i < 0 || j < 0) return false;
+    patch(f, j);
+    f.start = i;
+    f.outs = {{j, false}};
+    return true;
+  }
+
+  bool single(Frag& f, Regex::State s) {
     const auto i = add(s);
     if (i < 0) return false;
     f.start = i;
@@ -282,8 +305,8 @@ class RegexCompiler {
 
   bool add_class(Frag& f, std::vector<bool> cls, bool negate) {
     re_.classes_.push_back(std::move(cls));
-    TopicRegex::State s;
-    s.kind = TopicRegex::State::kClass;
+    Regex::State s;
+    s.kind = Regex::State::kClass;
     s.cls = static_cast<std::uint32_t>(re_.classes_.size() - 1);
     s.negate = negate;
     return single(f, s);
@@ -342,18 +365,28 @@ class RegexCompiler {
     const char c = p_[pos_];
     switch (c) {
       case '(': {
-        ++pos_;
+        const std::size_t open = pos_++;
+        bool capturing = true;
         if (pos_ < p_.size() && p_[pos_] == '?') {
           if (pos_ + 1 < p_.size() && p_[pos_ + 1] == ':') {
             pos_ += 2;
+            capturing = false;
           } else {
             return fail("only (?:...) groups are supported (no flags, lookaround or named groups)");
           }
         }
+        // A group copied by {m,n} is parsed again: it keeps its number.
+        int group = 0;
+        if (capturing) {
+          auto [it, fresh] = group_at_.emplace(open, re_.groups_ + 1);
+          if (fresh && ++re_.groups_ > Regex::kMaxGroups)
+            return fail(fmt::format("more than {} groups", Regex::kMaxGroups));
+          group = it->second;
+        }
         if (!alternation(f, depth + 1)) return false;
         if (pos_ >= p_.size() || p_[pos_] != ')') return fail("missing )");
         ++pos_;
-        return true;
+        return capturing ? capture(f, group) : true;
       }
       case ')':
         return fail("unexpected )");
@@ -365,16 +398,16 @@ class RegexCompiler {
       case '^':
       case '$': {
         ++pos_;
-        TopicRegex::State s;
-        s.kind = c == '^' ? TopicRegex::State::kBegin : TopicRegex::State::kEnd;
+        Regex::State s;
+        s.kind = c == '^' ? Regex::State::kBegin : Regex::State::kEnd;
         return single(f, s);
       }
       case '[':
         return bracket(f);
       case '.': {
         ++pos_;
-        TopicRegex::State s;
-        s.kind = TopicRegex::State::kAny;
+        Regex::State s;
+        s.kind = Regex::State::kAny;
         return single(f, s);
       }
       case '\\': {
@@ -387,15 +420,15 @@ class RegexCompiler {
           return add_class(f, std::move(cls), false);
         }
         if (!is_literal_escape(e)) return fail(fmt::format("unsupported escape \\{}", e));
-        TopicRegex::State s;
-        s.kind = TopicRegex::State::kChar;
+        Regex::State s;
+        s.kind = Regex::State::kChar;
         s.c = static_cast<unsigned char>(e);
         return single(f, s);
       }
       default: {
         ++pos_;
-        TopicRegex::State s;
-        s.kind = TopicRegex::State::kChar;
+        Regex::State s;
+        s.kind = Regex::State::kChar;
         s.c = static_cast<unsigned char>(c);
         return single(f, s);
       }
@@ -403,17 +436,18 @@ class RegexCompiler {
   }
 
   std::string_view p_;
-  TopicRegex& re_;
+  Regex& re_;
+  std::map<std::size_t, int> group_at_;  // group number by the offset of its '('
   std::size_t pos_ = 0;
   std::string err_;
 };
 
-std::optional<TopicRegex> TopicRegex::compile(std::string_view pattern, std::string& error) {
+std::optional<Regex> Regex::compile(std::string_view pattern, std::string& error) {
   if (pattern.size() > kMaxPatternBytes) {
     error = fmt::format("pattern longer than {} bytes", kMaxPatternBytes);
     return std::nullopt;
   }
-  TopicRegex re;
+  Regex re;
   re.pattern_ = std::string(pattern);
   RegexCompiler c(pattern, re);
   if (!c.compile(error)) return std::nullopt;
@@ -424,7 +458,7 @@ namespace {
 
 // Adds state s and what it reaches without reading (splits, jumps, and the
 // anchors that hold at position `pos` of a name of `len` bytes).
-void add_state(const std::vector<TopicRegex::State>& prog, std::int32_t s, std::vector<std::int32_t>& list,
+void add_state(const std::vector<Regex::State>& prog, std::int32_t s, std::vector<std::int32_t>& list,
                std::vector<std::uint32_t>& mark, std::uint32_t gen, std::vector<std::int32_t>& stack,
                std::size_t pos, std::size_t len) {
   stack.clear();
@@ -435,14 +469,14 @@ void add_state(const std::vector<TopicRegex::State>& prog, std::int32_t s, std::
     if (i < 0 || mark[static_cast<std::size_t>(i)] == gen) continue;
     mark[static_cast<std::size_t>(i)] = gen;
     const auto& st = prog[static_cast<std::size_t>(i)];
-    if (st.kind == TopicRegex::State::kSplit) {
+    if (st.kind == Regex::State::kSplit) {
       stack.push_back(st.y);
       stack.push_back(st.x);
-    } else if (st.kind == TopicRegex::State::kJump) {
+    } else if (st.kind == Regex::State::kJump || st.kind == Regex::State::kSave) {
       stack.push_back(st.x);
-    } else if (st.kind == TopicRegex::State::kBegin) {
+    } else if (st.kind == Regex::State::kBegin) {
       if (pos == 0) stack.push_back(st.x);
-    } else if (st.kind == TopicRegex::State::kEnd) {
+    } else if (st.kind == Regex::State::kEnd) {
       if (pos == len) stack.push_back(st.x);
     } else {
       list.push_back(i);
@@ -452,7 +486,7 @@ void add_state(const std::vector<TopicRegex::State>& prog, std::int32_t s, std::
 
 }  // namespace
 
-bool TopicRegex::full_match(std::string_view s) const {
+bool Regex::full_match(std::string_view s) const {
   std::vector<std::uint32_t> mark(prog_.size(), 0);
   std::vector<std::int32_t> cur, next, stack;
   std::uint32_t gen = 1;
@@ -490,4 +524,102 @@ bool TopicRegex::full_match(std::string_view s) const {
   return false;
 }
 
-}  // namespace ks::coordinator
+namespace {
+
+// A Pike VM thread: a state and the capture slots of the path that reached it.
+struct Thread {
+  std::int32_t state;
+  std::vector<int> caps;  // 2 per group (group 0 included): start, end; -1 unset
+};
+
+// Adds the threads `s` reaches without reading, in priority order (first branch first); a state already
+// reached at this position keeps the higher-priority thread that came first.
+void add_thread(const std::vector<Regex::State>& prog, std::int32_t s, std::vector<int> caps,
+                std::vector<Thread>& list, std::vector<std::uint32_t>& mark, std::uint32_t gen,
+                std::vector<Thread>& stack, std::size_t pos, std::size_t len) {
+  stack.clear();
+  stack.push_back(Thread{s, std::move(caps)});
+  while (!stack.empty()) {
+    Thread t = std::move(stack.back());
+    stack.pop_back();
+    const std::int32_t i = t.state;
+    if (i < 0 || mark[static_cast<std::size_t>(i)] == gen) continue;
+    mark[static_cast<std::size_t>(i)] = gen;
+    const auto& st = prog[static_cast<std::size_t>(i)];
+    switch (st.kind) {
+      case Regex::State::kSplit:
+        stack.push_back(Thread{st.y, t.caps});
+        stack.push_back(Thread{st.x, std::move(t.caps)});
+        break;
+      case Regex::State::kJump:
+        stack.push_back(Thread{st.x, std::move(t.caps)});
+        break;
+      case Regex::State::kSave:
+        t.caps[st.cls] = static_cast<int>(pos);
+        stack.push_back(Thread{st.x, std::move(t.caps)});
+        break;
+      case Regex::State::kBegin:
+        if (pos == 0) stack.push_back(Thread{st.x, std::move(t.caps)});
+        break;
+      case Regex::State::kEnd:
+        if (pos == len) stack.push_back(Thread{st.x, std::move(t.caps)});
+        break;
+      default:
+        list.push_back(std::move(t));
+        break;
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::vector<std::optional<std::string_view>>> Regex::full_match_groups(
+    std::string_view s) const {
+  const std::size_t slots = 2 * static_cast<std::size_t>(groups_ + 1);
+  std::vector<std::uint32_t> mark(prog_.size(), 0);
+  std::vector<Thread> cur, next, stack;
+  std::uint32_t gen = 1;
+  add_thread(prog_, start_, std::vector<int>(slots, -1), cur, mark, gen, stack, 0, s.size());
+  std::size_t pos = 0;
+  for (char ch : s) {
+    ++pos;
+    const auto c = static_cast<unsigned char>(ch);
+    ++gen;
+    next.clear();
+    for (Thread& t : cur) {
+      const auto& st = prog_[static_cast<std::size_t>(t.state)];
+      bool ok = false;
+      switch (st.kind) {
+        case State::kChar:
+          ok = st.c == c;
+          break;
+        case State::kAny:
+          ok = c != '\n';
+          break;
+        case State::kClass:
+          ok = classes_[st.cls][c] != st.negate;
+          break;
+        default:
+          break;
+      }
+      if (ok) add_thread(prog_, st.x, std::move(t.caps), next, mark, gen, stack, pos, s.size());
+    }
+    cur.swap(next);
+    if (cur.empty()) return std::nullopt;
+  }
+  for (const Thread& t : cur) {
+    if (prog_[static_cast<std::size_t>(t.state)].kind != State::kMatch) continue;
+    std::vector<std::optional<std::string_view>> out(static_cast<std::size_t>(groups_ + 1));
+    out[0] = s;
+    for (int g = 1; g <= groups_; ++g) {
+      const int b = t.caps[static_cast<std::size_t>(2 * g)], e = t.caps[static_cast<std::size_t>(2 * g + 1)];
+      if (b >= 0 && e >= b)
+        out[static_cast<std::size_t>(g)] =
+            s.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b));
+    }
+    return out;
+  }
+  return std::nullopt;
+}
+
+}  // namespace ks

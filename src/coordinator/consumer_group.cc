@@ -2,7 +2,7 @@
 // static membership), the target assignment and the member reconcile loop,
 // session and revocation timeouts, ConsumerGroupDescribe. The pure parts
 // (assignors, reconcile step, regex) are in assignors.cc, consumer_group.h
-// and topic_regex.cc.
+// and common/regex.cc.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -75,7 +75,7 @@ ErrorCode GroupCoordinator::consumer_validate(const ConsumerHeartbeatParams& p, 
   }
   if (p.topic_regex && !p.topic_regex->empty()) {
     std::string why;
-    if (!TopicRegex::compile(*p.topic_regex, why)) {
+    if (!Regex::compile(*p.topic_regex, why)) {
       msg = fmt::format("SubscribedTopicRegex `{}` is not a valid regular expression: {}.", *p.topic_regex,
                         why);
       return ErrorCode::kInvalidRegularExpression;
@@ -399,7 +399,7 @@ bool GroupCoordinator::consumer_refresh_topics(Group& g) {
   for (const auto& pat : patterns) {
     if (cg.regexes.contains(pat)) continue;
     std::string why;
-    auto re = TopicRegex::compile(pat, why);
+    auto re = Regex::compile(pat, why);
     if (re) cg.regexes.emplace(pat, std::move(*re));
   }
   std::set<std::string> names;

@@ -20,7 +20,7 @@
 
 #include "common/async.h"
 #include "coordinator/assignors.h"
-#include "coordinator/topic_regex.h"
+#include "common/regex.h"
 #include "coordinator/types.h"
 
 namespace ks::coordinator {
@@ -112,7 +112,7 @@ struct ConsumerGroupState {
   std::map<std::pair<cluster::TopicId, std::int32_t>, std::string> owners;
   // Subscribed topics as last seen: name -> (id, partitions). A change bumps the group epoch.
   std::map<std::string, std::pair<cluster::TopicId, std::int32_t>> subscribed_topics;
-  std::map<std::string, TopicRegex> regexes;  // compiled, by pattern (members' regexes only)
+  std::map<std::string, Regex> regexes;  // compiled, by pattern (members' regexes only)
   bool dirty = false;                         // changed since last written to the metadata store
 };
 

@@ -36,6 +36,39 @@ bool read_part(std::string_view s, std::size_t& i, std::string& out) {
   return false;
 }
 
+// Java's replacement syntax: `\c` is c, `$n` is group n (more digits while the number stays a group).
+std::optional<std::string> parse_replacement(std::string_view text, int groups,
+                                             std::vector<SslPrincipalMapper::Rule::Piece>& out) {
+  std::string literal;
+  auto flush = [&] {
+    if (!literal.empty()) out.push_back({std::move(literal), -1});
+    literal.clear();
+  };
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\\') {
+      if (i + 1 >= text.size()) return "a replacement cannot end with a backslash";
+      literal += text[++i];
+    } else if (c == '$') {
+      if (i + 1 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i + 1]))) {
+        return "'$' in a replacement must be followed by a group number";
+      }
+      int g = text[++i] - '0';
+      while (i + 1 < text.size() && std::isdigit(static_cast<unsigned char>(text[i + 1])) &&
+             g * 10 + (text[i + 1] - '0') <= groups) {
+        g = g * 10 + (text[++i] - '0');
+      }
+      if (g > groups) return fmt::format("the replacement names group {}; the pattern has {}", g, groups);
+      flush();
+      out.push_back({"", g});
+    } else {
+      literal += c;
+    }
+  }
+  flush();
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<SslPrincipalMapper> SslPrincipalMapper::parse(std::string_view s) {
@@ -58,14 +91,17 @@ Result<SslPrincipalMapper> SslPrincipalMapper::parse(std::string_view s) {
       i += 5;
       if (!read_part(s, i, r.pattern_text))
         return bad(s.substr(start), "a RULE needs RULE:pattern/replacement/");
-      if (!read_part(s, i, r.replacement))
+      std::string replacement;
+      if (!read_part(s, i, replacement))
         return bad(s.substr(start), "a RULE needs RULE:pattern/replacement/");
       if (i < s.size() && (s[i] == 'L' || s[i] == 'U')) r.to_case = s[i++];
-      try {
-        r.pattern = std::regex(r.pattern_text, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
-        return bad(s.substr(start, i - start),
-                   fmt::format("invalid pattern '{}' ({})", r.pattern_text, e.what()));
+      std::string why;
+      r.pattern = Regex::compile(r.pattern_text, why);
+      if (!r.pattern) {
+        return bad(s.substr(start, i - start), fmt::format("invalid pattern '{}' ({})", r.pattern_text, why));
+      }
+      if (auto e = parse_replacement(replacement, r.pattern->groups(), r.replacement)) {
+        return bad(s.substr(start, i - start), *e);
       }
     } else {
       return bad(s.substr(start), "expected DEFAULT or RULE:");
@@ -85,13 +121,15 @@ Result<SslPrincipalMapper> SslPrincipalMapper::parse(std::string_view s) {
 Result<std::string> SslPrincipalMapper::name(const std::string& dn) const {
   for (const Rule& r : rules_) {
     if (r.is_default) return dn;
+    const auto groups = r.pattern->full_match_groups(dn);
+    if (!groups) continue;
     std::string out;
-    try {
-      if (!std::regex_match(dn, r.pattern)) continue;
-      out = std::regex_replace(dn, r.pattern, r.replacement);
-    } catch (const std::regex_error&) {
-      // Only on pathological input (complexity, stack); the rule does not apply.
-      continue;
+    for (const auto& piece : r.replacement) {
+      if (piece.group < 0) {
+        out += piece.text;
+      } else if (const auto& g = (*groups)[static_cast<std::size_t>(piece.group)]) {
+        out += *g;
+      }
     }
     if (r.to_case == 'L') {
       for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

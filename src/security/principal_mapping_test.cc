@@ -60,5 +60,31 @@ TEST(SslPrincipalMapper, MalformedRulesAreRefusedWithTheRule) {
   EXPECT_THAT(error_of("RULE:a/b/X"), HasSubstr("expected ','"));
 }
 
+TEST(SslPrincipalMapper, ReplacementsAsJavaWritesThem) {
+  const std::string dn = "CN=alice,OU=ops,O=Example";
+  EXPECT_EQ(name_of("RULE:^CN=([^,]*),OU=([^,]*),.*$/$2-$1/", dn), "ops-alice");
+  EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/\\$1 is $1\\\\x/", dn), "$1 is alice\\x");
+  EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/$0/", dn), dn);
+  EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/$10/", dn), "alice0");  // no group 10: group 1, then "0"
+  EXPECT_EQ(name_of("RULE:^(x)?CN=([^,]*),.*$/[$1]$2/", dn), "[]alice");  // a group that took no part
+  auto error_of = [](std::string_view rules) {
+    auto m = SslPrincipalMapper::parse(rules);
+    EXPECT_FALSE(m.ok()) << rules;
+    return m.ok() ? std::string() : m.status().message();
+  };
+  EXPECT_THAT(error_of("RULE:^CN=(.*)$/$2/"), HasSubstr("names group 2; the pattern has 1"));
+  EXPECT_THAT(error_of("RULE:^CN=(.*)$/cost: $x/"), HasSubstr("followed by a group number"));
+  EXPECT_THAT(error_of("RULE:^CN=(.*)$/$/"), HasSubstr("followed by a group number"));
+}
+
+// Found by the sasl fuzz target: with std::regex these rules never finished on Kafka's example DN
+// (a quantifier on a quantifier loops; a starred group of .* backtracks exponentially).
+TEST(SslPrincipalMapper, NoRuleCanStallOnASubject) {
+  const std::string dn = "CN=Duke,OU=JavaSoft,O=Sun Microsystems,L=Cupertino,ST=CA,C=US";
+  EXPECT_FALSE(SslPrincipalMapper::parse("RULE:^CN=(.**?),OU=ServiceUsers.*$/$1/").ok());
+  EXPECT_EQ(name_of("RULE:^CN=(.*)*,O=x$/$1/,DEFAULT", dn), dn);
+  EXPECT_EQ(name_of("RULE:^(.*)*x$/$1/,RULE:^CN=(.*)*,C=(US)$/$2/", dn), "US");
+}
+
 }  // namespace
 }  // namespace ks::security

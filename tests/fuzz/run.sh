@@ -3,6 +3,7 @@
 # for FUZZ_SECONDS (default 600), printing executions, coverage and findings per target.
 #   bash tests/fuzz/run.sh                  # every target, 10 minutes each
 #   FUZZ_SECONDS=60 bash tests/fuzz/run.sh request s3_xml
+# A unit running over FUZZ_UNIT_TIMEOUT seconds (default 30) is a finding (a hang).
 # Seeds are committed in tests/fuzz/corpus/<target>/; new inputs go to build-fuzz/corpus/<target>/ and a
 # crash to build-fuzz/crash-<target>-* (add it to the committed corpus once fixed, as a regression input).
 set -euo pipefail
@@ -48,7 +49,7 @@ for t in "${targets[@]}"; do
   echo "fuzz: running $t for $seconds s"
   log="$out/$t.log"
   set +e
-  "$out/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$out/$t" -max_total_time="$seconds" -timeout="${FUZZ_UNIT_TIMEOUT:-30}" -max_len=65536 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$out/crash-$t-" "$out/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1
   set -e
   grep -E "ERROR|SUMMARY|Test unit written" "$log" || true
