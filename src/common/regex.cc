@@ -486,6 +486,19 @@ void add_state(const std::vector<Regex::State>& prog, std::int32_t s, std::vecto
 
 }  // namespace
 
+bool Regex::reads(const State& st, unsigned char c) const {
+  switch (st.kind) {
+    case State::kChar:
+      return st.c == c;
+    case State::kAny:
+      return c != '\n';
+    case State::kClass:
+      return classes_[st.cls][c] != st.negate;
+    default:
+      return false;
+  }
+}
+
 bool Regex::full_match(std::string_view s) const {
   std::vector<std::uint32_t> mark(prog_.size(), 0);
   std::vector<std::int32_t> cur, next, stack;
@@ -499,21 +512,7 @@ bool Regex::full_match(std::string_view s) const {
     next.clear();
     for (std::int32_t i : cur) {
       const auto& st = prog_[static_cast<std::size_t>(i)];
-      bool ok = false;
-      switch (st.kind) {
-        case State::kChar:
-          ok = st.c == c;
-          break;
-        case State::kAny:
-          ok = c != '\n';
-          break;
-        case State::kClass:
-          ok = classes_[st.cls][c] != st.negate;
-          break;
-        default:
-          break;
-      }
-      if (ok) add_state(prog_, st.x, next, mark, gen, stack, pos, s.size());
+      if (reads(st, c)) add_state(prog_, st.x, next, mark, gen, stack, pos, s.size());
     }
     cur.swap(next);
     if (cur.empty()) return false;
@@ -588,21 +587,7 @@ std::optional<std::vector<std::optional<std::string_view>>> Regex::full_match_gr
     next.clear();
     for (Thread& t : cur) {
       const auto& st = prog_[static_cast<std::size_t>(t.state)];
-      bool ok = false;
-      switch (st.kind) {
-        case State::kChar:
-          ok = st.c == c;
-          break;
-        case State::kAny:
-          ok = c != '\n';
-          break;
-        case State::kClass:
-          ok = classes_[st.cls][c] != st.negate;
-          break;
-        default:
-          break;
-      }
-      if (ok) add_thread(prog_, st.x, std::move(t.caps), next, mark, gen, stack, pos, s.size());
+      if (reads(st, c)) add_thread(prog_, st.x, std::move(t.caps), next, mark, gen, stack, pos, s.size());
     }
     cur.swap(next);
     if (cur.empty()) return std::nullopt;

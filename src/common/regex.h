@@ -52,6 +52,8 @@ class Regex {
 
  private:
   friend class RegexCompiler;
+  // Whether state `st` reads the byte `c` (kChar, kAny, kClass; false for the others).
+  bool reads(const State& st, unsigned char c) const;
   std::string pattern_;
   std::vector<State> prog_;
   std::vector<std::vector<bool>> classes_;  // 256 entries each
