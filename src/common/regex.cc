@@ -454,38 +454,6 @@ std::optional<Regex> Regex::compile(std::string_view pattern, std::string& error
   return re;
 }
 
-namespace {
-
-// Adds state s and what it reaches without reading (splits, jumps, and the
-// anchors that hold at position `pos` of a name of `len` bytes).
-void add_state(const std::vector<Regex::State>& prog, std::int32_t s, std::vector<std::int32_t>& list,
-               std::vector<std::uint32_t>& mark, std::uint32_t gen, std::vector<std::int32_t>& stack,
-               std::size_t pos, std::size_t len) {
-  stack.clear();
-  stack.push_back(s);
-  while (!stack.empty()) {
-    const std::int32_t i = stack.back();
-    stack.pop_back();
-    if (i < 0 || mark[static_cast<std::size_t>(i)] == gen) continue;
-    mark[static_cast<std::size_t>(i)] = gen;
-    const auto& st = prog[static_cast<std::size_t>(i)];
-    if (st.kind == Regex::State::kSplit) {
-      stack.push_back(st.y);
-      stack.push_back(st.x);
-    } else if (st.kind == Regex::State::kJump || st.kind == Regex::State::kSave) {
-      stack.push_back(st.x);
-    } else if (st.kind == Regex::State::kBegin) {
-      if (pos == 0) stack.push_back(st.x);
-    } else if (st.kind == Regex::State::kEnd) {
-      if (pos == len) stack.push_back(st.x);
-    } else {
-      list.push_back(i);
-    }
-  }
-}
-
-}  // namespace
-
 bool Regex::reads(const State& st, unsigned char c) const {
   switch (st.kind) {
     case State::kChar:
@@ -497,30 +465,6 @@ bool Regex::reads(const State& st, unsigned char c) const {
     default:
       return false;
   }
-}
-
-bool Regex::full_match(std::string_view s) const {
-  std::vector<std::uint32_t> mark(prog_.size(), 0);
-  std::vector<std::int32_t> cur, next, stack;
-  std::uint32_t gen = 1;
-  add_state(prog_, start_, cur, mark, gen, stack, 0, s.size());
-  std::size_t pos = 0;
-  for (char ch : s) {
-    ++pos;
-    const auto c = static_cast<unsigned char>(ch);
-    ++gen;
-    next.clear();
-    for (std::int32_t i : cur) {
-      const auto& st = prog_[static_cast<std::size_t>(i)];
-      if (reads(st, c)) add_state(prog_, st.x, next, mark, gen, stack, pos, s.size());
-    }
-    cur.swap(next);
-    if (cur.empty()) return false;
-  }
-  for (std::int32_t i : cur) {
-    if (prog_[static_cast<std::size_t>(i)].kind == State::kMatch) return true;
-  }
-  return false;
 }
 
 namespace {
@@ -554,7 +498,7 @@ void add_thread(const std::vector<Regex::State>& prog, std::int32_t s, std::vect
         stack.push_back(Thread{st.x, std::move(t.caps)});
         break;
       case Regex::State::kSave:
-        t.caps[st.cls] = static_cast<int>(pos);
+        if (st.cls < t.caps.size()) t.caps[st.cls] = static_cast<int>(pos);  // none kept by full_match()
         stack.push_back(Thread{st.x, std::move(t.caps)});
         break;
       case Regex::State::kBegin:
@@ -572,9 +516,7 @@ void add_thread(const std::vector<Regex::State>& prog, std::int32_t s, std::vect
 
 }  // namespace
 
-std::optional<std::vector<std::optional<std::string_view>>> Regex::full_match_groups(
-    std::string_view s) const {
-  const std::size_t slots = 2 * static_cast<std::size_t>(groups_ + 1);
+std::optional<std::vector<int>> Regex::run(std::string_view s, std::size_t slots) const {
   std::vector<std::uint32_t> mark(prog_.size(), 0);
   std::vector<Thread> cur, next, stack;
   std::uint32_t gen = 1;
@@ -592,19 +534,25 @@ std::optional<std::vector<std::optional<std::string_view>>> Regex::full_match_gr
     cur.swap(next);
     if (cur.empty()) return std::nullopt;
   }
-  for (const Thread& t : cur) {
-    if (prog_[static_cast<std::size_t>(t.state)].kind != State::kMatch) continue;
-    std::vector<std::optional<std::string_view>> out(static_cast<std::size_t>(groups_ + 1));
-    out[0] = s;
-    for (int g = 1; g <= groups_; ++g) {
-      const int b = t.caps[static_cast<std::size_t>(2 * g)], e = t.caps[static_cast<std::size_t>(2 * g + 1)];
-      if (b >= 0 && e >= b)
-        out[static_cast<std::size_t>(g)] =
-            s.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b));
-    }
-    return out;
+  for (Thread& t : cur) {
+    if (prog_[static_cast<std::size_t>(t.state)].kind == State::kMatch) return std::move(t.caps);
   }
   return std::nullopt;
+}
+
+bool Regex::full_match(std::string_view s) const { return run(s, 0).has_value(); }
+
+std::optional<std::vector<std::optional<std::string_view>>> Regex::full_match_groups(
+    std::string_view s) const {
+  const auto caps = run(s, 2 * static_cast<std::size_t>(groups_ + 1));
+  if (!caps) return std::nullopt;
+  std::vector<std::optional<std::string_view>> out(static_cast<std::size_t>(groups_ + 1));
+  out[0] = s;
+  for (std::size_t g = 1; g < out.size(); ++g) {
+    const int b = (*caps)[2 * g], e = (*caps)[2 * g + 1];
+    if (b >= 0 && e >= b) out[g] = s.substr(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b));
+  }
+  return out;
 }
 
 }  // namespace ks

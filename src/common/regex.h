@@ -54,6 +54,8 @@ class Regex {
   friend class RegexCompiler;
   // Whether state `st` reads the byte `c` (kChar, kAny, kClass; false for the others).
   bool reads(const State& st, unsigned char c) const;
+  // The Pike VM: the capture slots (`slots` of them, 0: none kept) of the highest-priority full match.
+  std::optional<std::vector<int>> run(std::string_view s, std::size_t slots) const;
   std::string pattern_;
   std::vector<State> prog_;
   std::vector<std::vector<bool>> classes_;  // 256 entries each
