@@ -99,7 +99,10 @@ TEST(Regex, GroupsOfAFullMatch) {
   EXPECT_EQ(groups_of("(a*)(a*)", "aaa"), (Groups{"aaa", "aaa", ""}));
   EXPECT_EQ(groups_of("(a*?)(a*)", "aaa"), (Groups{"aaa", "", "aaa"}));
   EXPECT_EQ(groups_of("(a+?)(a*)", "aaa"), (Groups{"aaa", "a", "aa"}));
-  EXPECT_EQ(groups_of("(a?" "?)(a*)", "aaa"), (Groups{"aaa", "", "aaa"}));
+  EXPECT_EQ(groups_of("(a?"
+                      "?)(a*)",
+                      "aaa"),
+            (Groups{"aaa", "", "aaa"}));
   EXPECT_EQ(groups_of("(a{1,3}?)(a*)", "aaa"), (Groups{"aaa", "a", "aa"}));
   EXPECT_EQ(groups_of("(a|ab)(c|bcd)(d*)", "abcd"), (Groups{"abcd", "a", "bcd", ""}));
   EXPECT_EQ(groups_of("(?:(x)|(y))+", "xy"), (Groups{"xy", "x", "y"}));

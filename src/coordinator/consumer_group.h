@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "common/async.h"
-#include "coordinator/assignors.h"
 #include "common/regex.h"
+#include "coordinator/assignors.h"
 #include "coordinator/types.h"
 
 namespace ks::coordinator {
@@ -113,7 +113,7 @@ struct ConsumerGroupState {
   // Subscribed topics as last seen: name -> (id, partitions). A change bumps the group epoch.
   std::map<std::string, std::pair<cluster::TopicId, std::int32_t>> subscribed_topics;
   std::map<std::string, Regex> regexes;  // compiled, by pattern (members' regexes only)
-  bool dirty = false;                         // changed since last written to the metadata store
+  bool dirty = false;                    // changed since last written to the metadata store
 };
 
 // Kafka's consumer group states: "Empty", "Assigning", "Reconciling", "Stable".

@@ -65,7 +65,7 @@ TEST(SslPrincipalMapper, ReplacementsAsJavaWritesThem) {
   EXPECT_EQ(name_of("RULE:^CN=([^,]*),OU=([^,]*),.*$/$2-$1/", dn), "ops-alice");
   EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/\\$1 is $1\\\\x/", dn), "$1 is alice\\x");
   EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/$0/", dn), dn);
-  EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/$10/", dn), "alice0");  // no group 10: group 1, then "0"
+  EXPECT_EQ(name_of("RULE:^CN=([^,]*),.*$/$10/", dn), "alice0");          // no group 10: group 1, then "0"
   EXPECT_EQ(name_of("RULE:^(x)?CN=([^,]*),.*$/[$1]$2/", dn), "[]alice");  // a group that took no part
   auto error_of = [](std::string_view rules) {
     auto m = SslPrincipalMapper::parse(rules);
